@@ -1,0 +1,218 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalidLimit is wrapped by every error that reports a Limit which cannot
+// be enforced (rate ≤ 0, period < 1 ms, burst < 1, overflow, unparsable text).
+// Branch on it with errors.Is; the message names the field at fault.
+var ErrInvalidLimit = errors.New("invalid limit")
+
+// MinPeriod is the shortest Period a Limit may have.
+const MinPeriod = time.Millisecond
+
+// maxTolerance bounds Burst × emission interval (about 35.7 years in
+// microseconds). It keeps every GCRA value below 2^53 so that Redis' Lua,
+// whose numbers are float64, computes exactly what Go computes.
+const maxTolerance = int64(1) << 50
+
+// Limit is "Rate events per Period, at most Burst at once".
+//
+// A Limit is a plain value: pass it on each call, compare it with ==, and
+// print it with String (which ParseLimit reads back). The zero Limit is
+// invalid; build one with PerSecond, PerMinute, PerHour, Every, ParseLimit or
+// a literal, and check a literal with Validate.
+//
+// The GCRA emission interval is Period/Rate, rounded up to a whole
+// microsecond when Rate does not divide Period exactly: the limiter then
+// never admits more than the Limit states (see docs/algorithms.md).
+type Limit struct {
+	// Rate is how many events are admitted per Period, on average. ≥ 1.
+	Rate int
+	// Period is the window Rate refers to. ≥ 1 ms; sub-second periods work.
+	Period time.Duration
+	// Burst is how many events may arrive at once after a quiet spell. ≥ 1.
+	// A Limit built by the helpers has Burst == Rate.
+	Burst int
+}
+
+// PerSecond returns a Limit of n events per second with a burst of n.
+func PerSecond(n int) Limit { return Limit{Rate: n, Period: time.Second, Burst: n} }
+
+// PerMinute returns a Limit of n events per minute with a burst of n.
+func PerMinute(n int) Limit { return Limit{Rate: n, Period: time.Minute, Burst: n} }
+
+// PerHour returns a Limit of n events per hour with a burst of n.
+func PerHour(n int) Limit { return Limit{Rate: n, Period: time.Hour, Burst: n} }
+
+// Every returns a Limit of one event per d with a burst of 1: the limit of the
+// replaced middleware ("one message per d"), with d free to be sub-second.
+func Every(d time.Duration) Limit { return Limit{Rate: 1, Period: d, Burst: 1} }
+
+// WithBurst returns a copy of l whose Burst is b.
+func (l Limit) WithBurst(b int) Limit { l.Burst = b; return l }
+
+// Validate reports why l cannot be enforced, or nil. The error wraps
+// ErrInvalidLimit and names the field at fault (Rate, Period or Burst).
+func (l Limit) Validate() error {
+	switch {
+	case l.Rate < 1:
+		return limitErr("Rate", "must be at least 1, got %d", l.Rate)
+	case l.Period < MinPeriod:
+		return limitErr("Period", "must be at least %v, got %v", MinPeriod, l.Period)
+	case l.Burst < 1:
+		return limitErr("Burst", "must be at least 1, got %d", l.Burst)
+	case int64(l.Rate) > l.Period.Microseconds():
+		return limitErr("Rate", "%d per %v is more than one event per microsecond", l.Rate, l.Period)
+	case int64(l.Burst) > maxTolerance/l.intervalMicros():
+		return limitErr("Burst", "%d × (%v / %d) exceeds the longest supported window (about 35 years)",
+			l.Burst, l.Period, l.Rate)
+	}
+	return nil
+}
+
+func limitErr(field, format string, args ...any) error {
+	return fmt.Errorf("core: %w: %s %s", ErrInvalidLimit, field, fmt.Sprintf(format, args...))
+}
+
+// Interval returns the GCRA emission interval: the time one event "costs",
+// Period/Rate rounded up to a whole microsecond. It is 0 for an invalid Limit.
+func (l Limit) Interval() time.Duration {
+	if l.Validate() != nil {
+		return 0
+	}
+	return time.Duration(l.intervalMicros()) * time.Microsecond
+}
+
+// intervalMicros is Period/Rate in microseconds, rounded up. Rate ≥ 1.
+func (l Limit) intervalMicros() int64 {
+	p := l.Period.Microseconds()
+	r := int64(l.Rate)
+	return (p + r - 1) / r
+}
+
+// String formats l in the syntax ParseLimit reads: "20/m", "5/10s",
+// "10/100ms", and " burst N" appended when Burst differs from Rate.
+func (l Limit) String() string {
+	s := strconv.Itoa(l.Rate) + "/" + formatPeriod(l.Period)
+	if l.Burst != l.Rate {
+		s += " burst " + strconv.Itoa(l.Burst)
+	}
+	return s
+}
+
+func formatPeriod(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}} {
+		if d > 0 && d%u.d == 0 {
+			if d == u.d {
+				return u.name
+			}
+			return strconv.FormatInt(int64(d/u.d), 10) + u.name
+		}
+	}
+	return d.String()
+}
+
+// periodUnits are the unit names ParseLimit accepts after the slash.
+var periodUnits = map[string]time.Duration{
+	"ms": time.Millisecond, "msec": time.Millisecond, "millisecond": time.Millisecond,
+	"s": time.Second, "sec": time.Second, "second": time.Second,
+	"m": time.Minute, "min": time.Minute, "minute": time.Minute,
+	"h": time.Hour, "hr": time.Hour, "hour": time.Hour,
+	"d": 24 * time.Hour, "day": 24 * time.Hour,
+}
+
+// ParseLimit reads a Limit written as "RATE/PERIOD" with an optional
+// " burst N":
+//
+//	1/s            one per second, burst 1
+//	20/m           twenty per minute, burst 20
+//	5/10s          five per ten seconds, burst 5
+//	10/100ms       ten per 100 ms (sub-second periods work)
+//	100/h burst 10 a hundred per hour, at most ten at once
+//	1000/d         a thousand per day
+//
+// PERIOD is a unit (ms, s, m, h, d; or millisecond, second, minute, hour, day,
+// also plural), or a number and a unit ("10s", "1.5s", "2d", "1m30s": Go
+// duration syntax plus "d"). Without " burst N", Burst equals RATE. Spaces
+// around the parts and letter case do not matter. The result is validated: a
+// malformed or unenforceable text returns an error wrapping ErrInvalidLimit
+// that names the part at fault.
+func ParseLimit(s string) (Limit, error) {
+	text := strings.ToLower(strings.TrimSpace(s))
+	body, burstText, hasBurst := strings.Cut(text, "burst")
+	rateText, periodText, ok := strings.Cut(body, "/")
+	if !ok {
+		return Limit{}, fmt.Errorf("core: %w: %q: want RATE/PERIOD such as 20/m or 5/10s", ErrInvalidLimit, s)
+	}
+	rate, err := parseCount(rateText)
+	if err != nil {
+		return Limit{}, fmt.Errorf("core: %w: %q: Rate %v", ErrInvalidLimit, s, err)
+	}
+	period, err := parsePeriod(strings.TrimSpace(periodText))
+	if err != nil {
+		return Limit{}, fmt.Errorf("core: %w: %q: Period %v", ErrInvalidLimit, s, err)
+	}
+	l := Limit{Rate: rate, Period: period, Burst: rate}
+	if hasBurst {
+		if l.Burst, err = parseCount(burstText); err != nil {
+			return Limit{}, fmt.Errorf("core: %w: %q: Burst %v", ErrInvalidLimit, s, err)
+		}
+	}
+	if err := l.Validate(); err != nil {
+		return Limit{}, err
+	}
+	return l, nil
+}
+
+// parseCount reads a positive decimal integer that fits an int.
+func parseCount(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	n, err := strconv.ParseInt(s, 10, 0)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%q is too large", s)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	case n < 1:
+		return 0, fmt.Errorf("must be at least 1, got %d", n)
+	}
+	return int(n), nil
+}
+
+func parsePeriod(s string) (time.Duration, error) {
+	if d, ok := periodUnits[strings.TrimSuffix(s, "s")]; ok && len(s) > 2 { // "seconds", "days"
+		return d, nil
+	}
+	if d, ok := periodUnits[s]; ok {
+		return d, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		// Compare the product, not n: n*24h may round up to exactly 2^63,
+		// whose conversion to int64 is implementation-defined (on amd64 it
+		// yields math.MinInt64, a negative period).
+		ns := n * float64(24*time.Hour)
+		if ns >= float64(math.MaxInt64) {
+			return 0, fmt.Errorf("%q is too long", s)
+		}
+		return time.Duration(ns), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a period (use ms, s, m, h, d, or e.g. 10s)", s)
+	}
+	return d, nil
+}
