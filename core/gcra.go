@@ -13,8 +13,10 @@ type Result struct {
 	// RetryAfter is how long to wait before the same request would be
 	// admitted; 0 when Allowed.
 	RetryAfter time.Duration
-	// ResetAfter is how long until the key is fully replenished (Remaining
-	// back to Burst); 0 for a key with no recorded use.
+	// ResetAfter is how long until the key is fully replenished (back to
+	// Burst) if no further event arrives: after an admitted event, the time
+	// that event and those before it take to drain; after a denial, what was
+	// already recorded.
 	ResetAfter time.Duration
 	// Limit is the limit the decision was made under.
 	Limit Limit

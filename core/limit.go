@@ -197,6 +197,9 @@ func parsePeriod(s string) (time.Duration, error) {
 		return d, nil
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if strings.Trim(days, "0123456789.") != "" {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
 		n, err := strconv.ParseFloat(days, 64)
 		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 {
 			return 0, fmt.Errorf("%q is not a number of days", s)

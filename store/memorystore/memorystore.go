@@ -122,6 +122,11 @@ func (s *Store) Take(_ context.Context, key string, l core.Limit, n int) (core.R
 	if !s.realClock {
 		wall = time.Now().UnixNano()
 	}
+	sweep := s.janitor.sweeps.Load()
+	if sweep%2 == 1 {
+		// The janitor is evicting right now: decide under the key lock.
+		return s.takeLocked(key, l, n, now, nil, core.Result{})
+	}
 	v, ok := s.items.Get(key)
 	if !ok {
 		return s.takeLocked(key, l, n, now, nil, core.Result{})
@@ -138,12 +143,12 @@ func (s *Store) Take(_ context.Context, key string, l core.Limit, n int) (core.R
 			return s.takeLocked(key, l, n, now, nil, core.Result{})
 		}
 		if e.tat.CompareAndSwap(old, next) {
-			if time.Now().UnixNano() < e.lease.Load() {
-				// The lease had not run out at the swap, so the janitor had
-				// not evicted e: the decision is recorded.
+			if s.janitor.sweeps.Load() == sweep {
+				// No eviction ran between the lookup and the swap, so e
+				// was still indexed: the decision is recorded.
 				return res, nil
 			}
-			// Stalled past the lease: e may have been evicted or reset.
+			// A sweep ran meanwhile and may have evicted e.
 			return s.takeLocked(key, l, n, now, e, res)
 		}
 	}
@@ -219,6 +224,10 @@ func (s *Store) Reset(_ context.Context, key string) error {
 
 // janitor evicts expired go-cache items on a ticker until closed.
 type janitor struct {
+	// sweeps is odd while an eviction pass runs and grows by two per pass:
+	// a lock-free decision that sees the same even value before its lookup
+	// and after its swap knows no eviction happened in between.
+	sweeps   atomic.Uint64
 	interval time.Duration
 	stop     chan struct{}
 	done     chan struct{}
@@ -234,7 +243,9 @@ func (j *janitor) start(items *cache.Cache) {
 		for {
 			select {
 			case <-t.C:
+				j.sweeps.Add(1)
 				items.DeleteExpired()
+				j.sweeps.Add(1)
 			case <-j.stop:
 				return
 			}

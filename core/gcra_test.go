@@ -1,0 +1,326 @@
+package core_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+)
+
+// epoch is an arbitrary fixed instant in microseconds (November 2023), far
+// from 0 so that a fresh key's TAT of 0 is clearly in the past.
+const epoch int64 = 1_700_000_000_000_000
+
+func us(d time.Duration) int64 { return d.Microseconds() }
+
+// decideStep is one call of Decide at epoch+at, with its expected Result.
+type decideStep struct {
+	at        time.Duration
+	n         int
+	allowed   bool
+	remaining int
+	retry     time.Duration
+	reset     time.Duration
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	const ms, s = time.Millisecond, time.Second
+	tests := []struct {
+		name  string
+		limit core.Limit
+		steps []decideStep
+	}{
+		{
+			name:  "fresh key",
+			limit: core.PerSecond(5),
+			steps: []decideStep{
+				{at: 0, n: 1, allowed: true, remaining: 4, reset: 200 * ms},
+			},
+		},
+		{
+			name:  "burst exhausted",
+			limit: core.PerSecond(5), // interval 200 ms
+			steps: []decideStep{
+				{at: 0, n: 1, allowed: true, remaining: 4, reset: 200 * ms},
+				{at: 0, n: 1, allowed: true, remaining: 3, reset: 400 * ms},
+				{at: 0, n: 1, allowed: true, remaining: 2, reset: 600 * ms},
+				{at: 0, n: 1, allowed: true, remaining: 1, reset: 800 * ms},
+				{at: 0, n: 1, allowed: true, remaining: 0, reset: 1 * s},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 200 * ms, reset: 1 * s},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 200 * ms, reset: 1 * s}, // retrying does not extend the wait
+				{at: 150 * ms, n: 1, allowed: false, remaining: 0, retry: 50 * ms, reset: 850 * ms},
+				{at: 200*ms - time.Microsecond, n: 1, allowed: false, remaining: 0, retry: time.Microsecond, reset: 800*ms + time.Microsecond},
+				{at: 200 * ms, n: 1, allowed: true, remaining: 0, reset: 1 * s},
+			},
+		},
+		{
+			name:  "refill after Period/Rate",
+			limit: core.PerMinute(2), // interval 30 s
+			steps: []decideStep{
+				{at: 0, n: 1, allowed: true, remaining: 1, reset: 30 * s},
+				{at: 0, n: 1, allowed: true, remaining: 0, reset: 60 * s},
+				{at: 10 * s, n: 1, allowed: false, remaining: 0, retry: 20 * s, reset: 50 * s},
+				{at: 30 * s, n: 1, allowed: true, remaining: 0, reset: 60 * s},
+				{at: 60 * s, n: 1, allowed: true, remaining: 0, reset: 60 * s},
+				{at: 150 * s, n: 1, allowed: true, remaining: 1, reset: 30 * s}, // idle for longer than the period: full again
+			},
+		},
+		{
+			name:  "cost n",
+			limit: core.PerSecond(10), // interval 100 ms, burst 10
+			steps: []decideStep{
+				{at: 0, n: 3, allowed: true, remaining: 7, reset: 300 * ms},
+				{at: 0, n: 7, allowed: true, remaining: 0, reset: 1 * s},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 100 * ms, reset: 1 * s},
+				// At 300 ms three units are back: a cost of 5 must wait 200 ms more,
+				// and Remaining still reports the three cost-1 events that would pass.
+				{at: 300 * ms, n: 5, allowed: false, remaining: 3, retry: 200 * ms, reset: 700 * ms},
+				{at: 300 * ms, n: 3, allowed: true, remaining: 0, reset: 1 * s},
+				{at: 5 * s, n: 10, allowed: true, remaining: 0, reset: 1 * s},
+			},
+		},
+		{
+			name:  "sub-second 10 per 100ms",
+			limit: core.Limit{Rate: 10, Period: 100 * ms, Burst: 10}, // interval 10 ms
+			steps: []decideStep{
+				{at: 0, n: 9, allowed: true, remaining: 1, reset: 90 * ms},
+				{at: 0, n: 1, allowed: true, remaining: 0, reset: 100 * ms},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 10 * ms, reset: 100 * ms},
+				{at: 4 * ms, n: 1, allowed: false, remaining: 0, retry: 6 * ms, reset: 96 * ms},
+				{at: 10 * ms, n: 1, allowed: true, remaining: 0, reset: 100 * ms},
+				{at: 55 * ms, n: 1, allowed: true, remaining: 3, reset: 65 * ms},
+				{at: 300 * ms, n: 1, allowed: true, remaining: 9, reset: 10 * ms},
+			},
+		},
+		{
+			name: "rate that does not divide the period",
+			// 3/s: 1 s / 3 = 333333.3 µs, rounded UP to 333334 µs.
+			limit: core.PerSecond(3),
+			steps: []decideStep{
+				{at: 0, n: 1, allowed: true, remaining: 2, reset: 333334 * time.Microsecond},
+				{at: 0, n: 1, allowed: true, remaining: 1, reset: 666668 * time.Microsecond},
+				{at: 0, n: 1, allowed: true, remaining: 0, reset: 1000002 * time.Microsecond},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 333334 * time.Microsecond, reset: 1000002 * time.Microsecond},
+				// At 1 s the third unit is still 2 µs away: two events pass, not
+				// three, so [0 s, 1 s] admits 5 = Burst + floor(1 s / 333334 µs).
+				// An interval rounded down (333333 µs) would admit 6.
+				{at: 1 * s, n: 1, allowed: true, remaining: 1, reset: 333336 * time.Microsecond},
+				{at: 1 * s, n: 1, allowed: true, remaining: 0, reset: 666670 * time.Microsecond},
+				{at: 1 * s, n: 1, allowed: false, remaining: 0, retry: 2 * time.Microsecond, reset: 666670 * time.Microsecond},
+			},
+		},
+		{
+			name:  "steady pace one microsecond too fast",
+			limit: core.PerSecond(3).WithBurst(1),
+			steps: []decideStep{
+				{at: 0, n: 1, allowed: true, remaining: 0, reset: 333334 * time.Microsecond},
+				{at: 333333 * time.Microsecond, n: 1, allowed: false, remaining: 0, retry: time.Microsecond, reset: time.Microsecond},
+				{at: 333334 * time.Microsecond, n: 1, allowed: true, remaining: 0, reset: 333334 * time.Microsecond},
+			},
+		},
+		{
+			name:  "burst smaller than rate",
+			limit: core.PerHour(100).WithBurst(2), // interval 36 s
+			steps: []decideStep{
+				{at: 0, n: 2, allowed: true, remaining: 0, reset: 72 * s},
+				{at: 0, n: 1, allowed: false, remaining: 0, retry: 36 * s, reset: 72 * s},
+				{at: 36 * s, n: 2, allowed: false, remaining: 1, retry: 36 * s, reset: 36 * s},
+				{at: 72 * s, n: 2, allowed: true, remaining: 0, reset: 72 * s},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if err := tt.limit.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			interval := us(tt.limit.Interval())
+			var tat int64 // a key never seen
+			for i, st := range tt.steps {
+				now := epoch + us(st.at)
+				res, newTAT := core.Decide(tt.limit, tat, now, st.n)
+				want := core.Result{
+					Allowed:    st.allowed,
+					Remaining:  st.remaining,
+					RetryAfter: st.retry,
+					ResetAfter: st.reset,
+					Limit:      tt.limit,
+				}
+				if res != want {
+					t.Fatalf("step %d (at %v, n=%d): got %+v\nwant %+v", i, st.at, st.n, res, want)
+				}
+				if res.Allowed {
+					if wantTAT := max(tat, now) + int64(st.n)*interval; newTAT != wantTAT {
+						t.Fatalf("step %d: newTAT = %d, want %d", i, newTAT, wantTAT)
+					}
+				} else if newTAT != tat {
+					t.Fatalf("step %d: a denial changed the TAT from %d to %d; it must write nothing", i, tat, newTAT)
+				}
+				tat = newTAT
+			}
+		})
+	}
+}
+
+// TestDecideWindowBound checks, by brute force over seeded random arrivals,
+// the bound the docs promise: in any closed window of length W, the admitted
+// cost is at most Burst + W/Interval. It also checks that Remaining,
+// RetryAfter and ResetAfter of every decision say what the next decisions
+// actually do.
+func TestDecideWindowBound(t *testing.T) {
+	t.Parallel()
+	limits := []core.Limit{
+		core.Every(time.Second),
+		core.PerSecond(5),
+		core.PerSecond(3).WithBurst(2),
+		core.PerSecond(7),
+		{Rate: 10, Period: 100 * time.Millisecond, Burst: 10},
+		core.PerHour(100).WithBurst(10),
+		{Rate: 7, Period: time.Millisecond, Burst: 3},
+		core.PerMinute(20).WithBurst(40),
+	}
+	for i, l := range limits {
+		t.Run(l.String(), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(42, uint64(i)))
+			T := us(l.Interval())
+			type event struct {
+				at   int64
+				cost int
+			}
+			var (
+				admitted []event
+				denied   int
+				tat      int64
+				now      = epoch
+			)
+			for range 3000 {
+				// Mostly bursts and gaps shorter than the interval, sometimes long idles.
+				switch r := rng.IntN(10); {
+				case r < 3: // same instant
+				case r < 8:
+					now += rng.Int64N(T + 1)
+				case r < 9:
+					now += rng.Int64N(4 * T)
+				default:
+					now += rng.Int64N(int64(l.Burst)*T + 1)
+				}
+				n := 1
+				if rng.IntN(4) == 0 {
+					n = 1 + rng.IntN(l.Burst)
+				}
+				res, newTAT := core.Decide(l, tat, now, n)
+				checkResult(t, l, tat, now, n, res, newTAT)
+				if res.Allowed {
+					admitted = append(admitted, event{now, n})
+				} else {
+					denied++
+				}
+				tat = newTAT
+			}
+			if len(admitted) == 0 || denied == 0 {
+				t.Fatalf("the arrivals did not exercise both outcomes: %d admitted, %d denied", len(admitted), denied)
+			}
+
+			windows := []int64{0, 1, T / 2, T - 1, T, T + 1, 3 * T, us(l.Period), us(l.Period) + 1, 10 * us(l.Period)}
+			for range 20 {
+				windows = append(windows, rng.Int64N(20*T+1))
+			}
+			for _, w := range windows {
+				bound := int64(l.Burst) + w/T
+				// The worst window starts at an admitted event: slide over them.
+				j, sum := 0, int64(0)
+				for k, e := range admitted {
+					for ; j < len(admitted) && admitted[j].at <= e.at+w; j++ {
+						sum += int64(admitted[j].cost)
+					}
+					if sum > bound {
+						t.Fatalf("window [%d, %d] µs admitted %d > Burst + W/Interval = %d", e.at, e.at+w, sum, bound)
+					}
+					sum -= int64(admitted[k].cost)
+				}
+			}
+		})
+	}
+}
+
+// checkResult verifies that a decision's fields predict what Decide does next.
+func checkResult(t *testing.T, l core.Limit, tat, now int64, n int, res core.Result, newTAT int64) {
+	t.Helper()
+	where := fmt.Sprintf("Decide(%v, tat=%d, now=%d, n=%d) = %+v", l, tat, now, n, res)
+	if res.Limit != l {
+		t.Fatalf("%s: Result.Limit differs from the limit", where)
+	}
+	if !res.Allowed && newTAT != tat {
+		t.Fatalf("%s: a denial changed the TAT", where)
+	}
+	if res.Allowed != (res.RetryAfter == 0) {
+		t.Fatalf("%s: RetryAfter must be 0 exactly when allowed", where)
+	}
+	// Remaining is how many cost-1 events pass right now, after this decision.
+	passed, cur := 0, newTAT
+	for ; passed <= l.Burst; passed++ {
+		r, next := core.Decide(l, cur, now, 1)
+		if !r.Allowed {
+			break
+		}
+		cur = next
+	}
+	if passed != res.Remaining {
+		t.Fatalf("%s: Remaining = %d, but %d cost-1 events pass at the same instant", where, res.Remaining, passed)
+	}
+	// RetryAfter is exactly when the same request would pass.
+	if !res.Allowed {
+		retry := us(res.RetryAfter)
+		if r, _ := core.Decide(l, tat, now+retry, n); !r.Allowed {
+			t.Fatalf("%s: still denied after RetryAfter", where)
+		}
+		if r, _ := core.Decide(l, tat, now+retry-1, n); r.Allowed {
+			t.Fatalf("%s: allowed 1 µs before RetryAfter", where)
+		}
+	}
+	// ResetAfter is when the key is fully replenished.
+	reset := us(res.ResetAfter)
+	if r, _ := core.Decide(l, newTAT, now+reset, 1); r.Remaining != l.Burst-1 {
+		t.Fatalf("%s: not fully replenished after ResetAfter (Remaining %d)", where, r.Remaining)
+	}
+	if reset > 0 {
+		if r, _ := core.Decide(l, newTAT, now+reset-1, l.Burst); r.Allowed {
+			t.Fatalf("%s: a full burst passes 1 µs before ResetAfter", where)
+		}
+	}
+}
+
+// TestDecideWindowBoundIsTight hammers a key (a full burst, then one event per
+// interval) and checks it gets exactly Burst + W/Interval: the bound is the
+// real maximum, not a loose one.
+func TestDecideWindowBoundIsTight(t *testing.T) {
+	t.Parallel()
+	for _, l := range []core.Limit{core.PerSecond(3), core.PerMinute(20).WithBurst(5), {Rate: 10, Period: 100 * time.Millisecond, Burst: 10}} {
+		T := us(l.Interval())
+		var tat int64
+		admitted := 0
+		for k := int64(0); k <= 10; k++ {
+			now := epoch + k*T
+			for {
+				res, next := core.Decide(l, tat, now, 1)
+				if !res.Allowed {
+					break
+				}
+				admitted++
+				tat = next
+			}
+		}
+		if want := l.Burst + 10; admitted != want {
+			t.Errorf("%v: admitted %d in [0, 10 intervals], want Burst + 10 = %d", l, admitted, want)
+		}
+		// The stated rate is never exceeded: Rate per Period on average.
+		if w := 10 * T; int64(admitted) > int64(l.Burst)+w*int64(l.Rate)/us(l.Period) {
+			t.Errorf("%v: admitted %d in %d µs, more than the limit states", l, admitted, w)
+		}
+	}
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# floodgate's test command (README, CI): works on a fresh Debian machine with
+# Go. Installs redis-server when it is missing, then checks formatting, runs
+# go vet and the race-enabled tests over the whole module, and runs every
+# benchmark once so none rots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing redis-server with apt-get"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+# Tests start their own redis-server processes on free loopback ports; a
+# system Redis on 6379, if any, is neither needed nor touched.
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -race -count=1 -shuffle=on -timeout=15m ./...
+bench_log=$(mktemp)
+if ! go test -run='^$' -bench=. -benchtime=1x -timeout=10m ./... >"$bench_log" 2>&1; then
+  cat "$bench_log"; echo "scripts/test.sh: a benchmark failed"; exit 1
+fi
+rm -f "$bench_log"
+echo "scripts/test.sh: all checks passed"
