@@ -21,10 +21,10 @@ const (
 	scopeUser
 	scopeChat
 	scopeUserInChat
+	scopeSenderChat
 )
 
-// User returns the scope of one Telegram user (or of a sender chat, for
-// anonymous admins and channels: use its id).
+// User returns the scope of one Telegram user.
 func User(id int64) Scope { return Scope{kind: scopeUser, user: id} }
 
 // Chat returns the scope of one chat: everyone in it shares the limit.
@@ -36,11 +36,16 @@ func UserInChat(userID, chatID int64) Scope {
 	return Scope{kind: scopeUserInChat, user: userID, chat: chatID}
 }
 
+// SenderChat returns the scope of a chat that posts on its own behalf: a
+// channel, or a group whose admins post anonymously. It is kept apart from
+// Chat, which counts everything in a chat.
+func SenderChat(id int64) Scope { return Scope{kind: scopeSenderChat, chat: id} }
+
 // Global returns the scope shared by every update the bot receives.
 func Global() Scope { return Scope{} }
 
 // String returns the scope as it appears inside a key: "u:42", "c:-100123",
-// "uc:42:-100123" or "g".
+// "uc:42:-100123", "s:-100123" or "g".
 func (s Scope) String() string { return string(s.appendTo(nil)) }
 
 func (s Scope) appendTo(b []byte) []byte {
@@ -55,6 +60,9 @@ func (s Scope) appendTo(b []byte) []byte {
 		b = append(b, "uc:"...)
 		b = strconv.AppendInt(b, s.user, 10)
 		b = append(b, ':')
+		return strconv.AppendInt(b, s.chat, 10)
+	case scopeSenderChat:
+		b = append(b, "s:"...)
 		return strconv.AppendInt(b, s.chat, 10)
 	default:
 		return append(b, 'g')

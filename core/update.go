@@ -1,0 +1,93 @@
+package core
+
+import "strings"
+
+// Kind is the kind of a Telegram update: which optional field of the Update
+// object is set. The zero Kind is KindOther.
+type Kind uint8
+
+// The update kinds adapters tell apart. Anything else is KindOther.
+const (
+	KindOther Kind = iota
+	KindMessage
+	KindEditedMessage
+	KindChannelPost
+	KindEditedChannelPost
+	KindBusinessMessage
+	KindCallbackQuery
+	KindInlineQuery
+	KindChosenInlineResult
+	KindShippingQuery
+	KindPreCheckoutQuery
+	KindPoll
+	KindPollAnswer
+	KindMyChatMember
+	KindChatMember
+	KindChatJoinRequest
+	KindMessageReaction
+)
+
+var kindNames = [...]string{
+	KindOther: "other", KindMessage: "message", KindEditedMessage: "edited_message",
+	KindChannelPost: "channel_post", KindEditedChannelPost: "edited_channel_post",
+	KindBusinessMessage: "business_message", KindCallbackQuery: "callback_query",
+	KindInlineQuery: "inline_query", KindChosenInlineResult: "chosen_inline_result",
+	KindShippingQuery: "shipping_query", KindPreCheckoutQuery: "pre_checkout_query",
+	KindPoll: "poll", KindPollAnswer: "poll_answer", KindMyChatMember: "my_chat_member",
+	KindChatMember: "chat_member", KindChatJoinRequest: "chat_join_request",
+	KindMessageReaction: "message_reaction",
+}
+
+// String returns the Bot API field name of the kind, e.g. "callback_query".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "other"
+}
+
+// carriesMessage reports whether updates of this kind are messages a bot
+// may answer in their chat (so a "slow down" notice makes sense there).
+func (k Kind) carriesMessage() bool {
+	return k == KindMessage || k == KindEditedMessage || k == KindBusinessMessage
+}
+
+// Update is the little an adapter tells core about a framework's update.
+// Every field may be absent (zero): channel posts have no user, inline
+// queries have no chat, polls have neither. Telegram never uses 0 as an id.
+type Update struct {
+	// Kind is which kind of update this is.
+	Kind Kind
+	// UserID is the sender's user id (from.id), 0 if none.
+	UserID int64
+	// ChatID is the id of the chat the update belongs to, 0 if none.
+	ChatID int64
+	// ChatType is "private", "group", "supergroup" or "channel"; "" if
+	// there is no chat.
+	ChatType string
+	// SenderChatID is the chat a message was sent on behalf of (channel
+	// posts, anonymous group admins, linked-channel forwards), 0 if none.
+	// Such messages come from shared service accounts, so core keys them by
+	// this id instead of UserID.
+	SenderChatID int64
+	// Command is the bot command the message starts with, lower case,
+	// without "@botname" (see CommandOf); "" if none.
+	Command string
+}
+
+// CommandOf returns the bot command a message text starts with, as core
+// matches it: "/Report@MyBot now" gives "/report". It returns "" when the
+// text is not a command.
+func CommandOf(text string) string {
+	if len(text) < 2 || text[0] != '/' {
+		return ""
+	}
+	end := strings.IndexAny(text, " \t\n@")
+	if end < 0 {
+		end = len(text)
+	}
+	if end < 2 {
+		return ""
+	}
+	return strings.ToLower(text[:end])
+}
