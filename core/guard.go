@@ -207,6 +207,9 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 	}
 	g := &Guard{lim: lim, key: ByUser, cooldown: DefaultNoticeCooldown, noticeText: DefaultNoticeText}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("core: %w: nil GuardOption", ErrInvalidOption)
+		}
 		opt(g)
 	}
 	if g.key == nil {

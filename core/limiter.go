@@ -56,6 +56,9 @@ func New(store Store, limit Limit, opts ...Option) (*Limiter, error) {
 	}
 	l := &Limiter{store: store, limit: limit, prefix: DefaultPrefix, rule: DefaultRule}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("core: %w: nil Option", ErrInvalidOption)
+		}
 		opt(l)
 	}
 	if err := l.check(); err != nil {
@@ -156,7 +159,7 @@ func ValidatePrefix(p string) error {
 	}
 	for i := 0; i < len(p); i++ {
 		if c := p[i]; c <= ' ' || c > '~' || c == '{' || c == '}' {
-			return fmt.Errorf("core: %w: prefix %q contains %q at %d (no spaces, braces or non-printable characters)",
+			return fmt.Errorf("core: %w: prefix %q has byte %#02x at %d (allowed: printable ASCII without spaces or braces)",
 				ErrInvalidOption, p, c, i)
 		}
 	}

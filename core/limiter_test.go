@@ -559,3 +559,10 @@ func TestConcurrentTakes(t *testing.T) {
 		t.Errorf("%d of 64 concurrent events admitted, want exactly Burst = 10", got)
 	}
 }
+
+func TestNewRejectsNilOption(t *testing.T) {
+	t.Parallel()
+	if _, err := core.New(newMapStore(), core.PerSecond(1), nil); !errors.Is(err, core.ErrInvalidOption) {
+		t.Fatalf("nil option: err = %v, want ErrInvalidOption", err)
+	}
+}

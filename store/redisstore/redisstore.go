@@ -67,16 +67,27 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 }
 
 func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply string) (core.Result, error) {
-	args := []any{l.Interval().Microseconds(), l.Burst, n, apply}
+	// One allocation for the arguments, sized for the optional "now".
+	args := make([]any, 4, 5)
+	args[0], args[1], args[2], args[3] = l.Interval().Microseconds(), l.Burst, n, apply
 	if s.now != nil {
 		args = append(args, s.now().UnixMicro())
 	}
-	v, err := gcra.Run(ctx, s.client, []string{key}, args...).Int64Slice()
+	// Read the reply as it arrives ([]any of int64) rather than through
+	// Int64Slice, which would copy it into one more slice.
+	reply, err := gcra.Run(ctx, s.client, []string{key}, args...).Slice()
 	if err != nil {
 		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	if len(v) != 4 {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
+	var v [4]int64
+	if len(reply) != len(v) {
+		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
+	}
+	for i, x := range reply {
+		var ok bool
+		if v[i], ok = x.(int64); !ok {
+			return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
+		}
 	}
 	return core.Result{
 		Allowed:    v[0] == 1,

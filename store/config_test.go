@@ -1,0 +1,495 @@
+package store_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store"
+)
+
+// secret is the password every test uses: long and distinctive, so finding
+// it (or its first part) in any output means it leaked.
+const secret = "s3cr3t-PW"
+
+// lookup turns a map into a FromLookup argument.
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// assertNoSecret fails if s holds the test password or its first part.
+func assertNoSecret(t *testing.T, what, s string, secrets ...string) {
+	t.Helper()
+	for _, p := range append([]string{secret, "s3cr3t"}, secrets...) {
+		if strings.Contains(s, p) {
+			t.Errorf("%s leaks the password %q: %s", what, p, s)
+		}
+	}
+}
+
+var defaultLimit = core.Every(time.Second)
+
+func TestFromLookup(t *testing.T) {
+	t.Parallel()
+	memory := func(prefix string, l core.Limit) store.Config {
+		return store.Config{Backend: "memory", Prefix: prefix, Limit: l}
+	}
+	redisAt := func(url string) store.Config {
+		return store.Config{Backend: "redis", RedisURL: url, Prefix: "floodgate", Limit: defaultLimit}
+	}
+	def := memory("floodgate", defaultLimit)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want store.Config
+	}{
+		// Defaults.
+		{"nothing set: memory, floodgate, 1/s", nil, def},
+		{"empty values count as unset", map[string]string{
+			"FLOODGATE_STORE": "", "REDIS_ENABLED": " ", "REDIS_URL": "", "FLOODGATE_PREFIX": "",
+			"REDIS_KEY_PREFIX": "\t", "FLOODGATE_LIMIT": " "}, def},
+
+		// FLOODGATE_STORE.
+		{"FLOODGATE_STORE=memory", map[string]string{"FLOODGATE_STORE": "memory"}, def},
+		{"FLOODGATE_STORE=redis: default URL", map[string]string{"FLOODGATE_STORE": "redis"}, redisAt("redis://localhost:6379/0")},
+		{"FLOODGATE_STORE any case, trimmed", map[string]string{"FLOODGATE_STORE": " ReDiS "}, redisAt("redis://localhost:6379/0")},
+		{"FLOODGATE_STORE=MEMORY", map[string]string{"FLOODGATE_STORE": "MEMORY"}, def},
+
+		// REDIS_ENABLED.
+		{"REDIS_ENABLED=true", map[string]string{"REDIS_ENABLED": "true"}, redisAt("redis://localhost:6379/0")},
+		{"REDIS_ENABLED=TRUE", map[string]string{"REDIS_ENABLED": "TRUE"}, redisAt("redis://localhost:6379/0")},
+		{"REDIS_ENABLED=1", map[string]string{"REDIS_ENABLED": "1"}, redisAt("redis://localhost:6379/0")},
+		{"REDIS_ENABLED=Yes", map[string]string{"REDIS_ENABLED": "Yes"}, redisAt("redis://localhost:6379/0")},
+		{"REDIS_ENABLED=false", map[string]string{"REDIS_ENABLED": "false"}, def},
+		{"REDIS_ENABLED=0", map[string]string{"REDIS_ENABLED": "0"}, def},
+		{"REDIS_ENABLED=no", map[string]string{"REDIS_ENABLED": "no"}, def},
+		{"REDIS_ENABLED=false ignores the REDIS_* address", map[string]string{
+			"REDIS_ENABLED": "false", "REDIS_HOST": "redis.internal", "REDIS_PORT": "not-a-port"}, def},
+
+		// Precedence of the backend.
+		{"FLOODGATE_STORE=memory wins over REDIS_ENABLED=true", map[string]string{
+			"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "true"}, def},
+		{"FLOODGATE_STORE=redis wins over REDIS_ENABLED=false", map[string]string{
+			"FLOODGATE_STORE": "redis", "REDIS_ENABLED": "false"}, redisAt("redis://localhost:6379/0")},
+		{"FLOODGATE_STORE set: a bad REDIS_ENABLED is ignored", map[string]string{
+			"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "maybe"}, def},
+		{"REDIS_URL alone selects redis", map[string]string{"REDIS_URL": "redis://cache:6379/0"}, redisAt("redis://cache:6379/0")},
+		{"REDIS_ENABLED=false beats REDIS_URL", map[string]string{"REDIS_ENABLED": "false", "REDIS_URL": "redis://cache:6379/0"}, def},
+		{"REDIS_HOST alone does not select redis", map[string]string{"REDIS_HOST": "localhost"}, def},
+
+		// REDIS_URL.
+		{"REDIS_URL", map[string]string{"FLOODGATE_STORE": "redis", "REDIS_URL": "redis://cache.internal:6380/2"},
+			redisAt("redis://cache.internal:6380/2")},
+		{"REDIS_URL trimmed", map[string]string{"REDIS_ENABLED": "yes", "REDIS_URL": "  redis://cache:6379/1\n"},
+			redisAt("redis://cache:6379/1")},
+		{"REDIS_URL with user and password", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "redis://alice:" + secret + "@cache:6379/0"},
+			redisAt("redis://alice:" + secret + "@cache:6379/0")},
+		{"REDIS_URL rediss", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "rediss://:" + secret + "@cache.example.com:6380/0"},
+			redisAt("rediss://:" + secret + "@cache.example.com:6380/0")},
+		{"REDIS_URL unix socket", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "unix:///run/redis/redis.sock?db=3"},
+			redisAt("unix:///run/redis/redis.sock?db=3")},
+		{"REDIS_URL with client options", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "redis://cache/0?dial_timeout=2s&max_retries=3"},
+			redisAt("redis://cache/0?dial_timeout=2s&max_retries=3")},
+		{"REDIS_URL wins over REDIS_HOST/PORT/DB/PASSWORD", map[string]string{
+			"REDIS_ENABLED": "true", "REDIS_URL": "redis://from-url:7000/5",
+			"REDIS_HOST": "from-host", "REDIS_PORT": "6390", "REDIS_DB": "4", "REDIS_PASSWORD": secret},
+			redisAt("redis://from-url:7000/5")},
+		{"REDIS_URL set: bad REDIS_PORT and REDIS_DB are ignored", map[string]string{
+			"REDIS_ENABLED": "true", "REDIS_URL": "redis://from-url:7000/5", "REDIS_PORT": "99999", "REDIS_DB": "-1"},
+			redisAt("redis://from-url:7000/5")},
+
+		// REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD.
+		{"REDIS_HOST", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "redis.internal"},
+			redisAt("redis://redis.internal:6379/0")},
+		{"REDIS_HOST IPv4", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "10.0.0.7"},
+			redisAt("redis://10.0.0.7:6379/0")},
+		{"REDIS_HOST IPv6", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "::1"},
+			redisAt("redis://[::1]:6379/0")},
+		{"REDIS_HOST IPv6 in brackets", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "[fd00::7]"},
+			redisAt("redis://[fd00::7]:6379/0")},
+		{"REDIS_PORT", map[string]string{"REDIS_ENABLED": "true", "REDIS_PORT": "6380"},
+			redisAt("redis://localhost:6380/0")},
+		{"REDIS_PORT 1 and 65535 are ports", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "h", "REDIS_PORT": "65535"},
+			redisAt("redis://h:65535/0")},
+		{"REDIS_PORT lowest", map[string]string{"REDIS_ENABLED": "true", "REDIS_PORT": "1"},
+			redisAt("redis://localhost:1/0")},
+		{"REDIS_DB", map[string]string{"REDIS_ENABLED": "true", "REDIS_DB": "3"},
+			redisAt("redis://localhost:6379/3")},
+		{"REDIS_DB 0", map[string]string{"REDIS_ENABLED": "true", "REDIS_DB": "0"},
+			redisAt("redis://localhost:6379/0")},
+		{"REDIS_PASSWORD", map[string]string{"REDIS_ENABLED": "true", "REDIS_PASSWORD": secret},
+			redisAt("redis://:" + secret + "@localhost:6379/0")},
+		{"REDIS_PASSWORD escaped", map[string]string{"REDIS_ENABLED": "true", "REDIS_PASSWORD": "p@ss/w:rd?#%"},
+			redisAt("redis://:p%40ss%2Fw%3Ard%3F%23%25@localhost:6379/0")},
+		{"all four, as in the replaced middleware's .env", map[string]string{
+			"REDIS_ENABLED": "true", "REDIS_HOST": "redis", "REDIS_PORT": "6380", "REDIS_DB": "2",
+			"REDIS_PASSWORD": secret, "REDIS_KEY_PREFIX": "booking_bot:client1"},
+			store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@redis:6380/2",
+				Prefix: "booking_bot:client1", Limit: defaultLimit}},
+
+		// Prefix.
+		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "booking_bot:client1"}, memory("booking_bot:client1", defaultLimit)},
+		{"FLOODGATE_PREFIX", map[string]string{"FLOODGATE_PREFIX": "tenant7"}, memory("tenant7", defaultLimit)},
+		{"FLOODGATE_PREFIX wins over REDIS_KEY_PREFIX", map[string]string{
+			"FLOODGATE_PREFIX": "tenant7", "REDIS_KEY_PREFIX": "booking_bot:client1"}, memory("tenant7", defaultLimit)},
+		{"FLOODGATE_PREFIX set: a bad REDIS_KEY_PREFIX is ignored", map[string]string{
+			"FLOODGATE_PREFIX": "tenant7", "REDIS_KEY_PREFIX": "bad prefix"}, memory("tenant7", defaultLimit)},
+
+		// Limit.
+		{"FLOODGATE_LIMIT", map[string]string{"FLOODGATE_LIMIT": "20/m burst 5"},
+			memory("floodgate", core.Limit{Rate: 20, Period: time.Minute, Burst: 5})},
+		{"FLOODGATE_LIMIT sub-second", map[string]string{"FLOODGATE_LIMIT": "1/500ms"},
+			memory("floodgate", core.Every(500*time.Millisecond))},
+		{"FLOODGATE_LIMIT 1.5s, the period the old middleware rounded to 2 s", map[string]string{"FLOODGATE_LIMIT": "1/1.5s"},
+			memory("floodgate", core.Every(1500*time.Millisecond))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := store.FromLookup(lookup(tt.env))
+			if err != nil {
+				t.Fatalf("FromLookup: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("FromLookup =\n  %#v\nwant\n  %#v", got.Redacted(), tt.want.Redacted())
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			assertNoSecret(t, "String()", got.String())
+			if got.Backend == "redis" {
+				opt, err := got.RedisOptions()
+				if err != nil {
+					t.Fatalf("RedisOptions: %v", err)
+				}
+				if pw := tt.env["REDIS_PASSWORD"]; pw != "" && tt.env["REDIS_URL"] == "" && opt.Password != pw {
+					t.Errorf("password %q reached go-redis as %q", pw, opt.Password)
+				}
+			}
+		})
+	}
+}
+
+func TestFromLookupErrors(t *testing.T) {
+	t.Parallel()
+	redis := func(kv ...string) map[string]string {
+		env := map[string]string{"FLOODGATE_STORE": "redis"}
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		variable string   // the error must name it
+		mention  []string // and say these
+	}{
+		{"FLOODGATE_STORE unknown", map[string]string{"FLOODGATE_STORE": "postgres"}, "FLOODGATE_STORE", []string{"postgres", "memory", "redis"}},
+		{"FLOODGATE_STORE given a URL", map[string]string{"FLOODGATE_STORE": "redis://x"}, "FLOODGATE_STORE", []string{"memory", "redis"}},
+		{"REDIS_ENABLED unknown", map[string]string{"REDIS_ENABLED": "ture"}, "REDIS_ENABLED", []string{"ture", "true", "false", "yes", "no"}},
+		{"REDIS_ENABLED=on is not accepted", map[string]string{"REDIS_ENABLED": "on"}, "REDIS_ENABLED", []string{`"on"`}},
+
+		{"REDIS_URL without scheme", redis("REDIS_URL", "localhost:6379"), "REDIS_URL", []string{"redis://", "rediss://", "unix://"}},
+		{"REDIS_URL http", redis("REDIS_URL", "http://cache:6379/0"), "REDIS_URL", []string{`"http"`}},
+		{"REDIS_URL bad port with password", redis("REDIS_URL", "redis://alice:"+secret+"@cache:abc/0"), "REDIS_URL", []string{"not a valid URL"}},
+		{"REDIS_URL unescaped / in password", redis("REDIS_URL", "redis://alice:s3cr3t/PW@cache:6379/0"), "REDIS_URL", []string{"percent-encoded"}},
+		{"REDIS_URL unescaped @ in password", redis("REDIS_URL", "redis://alice:s3cr3t@PW@cache:6379/0/1"), "REDIS_URL", []string{"path"}},
+		{"REDIS_URL bad escape in password", redis("REDIS_URL", "redis://alice:"+secret+"%zz@cache:6379/0"), "REDIS_URL", []string{"not a valid URL"}},
+		{"REDIS_URL bad db with password", redis("REDIS_URL", "redis://alice:"+secret+"@cache:6379/zero"), "REDIS_URL", []string{"database"}},
+		{"REDIS_URL negative db", redis("REDIS_URL", "redis://:"+secret+"@cache:6379/-1"), "REDIS_URL", []string{"-1"}},
+		{"REDIS_URL port out of range", redis("REDIS_URL", "redis://:"+secret+"@cache:70000/0"), "REDIS_URL", []string{"70000"}},
+		{"REDIS_URL unknown option", redis("REDIS_URL", "redis://cache:6379/0?password="+secret), "REDIS_URL", []string{"password"}},
+		{"REDIS_URL bad option value", redis("REDIS_URL", "redis://:"+secret+"@cache:6379/0?max_retries=many"), "REDIS_URL", []string{"max_retries"}},
+		{"REDIS_URL unix without path", redis("REDIS_URL", "unix://:"+secret+"@"), "REDIS_URL", []string{"unix"}},
+
+		{"REDIS_HOST with port", redis("REDIS_HOST", "cache:6379"), "REDIS_HOST", []string{"REDIS_PORT"}},
+		{"REDIS_HOST as URL", redis("REDIS_HOST", "redis://cache"), "REDIS_HOST", nil},
+		{"REDIS_HOST with space", redis("REDIS_HOST", "ca che"), "REDIS_HOST", nil},
+		{"REDIS_HOST with user", redis("REDIS_HOST", "alice@cache", "REDIS_PASSWORD", secret), "REDIS_HOST", nil},
+		{"REDIS_PORT 0", redis("REDIS_PORT", "0"), "REDIS_PORT", []string{"1..65535"}},
+		{"REDIS_PORT 65536", redis("REDIS_PORT", "65536"), "REDIS_PORT", []string{"65536"}},
+		{"REDIS_PORT negative", redis("REDIS_PORT", "-6379"), "REDIS_PORT", nil},
+		{"REDIS_PORT text", redis("REDIS_PORT", "redis"), "REDIS_PORT", nil},
+		{"REDIS_PORT with password set", redis("REDIS_PORT", "x", "REDIS_PASSWORD", secret), "REDIS_PORT", nil},
+		{"REDIS_DB negative", redis("REDIS_DB", "-1"), "REDIS_DB", []string{"≥ 0"}},
+		{"REDIS_DB text", redis("REDIS_DB", "zero", "REDIS_PASSWORD", secret), "REDIS_DB", nil},
+		{"REDIS_DB huge", redis("REDIS_DB", "99999999999999999999"), "REDIS_DB", nil},
+
+		{"FLOODGATE_PREFIX with space", map[string]string{"FLOODGATE_PREFIX": "my bot"}, "FLOODGATE_PREFIX", nil},
+		{"FLOODGATE_PREFIX with brace", map[string]string{"FLOODGATE_PREFIX": "bot{1}", "REDIS_KEY_PREFIX": "ok"}, "FLOODGATE_PREFIX", nil},
+		{"REDIS_KEY_PREFIX too long", map[string]string{"REDIS_KEY_PREFIX": strings.Repeat("p", 129)}, "REDIS_KEY_PREFIX", nil},
+		{"REDIS_KEY_PREFIX non-ASCII", map[string]string{"REDIS_KEY_PREFIX": "бот"}, "REDIS_KEY_PREFIX", nil},
+
+		{"FLOODGATE_LIMIT text", map[string]string{"FLOODGATE_LIMIT": "fast"}, "FLOODGATE_LIMIT", []string{"RATE/PERIOD"}},
+		{"FLOODGATE_LIMIT rate 0", map[string]string{"FLOODGATE_LIMIT": "0/s"}, "FLOODGATE_LIMIT", nil},
+		{"FLOODGATE_LIMIT burst 0", map[string]string{"FLOODGATE_LIMIT": "20/m burst 0"}, "FLOODGATE_LIMIT", []string{"Burst"}},
+		{"FLOODGATE_LIMIT the old rate_limit float", map[string]string{"FLOODGATE_LIMIT": "1.0"}, "FLOODGATE_LIMIT", nil},
+		{"FLOODGATE_LIMIT period under 1 ms", map[string]string{"FLOODGATE_LIMIT": "1/100us"}, "FLOODGATE_LIMIT", []string{"Period"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := store.FromLookup(lookup(tt.env))
+			if err == nil {
+				t.Fatalf("FromLookup = %v, want an error naming %s", cfg, tt.variable)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if !strings.HasPrefix(msg, "store: ") {
+				t.Errorf("error does not start with %q", "store: ")
+			}
+			if !strings.Contains(msg, tt.variable) {
+				t.Errorf("error does not name %s", tt.variable)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("error does not mention %q", m)
+				}
+			}
+			if !errors.Is(err, store.ErrInvalidConfig) {
+				t.Errorf("error does not wrap ErrInvalidConfig")
+			}
+			if tt.variable == "FLOODGATE_LIMIT" && !errors.Is(err, core.ErrInvalidLimit) {
+				t.Errorf("error does not wrap core.ErrInvalidLimit")
+			}
+			if cfg != (store.Config{}) {
+				t.Errorf("FromLookup returned %v with its error, want the zero Config", cfg)
+			}
+			assertNoSecret(t, "error", msg)
+			for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+				assertNoSecret(t, "wrapped error", e.Error())
+			}
+		})
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	// t.Setenv: not parallel.
+	t.Setenv("FLOODGATE_STORE", "redis")
+	t.Setenv("REDIS_URL", "redis://:"+secret+"@env-host:6390/1")
+	t.Setenv("FLOODGATE_PREFIX", "from_env")
+	t.Setenv("FLOODGATE_LIMIT", "3/s")
+	cfg, err := store.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "backend=redis addr=redis://:xxxxx@env-host:6390 db=1 prefix=from_env limit=3/s"
+	if got := cfg.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestConfigString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  store.Config
+		want string
+	}{
+		{store.Config{}, "backend=memory prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "MEMORY", Prefix: "tenant7", Limit: core.PerMinute(20).WithBurst(5)},
+			"backend=memory prefix=tenant7 limit=20/m burst 5"},
+		{store.Config{Backend: "redis"}, "backend=redis addr=redis://localhost:6379 db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@redis:6380/2", Prefix: "booking_bot:client1"},
+			"backend=redis addr=redis://:xxxxx@redis:6380 db=2 prefix=booking_bot:client1 limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "rediss://alice:" + secret + "@cache.example.com:6380/0?dial_timeout=2s"},
+			"backend=redis addr=rediss://alice:xxxxx@cache.example.com:6380 db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis://alice@cache/4"},
+			"backend=redis addr=redis://alice@cache:6379 db=4 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis://[::1]:7000"},
+			"backend=redis addr=redis://[::1]:7000 db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "unix:///run/redis.sock?db=3"},
+			"backend=redis addr=unix:///run/redis.sock db=3 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "unix://alice:" + secret + "@/run/redis.sock"},
+			"backend=redis addr=unix://alice:xxxxx@/run/redis.sock db=0 prefix=floodgate limit=1/s"},
+		// Invalid Configs still print, without the secret.
+		{store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache:abc/0"},
+			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache/0?bogus=1"},
+			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
+	}
+	for _, tt := range tests {
+		got := tt.cfg.String()
+		if got != tt.want {
+			t.Errorf("String() =\n  %s\nwant\n  %s", got, tt.want)
+		}
+		assertNoSecret(t, "String()", got)
+	}
+}
+
+// TestConfigNeverPrintsPassword prints a Config every way a program might.
+func TestConfigNeverPrintsPassword(t *testing.T) {
+	t.Parallel()
+	cfg := store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache:6379/0"}
+	want := cfg.String()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%T %v"} {
+		got := fmt.Sprintf(verb, cfg)
+		assertNoSecret(t, verb, got)
+		if verb != "%T %v" && got != want {
+			t.Errorf("Sprintf(%s) = %q, want String() %q", verb, got, want)
+		}
+	}
+	assertNoSecret(t, "%v of a pointer", fmt.Sprintf("%v", &cfg))
+	assertNoSecret(t, "%v in a struct", fmt.Sprintf("%+v", struct{ C store.Config }{cfg}))
+	if got, want := fmt.Sprintf("%q", cfg), fmt.Sprintf("%q", cfg.String()); got != want {
+		t.Errorf("%%q = %s, want %s", got, want)
+	}
+
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		slog.New(h(&buf)).Info("opening store", "config", cfg)
+		assertNoSecret(t, "slog", buf.String())
+		if !strings.Contains(buf.String(), "xxxxx") {
+			t.Errorf("slog output does not show the masked config: %s", buf.String())
+		}
+	}
+
+	red := cfg.Redacted()
+	if red.RedisURL != "redis://alice:xxxxx@cache:6379/0" {
+		t.Errorf("Redacted().RedisURL = %q", red.RedisURL)
+	}
+	js, err := json.Marshal(red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecret(t, "json of Redacted()", string(js))
+	if cfg.RedisURL != "redis://alice:"+secret+"@cache:6379/0" {
+		t.Errorf("Redacted changed the original")
+	}
+	bad := store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache:abc/0"}
+	if got := bad.Redacted().RedisURL; got != "xxxxx" {
+		t.Errorf("Redacted() of an unparsable URL = %q, want xxxxx", got)
+	}
+	if got := (store.Config{}).Redacted(); got != (store.Config{}) {
+		t.Errorf("Redacted() of the zero Config = %v", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	ok := []store.Config{
+		{},
+		{Backend: "memory"},
+		{Backend: "Redis"},
+		{Backend: "redis", RedisURL: "rediss://:" + secret + "@cache:6380/1"},
+		{Prefix: "booking_bot:client1", Limit: core.PerHour(100).WithBurst(10)},
+	}
+	for _, c := range ok {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%v: Validate() = %v", c, err)
+		}
+	}
+	bad := []struct {
+		cfg   store.Config
+		field string
+		is    error
+	}{
+		{store.Config{Backend: "postgres"}, "Backend", nil},
+		{store.Config{RedisURL: "redis://cache:6379/0"}, "RedisURL", nil},
+		{store.Config{Backend: "memory", RedisURL: "redis://:" + secret + "@cache:6379/0"}, "RedisURL", nil},
+		{store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@cache:x/0"}, "RedisURL", nil},
+		{store.Config{Backend: "redis", RedisURL: "memcached://cache"}, "RedisURL", nil},
+		{store.Config{Prefix: "a b"}, "Prefix", core.ErrInvalidOption},
+		{store.Config{Limit: core.Limit{Rate: 1, Period: time.Second}}, "Limit", core.ErrInvalidLimit},
+		{store.Config{Limit: core.Limit{Rate: 0, Period: time.Second, Burst: 1}}, "Limit", core.ErrInvalidLimit},
+	}
+	for _, tt := range bad {
+		err := tt.cfg.Validate()
+		if err == nil {
+			t.Errorf("%v: Validate() = nil, want an error naming %s", tt.cfg, tt.field)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "store: ") || !strings.Contains(msg, tt.field) {
+			t.Errorf("Validate() = %q, want it to start with %q and name %s", msg, "store: ", tt.field)
+		}
+		if !errors.Is(err, store.ErrInvalidConfig) {
+			t.Errorf("Validate() = %q does not wrap ErrInvalidConfig", msg)
+		}
+		if tt.is != nil && !errors.Is(err, tt.is) {
+			t.Errorf("Validate() = %q does not wrap %v", msg, tt.is)
+		}
+		assertNoSecret(t, "Validate()", msg)
+	}
+}
+
+func TestRedisOptions(t *testing.T) {
+	t.Parallel()
+	t.Run("fail-fast defaults", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis"}.RedisOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.Addr != "localhost:6379" || opt.DB != 0 || opt.Network != "tcp" {
+			t.Errorf("address = %s %s db %d, want tcp localhost:6379 db 0", opt.Network, opt.Addr, opt.DB)
+		}
+		if opt.DialTimeout != 500*time.Millisecond || opt.ReadTimeout != 250*time.Millisecond ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.MaxRetries != 1 || opt.DialerRetries != 1 ||
+			!opt.ContextTimeoutEnabled {
+			t.Errorf("timeouts: dial %v read %v write %v, MaxRetries %d, DialerRetries %d, ContextTimeoutEnabled %v",
+				opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries, opt.ContextTimeoutEnabled)
+		}
+		if opt.TLSConfig != nil {
+			t.Errorf("TLS configured for redis://")
+		}
+	})
+	t.Run("URL query overrides", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis", RedisURL: "redis://cache/0?dial_timeout=2s&read_timeout=1&max_retries=-1"}.RedisOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.DialTimeout != 2*time.Second || opt.ReadTimeout != time.Second || opt.MaxRetries != -1 ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.DialerRetries != 1 {
+			t.Errorf("dial %v read %v write %v MaxRetries %d DialerRetries %d",
+				opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries)
+		}
+	})
+	t.Run("rediss from REDIS_URL sets TLS", func(t *testing.T) {
+		cfg, err := store.FromLookup(lookup(map[string]string{
+			"FLOODGATE_STORE": "redis", "REDIS_URL": "rediss://alice:" + secret + "@cache.example.com:6380/3"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, err := cfg.RedisOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.TLSConfig == nil {
+			t.Fatal("rediss:// left TLSConfig nil")
+		}
+		if opt.TLSConfig.ServerName != "cache.example.com" || opt.TLSConfig.MinVersion != tls.VersionTLS12 ||
+			opt.TLSConfig.InsecureSkipVerify {
+			t.Errorf("TLSConfig: ServerName %q MinVersion %x InsecureSkipVerify %v",
+				opt.TLSConfig.ServerName, opt.TLSConfig.MinVersion, opt.TLSConfig.InsecureSkipVerify)
+		}
+		if opt.Addr != "cache.example.com:6380" || opt.DB != 3 || opt.Username != "alice" || opt.Password != secret {
+			t.Errorf("Addr %s DB %d Username %q, password ok %v", opt.Addr, opt.DB, opt.Username, opt.Password == secret)
+		}
+	})
+	t.Run("unix socket", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis", RedisURL: "unix:///run/redis.sock?db=2"}.RedisOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.Network != "unix" || opt.Addr != "/run/redis.sock" || opt.DB != 2 {
+			t.Errorf("%s %s db %d", opt.Network, opt.Addr, opt.DB)
+		}
+	})
+	t.Run("invalid URL", func(t *testing.T) {
+		_, err := store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@cache:x"}.RedisOptions()
+		if err == nil || !strings.Contains(err.Error(), "RedisURL") || !errors.Is(err, store.ErrInvalidConfig) {
+			t.Fatalf("RedisOptions() = %v, want an error naming RedisURL", err)
+		}
+		assertNoSecret(t, "RedisOptions()", err.Error())
+	})
+}

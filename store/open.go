@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store/memorystore"
+	"github.com/floodgate-go/floodgate/store/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// Opened is a store opened by Open: a core.Store plus what it was opened
+// with and what it must release. It is safe for concurrent use.
+type Opened struct {
+	// Store is the memorystore.Store or redisstore.Store the Config names.
+	core.Store
+	// Config is the Config it was opened with, defaults filled in.
+	Config Config
+
+	client    *redis.Client // nil for memory
+	close     func() error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ core.Store = (*Opened)(nil)
+
+// Open validates cfg and opens the store it names.
+//
+// For memory it starts a memorystore.Store (ctx is not used). For redis it
+// builds a *redis.Client from cfg.RedisOptions (fail-fast timeouts, one
+// dial attempt per connection, one command retry) and sends one PING under
+// ctx: if Redis does not answer, Open closes the client and returns an
+// error naming the address (never the password), so a wrong REDIS_URL or a
+// down server fails at start-up rather than at the first update. Against a
+// refused port that takes milliseconds; give ctx a deadline to bound it
+// further.
+//
+// Close the result when done. To share a client with the rest of the bot,
+// or to use Sentinel or Cluster, build the client yourself and pass it to
+// redisstore.New instead.
+func Open(ctx context.Context, cfg Config) (*Opened, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Backend == BackendMemory {
+		m := memorystore.New()
+		return &Opened{Store: m, Config: cfg, close: m.Close}, nil
+	}
+	opt, err := cfg.RedisOptions()
+	if err != nil {
+		return nil, err
+	}
+	client := redis.NewClient(opt)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("store: redis at %s db %d did not answer PING: %w", maskedAddr(opt), opt.DB, err)
+	}
+	return &Opened{Store: redisstore.New(client), Config: cfg, client: client, close: client.Close}, nil
+}
+
+// NewLimiter returns a core.Limiter over o that enforces o.Config.Limit
+// under o.Config.Prefix. opts come after those two, so core.WithPrefix in
+// opts overrides the prefix; core.WithRule sets the rule name. For another
+// limit, call Rule on the result, or core.New(o, limit, ...).
+func (o *Opened) NewLimiter(opts ...core.Option) (*core.Limiter, error) {
+	all := append([]core.Option{core.WithPrefix(o.Config.prefix())}, opts...)
+	return core.New(o.Store, o.Config.limit(), all...)
+}
+
+// RedisClient returns the client Open built for the Redis store, e.g. for a
+// health check, or nil for the memory store. It belongs to o: do not Close
+// it yourself.
+func (o *Opened) RedisClient() *redis.Client { return o.client }
+
+// Close releases what Open acquired: it closes the Redis client, or stops
+// the memory store's janitor. The store must not be used afterwards (Redis
+// calls then fail; the memory store keeps deciding but no longer evicts
+// idle keys). Close is idempotent: later calls return the first result.
+func (o *Opened) Close() error {
+	o.closeOnce.Do(func() {
+		if o.close == nil { // not from Open
+			return
+		}
+		if err := o.close(); err != nil {
+			o.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return o.closeErr
+}

@@ -1,0 +1,411 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/store/memorystore"
+	"github.com/floodgate-go/floodgate/store/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+func mustFromLookup(t *testing.T, env map[string]string) store.Config {
+	t.Helper()
+	cfg, err := store.FromLookup(lookup(env))
+	if err != nil {
+		t.Fatalf("FromLookup: %v", err)
+	}
+	return cfg
+}
+
+func mustOpen(t *testing.T, cfg store.Config) *store.Opened {
+	t.Helper()
+	st, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open(%v): %v", cfg, err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// decide takes n events of user 42 and returns whether each was allowed.
+func decide(t *testing.T, lim *core.Limiter, n int) []bool {
+	t.Helper()
+	var got []bool
+	for range n {
+		res, err := lim.Allow(context.Background(), 42)
+		if err != nil {
+			t.Fatalf("Allow: %v", err)
+		}
+		got = append(got, res.Allowed)
+	}
+	return got
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestOpenMemory(t *testing.T) {
+	t.Parallel()
+	st := mustOpen(t, mustFromLookup(t, map[string]string{
+		"FLOODGATE_LIMIT": "2/m", "REDIS_KEY_PREFIX": "booking_bot:client1"}))
+	if _, ok := st.Store.(*memorystore.Store); !ok {
+		t.Errorf("Store is %T, want *memorystore.Store", st.Store)
+	}
+	if st.RedisClient() != nil {
+		t.Errorf("RedisClient() is not nil for memory")
+	}
+	if got, want := st.Config.String(), "backend=memory prefix=booking_bot:client1 limit=2/m"; got != want {
+		t.Errorf("Config = %q, want %q", got, want)
+	}
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim.Prefix() != "booking_bot:client1" || lim.Limit() != core.PerMinute(2) || lim.RuleName() != core.DefaultRule {
+		t.Errorf("limiter: prefix %q limit %v rule %q", lim.Prefix(), lim.Limit(), lim.RuleName())
+	}
+	if got, want := decide(t, lim, 3), []bool{true, true, false}; !equalBools(got, want) {
+		t.Errorf("decisions = %v, want %v", got, want)
+	}
+	res, err := lim.Peek(context.Background(), core.User(42))
+	if err != nil || res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 30*time.Second {
+		t.Errorf("Peek = %+v, %v; want denied with RetryAfter in (0, 30s]", res, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestOpenZeroConfig(t *testing.T) {
+	t.Parallel()
+	st := mustOpen(t, store.Config{})
+	want := store.Config{Backend: "memory", Prefix: core.DefaultPrefix, Limit: core.Every(time.Second)}
+	if st.Config != want {
+		t.Errorf("Opened.Config = %#v, want %#v", st.Config, want)
+	}
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := decide(t, lim, 2), []bool{true, false}; !equalBools(got, want) {
+		t.Errorf("decisions under the default 1/s = %v, want %v", got, want)
+	}
+}
+
+func TestNewLimiterOptionsOverride(t *testing.T) {
+	t.Parallel()
+	st := mustOpen(t, store.Config{Prefix: "from_config"})
+	lim, err := st.NewLimiter(core.WithPrefix("from_option"), core.WithRule("report"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lim.Key(core.User(7)), "from_option:{u:7}:report"; got != want {
+		t.Errorf("Key = %q, want %q", got, want)
+	}
+	if _, err := st.NewLimiter(core.WithPrefix("bad prefix")); !errors.Is(err, core.ErrInvalidOption) {
+		t.Errorf("NewLimiter with a bad prefix = %v, want ErrInvalidOption", err)
+	}
+}
+
+func TestOpenInvalidConfig(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []store.Config{
+		{Backend: "etcd"},
+		{RedisURL: "redis://cache:6379/0"}, // Backend memory: the URL would be ignored
+		{Backend: "redis", RedisURL: "redis://:" + secret + "@cache:port/0"},
+		{Limit: core.Limit{Rate: 5}},
+	} {
+		st, err := store.Open(context.Background(), cfg)
+		if err == nil {
+			_ = st.Close()
+			t.Errorf("Open(%v) = nil error", cfg)
+			continue
+		}
+		if !errors.Is(err, store.ErrInvalidConfig) {
+			t.Errorf("Open(%v) = %v, want ErrInvalidConfig", cfg, err)
+		}
+		assertNoSecret(t, "Open error", err.Error())
+	}
+}
+
+func TestOpenRedis(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	cfg := mustFromLookup(t, map[string]string{
+		"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(),
+		"REDIS_KEY_PREFIX": "booking_bot:client1", "FLOODGATE_LIMIT": "2/m"})
+	st := mustOpen(t, cfg)
+	if _, ok := st.Store.(*redisstore.Store); !ok {
+		t.Errorf("Store is %T, want *redisstore.Store", st.Store)
+	}
+	if st.RedisClient() == nil {
+		t.Fatal("RedisClient() is nil")
+	}
+	t.Logf("opened %v", st.Config)
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := decide(t, lim, 3), []bool{true, true, false}; !equalBools(got, want) {
+		t.Errorf("decisions = %v, want %v", got, want)
+	}
+
+	// The decision is in Redis, under the configured prefix, with a TTL.
+	ctx := context.Background()
+	admin := srv.Client(t)
+	key := lim.Key(core.User(42))
+	if key != "booking_bot:client1:{u:42}:msg" {
+		t.Errorf("Key = %q", key)
+	}
+	ttl, err := admin.PTTL(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("PTTL %s: %v", key, err)
+	}
+	if ttl <= 0 || ttl > 2*time.Minute {
+		t.Errorf("PTTL %s = %v, want in (0, 2m]", key, ttl)
+	}
+	if n := testutil.AssertEveryKeyHasTTL(t, admin); n != 1 {
+		t.Errorf("Redis holds %d keys, want 1", n)
+	}
+
+	// Another instance of the bot, opened from the same config, shares the budget.
+	other := mustOpen(t, cfg)
+	lim2, err := other.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decide(t, lim2, 1); got[0] {
+		t.Errorf("a second instance admitted user 42 beyond the shared limit")
+	}
+
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := lim.Allow(ctx, 43); err == nil {
+		t.Errorf("Allow after Close succeeded")
+	}
+}
+
+func TestOpenRedisHostPortDB(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	st := mustOpen(t, mustFromLookup(t, map[string]string{
+		"REDIS_ENABLED": "true", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port), "REDIS_DB": "3"}))
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide(t, lim, 1)
+	ctx := context.Background()
+	key := lim.Key(core.User(42))
+	db3 := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 3})
+	defer db3.Close()
+	if n, err := db3.Exists(ctx, key).Result(); err != nil || n != 1 {
+		t.Errorf("EXISTS %s in db 3 = %d, %v; want 1", key, n, err)
+	}
+	if n, err := srv.Client(t).Exists(ctx, key).Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS %s in db 0 = %d, %v; want 0", key, n, err)
+	}
+}
+
+func TestOpenRedisPasswords(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	ctx := context.Background()
+	admin := srv.Client(t)
+	// An ACL user for the URL form, then a password with every URL
+	// delimiter for the default user (REDIS_PASSWORD form).
+	if err := admin.Do(ctx, "ACL", "SETUSER", "alice", "on", ">"+secret, "~*", "+@all").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	odd := secret + "/@:?#% x"
+	if err := admin.ConfigSet(ctx, "requirepass", odd).Err(); err != nil {
+		t.Fatalf("CONFIG SET requirepass: %v", err)
+	}
+	port := strconv.Itoa(srv.Port)
+
+	t.Run("REDIS_URL user and password", func(t *testing.T) {
+		st := mustOpen(t, mustFromLookup(t, map[string]string{
+			"FLOODGATE_STORE": "redis", "REDIS_URL": "redis://alice:" + secret + "@" + srv.Addr + "/0"}))
+		assertNoSecret(t, "String()", st.Config.String())
+		lim, _ := st.NewLimiter()
+		decide(t, lim, 1)
+	})
+	t.Run("REDIS_PASSWORD with URL delimiters", func(t *testing.T) {
+		st := mustOpen(t, mustFromLookup(t, map[string]string{
+			"REDIS_ENABLED": "true", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": port, "REDIS_PASSWORD": odd}))
+		assertNoSecret(t, "String()", st.Config.String(), odd)
+		lim, _ := st.NewLimiter()
+		decide(t, lim, 1)
+	})
+	t.Run("wrong passwords fail without showing either", func(t *testing.T) {
+		for _, cfg := range []store.Config{
+			mustFromLookup(t, map[string]string{"FLOODGATE_STORE": "redis",
+				"REDIS_URL": "redis://alice:wrong-PASSWORD@" + srv.Addr + "/0"}),
+			mustFromLookup(t, map[string]string{"REDIS_ENABLED": "true",
+				"REDIS_HOST": "127.0.0.1", "REDIS_PORT": port, "REDIS_PASSWORD": "wrong-PASSWORD"}),
+			mustFromLookup(t, map[string]string{"REDIS_ENABLED": "true",
+				"REDIS_HOST": "127.0.0.1", "REDIS_PORT": port}), // no password at all
+		} {
+			st, err := store.Open(ctx, cfg)
+			if err == nil {
+				_ = st.Close()
+				t.Errorf("Open(%v) succeeded with a wrong password", cfg)
+				continue
+			}
+			t.Log(err)
+			assertNoSecret(t, "Open error", err.Error(), "wrong-PASSWORD", odd)
+			if !strings.HasPrefix(err.Error(), "store: ") || !strings.Contains(err.Error(), port) {
+				t.Errorf("error %q does not start with store: and name the port", err)
+			}
+		}
+	})
+}
+
+func TestOpenRedisUnixSocket(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "fgsock") // short: socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "redis.sock")
+	srv := testutil.StartRedis(t, "--unixsocket", sock, "--unixsocketperm", "700")
+	st := mustOpen(t, mustFromLookup(t, map[string]string{
+		"FLOODGATE_STORE": "redis", "REDIS_URL": "unix://" + sock + "?db=2"}))
+	if got, want := st.Config.String(), "backend=redis addr=unix://"+sock+" db=2 prefix=floodgate limit=1/s"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	lim, _ := st.NewLimiter()
+	if got := decide(t, lim, 2); !equalBools(got, []bool{true, false}) {
+		t.Errorf("decisions = %v", got)
+	}
+	db2 := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 2})
+	defer db2.Close()
+	if n, err := db2.Exists(context.Background(), lim.Key(core.User(42))).Result(); err != nil || n != 1 {
+		t.Errorf("EXISTS in db 2 = %d, %v; want 1", n, err)
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func TestOpenRedisClosedPortFailsFast(t *testing.T) {
+	t.Parallel()
+	addr := closedPort(t)
+	cfg := store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@" + addr + "/0"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	st, err := store.Open(ctx, cfg)
+	elapsed := time.Since(start)
+	if err == nil {
+		_ = st.Close()
+		t.Fatalf("Open against closed port %s succeeded", addr)
+	}
+	t.Logf("Open against closed port failed after %v: %v", elapsed, err)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "store: ") || !strings.Contains(msg, addr) {
+		t.Errorf("error %q does not start with store: and name %s", msg, addr)
+	}
+	if errors.Is(err, store.ErrInvalidConfig) {
+		t.Errorf("an unreachable server is reported as an invalid config")
+	}
+	assertNoSecret(t, "Open error", msg)
+}
+
+// TestOpenRedisSilentServerFailsFast opens against a port that accepts
+// connections and never answers, as a hung Redis would.
+func TestOpenRedisSilentServerFailsFast(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	st, err := store.Open(ctx, store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@" + l.Addr().String()})
+	elapsed := time.Since(start)
+	if err == nil {
+		_ = st.Close()
+		t.Fatal("Open against a silent server succeeded")
+	}
+	t.Logf("Open against a silent server failed after %v: %v", elapsed, err)
+	assertNoSecret(t, "Open error", err.Error())
+}
+
+func TestOpenRedisCanceledContext(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	st, err := store.Open(ctx, store.Config{Backend: "redis", RedisURL: srv.URL()})
+	if err == nil {
+		_ = st.Close()
+		t.Fatal("Open with a canceled context succeeded")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Open = %v, want it to wrap context.Canceled", err)
+	}
+}
