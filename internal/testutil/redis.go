@@ -1,6 +1,7 @@
-// Package testutil holds what floodgate's tests share: a launcher for real
-// redis-server processes, a frozen clock, and the store conformance suite
-// that every core.Store must pass.
+// Package testutil holds what floodgate's tests (and the token-free demo)
+// share: a launcher for real redis-server processes, a frozen clock, the
+// store conformance suite that every core.Store must pass, and a local fake
+// Telegram Bot API server (BotAPI).
 package testutil
 
 import (
