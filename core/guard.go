@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -123,6 +124,7 @@ type Guard struct {
 	notice       *Limiter // nil: no notices
 	noticeText   func(retryAfter time.Duration) string
 	callbackText string
+	logger       *slog.Logger
 
 	// construction input, checked by NewGuard
 	commandLimits map[string]Limit
@@ -187,6 +189,11 @@ func WithNotice(cooldown time.Duration, text func(retryAfter time.Duration) stri
 	return func(g *Guard) { g.cooldown, g.noticeText = cooldown, text }
 }
 
+// WithLogger sets where adapters report what they could not do on a
+// denial (answer a callback, send a notice), with secrets removed (default
+// slog.Default()). Pass slog.New(slog.DiscardHandler) to silence it.
+func WithLogger(l *slog.Logger) GuardOption { return func(g *Guard) { g.logger = l } }
+
 // WithCallbackText sets the text a throttled callback query is answered
 // with when no notice is due (default "": the spinner just stops).
 func WithCallbackText(text string) GuardOption { return func(g *Guard) { g.callbackText = text } }
@@ -218,6 +225,9 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 	if g.noticeText == nil {
 		g.noticeText = DefaultNoticeText
 	}
+	if g.logger == nil {
+		g.logger = slog.Default()
+	}
 	if g.cooldown > 0 {
 		n, err := lim.Rule("notice", Every(g.cooldown))
 		if err != nil {
@@ -244,6 +254,28 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *Limiter { return g.lim }
+
+// ReportActionError logs that an adapter failed to act on a denial: action
+// is what it tried ("answerCallbackQuery", "sendMessage"), token the bot
+// token, which is cut out of the error text (HTTP clients put the request
+// URL, token included, in their errors). Adapters call it; it never panics.
+func (g *Guard) ReportActionError(ctx context.Context, action string, u Update, token string, err error) {
+	if err == nil {
+		return
+	}
+	g.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: could not act on a throttled update",
+		slog.String("action", action), slog.String("kind", u.Kind.String()),
+		slog.String("error", Redact(err.Error(), token)))
+}
+
+// Redact returns s with every occurrence of secret replaced by "xxxxx". An
+// empty secret leaves s as it is.
+func Redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "xxxxx")
+}
 
 // Check decides one update: bypass, key, the limit, the command's limit,
 // and on a denial whether a notice is due. It never panics on a partial

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,22 @@ func TestKindString(t *testing.T) {
 	t.Parallel()
 	if core.KindCallbackQuery.String() != "callback_query" || core.Kind(200).String() != "other" {
 		t.Fatal("Kind.String")
+	}
+}
+
+func TestReportActionErrorRedactsToken(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	const token = "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	g, _ := newGuard(t, core.PerSecond(1), core.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	g.ReportActionError(context.Background(), "sendMessage", msg(1, 1, "x"), token,
+		errors.New(`Post "https://api.telegram.org/bot`+token+`/sendMessage": dial tcp: i/o timeout`))
+	out := buf.String()
+	if strings.Contains(out, token) || !strings.Contains(out, "botxxxxx/sendMessage") || !strings.Contains(out, "action=sendMessage") {
+		t.Fatalf("log line %q: want the action, and the token replaced", out)
+	}
+	g.ReportActionError(context.Background(), "sendMessage", msg(1, 1, "x"), token, nil)
+	if buf.String() != out {
+		t.Fatal("a nil error was logged")
 	}
 }
