@@ -3,52 +3,19 @@ package core_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store/memorystore"
 )
 
-// demoStore is a demonstration store for these examples only: a map in one
-// process on a clock frozen at a fixed instant, so the output is the same on
-// every run. A bot uses store/memorystore or store/redisstore instead.
-type demoStore struct {
-	mu   sync.Mutex
-	now  int64 // microseconds, fixed
-	tats map[string]int64
-}
-
-func newDemoStore() *demoStore {
-	return &demoStore{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), tats: map[string]int64{}}
-}
-
-func (s *demoStore) Take(_ context.Context, key string, l core.Limit, n int) (core.Result, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	res, tat := core.Decide(l, s.tats[key], s.now, n)
-	if res.Allowed {
-		s.tats[key] = tat
-	}
-	return res, nil
-}
-
-func (s *demoStore) Peek(_ context.Context, key string, l core.Limit) (core.Result, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	res, _ := core.Decide(l, s.tats[key], s.now, 1)
-	return res, nil
-}
-
-func (s *demoStore) Reset(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.tats, key)
-	return nil
-}
-
 func ExampleNew() {
-	// Two messages per minute per user, for a bot called booking_bot.
-	limiter, err := core.New(newDemoStore(), core.PerMinute(2), core.WithPrefix("booking_bot"))
+	// Two messages per minute per user, for a bot called booking_bot. The
+	// memory store suits one process; store/redisstore shares the limit
+	// between instances.
+	st := memorystore.New()
+	defer st.Close()
+	limiter, err := core.New(st, core.PerMinute(2), core.WithPrefix("booking_bot"))
 	if err != nil {
 		panic(err)
 	}
@@ -59,7 +26,7 @@ func ExampleNew() {
 			panic(err) // a store error: apply your failure policy
 		}
 		if !res.Allowed {
-			fmt.Printf("message %d: slow down, retry in %v\n", i, res.RetryAfter)
+			fmt.Printf("message %d: slow down, retry in %v\n", i, res.RetryAfter.Round(time.Second))
 			continue
 		}
 		fmt.Printf("message %d: allowed, %d left\n", i, res.Remaining)
@@ -101,7 +68,9 @@ func ExampleLimit_String() {
 }
 
 func ExampleLimiter_Key() {
-	limiter, err := core.New(newDemoStore(), core.PerSecond(1))
+	st := memorystore.New()
+	defer st.Close()
+	limiter, err := core.New(st, core.PerSecond(1))
 	if err != nil {
 		panic(err)
 	}

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"strconv"
 	"sync"
 	"time"
 )
@@ -31,4 +32,15 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+// BenchKeys returns n distinct keys in floodgate's layout
+// ("floodgate:{u:<id>}:msg"), for benchmarks that must not time key
+// building.
+func BenchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "floodgate:{u:" + strconv.Itoa(100000000+i) + "}:msg"
+	}
+	return keys
 }

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,15 +17,6 @@ import (
 // the most a Limit allows, burst 10^6): they measure the admitted path, the
 // one that writes. BenchmarkRedis' hotkey-denied measures the denial path.
 var benchLimit = core.PerSecond(1_000_000)
-
-// benchKeys returns n keys in floodgate's layout, built before timing.
-func benchKeys(n int) []string {
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = "floodgate:{u:" + strconv.Itoa(100000000+i) + "}:msg"
-	}
-	return keys
-}
 
 // benchServer starts a redis-server for one benchmark function (stopped
 // when it ends) and returns a client with a pool large enough for
@@ -74,7 +64,7 @@ func BenchmarkRedis(b *testing.B) {
 	store := redisstore.New(client)
 	ctx := context.Background()
 	deny := core.Every(24 * time.Hour)
-	denyKey := benchKeys(1)[0] + "-denied"
+	denyKey := testutil.BenchKeys(1)[0] + "-denied"
 	if _, err := store.Take(ctx, denyKey, deny, 1); err != nil { // loads the script too
 		b.Fatal(err)
 	}
@@ -83,8 +73,8 @@ func BenchmarkRedis(b *testing.B) {
 		keys  []string
 		limit core.Limit
 	}{
-		{"hotkey", benchKeys(1), benchLimit},
-		{"100k-keys", benchKeys(100_000), benchLimit},
+		{"hotkey", testutil.BenchKeys(1), benchLimit},
+		{"100k-keys", testutil.BenchKeys(100_000), benchLimit},
 		{"hotkey-denied", []string{denyKey}, deny},
 	}
 	for _, mode := range []string{"serial", "parallel"} {
