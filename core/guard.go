@@ -278,10 +278,17 @@ func Redact(s, secret string) string {
 }
 
 // Check decides one update: bypass, key, the limit, the command's limit,
-// and on a denial whether a notice is due. It never panics on a partial
+// and on a denial whether a notice is due. Payment updates
+// (pre_checkout_query, shipping_query) always pass uncounted: Telegram
+// cancels a payment whose query is not answered within seconds. It never panics on a partial
 // Update and never returns an error: store failures become a Verdict with
 // ReasonError that follows WithErrorAction.
 func (g *Guard) Check(ctx context.Context, u Update) Verdict {
+	if u.Kind == KindPreCheckoutQuery || u.Kind == KindShippingQuery {
+		// Telegram cancels a payment whose query goes unanswered: never
+		// throttle these, or a user who chatted a bit could not pay.
+		return Verdict{Pass: true, Reason: ReasonBypass}
+	}
 	if g.bypassed(u) {
 		return Verdict{Pass: true, Reason: ReasonBypass}
 	}

@@ -265,3 +265,17 @@ func TestReportActionErrorRedactsToken(t *testing.T) {
 		t.Fatal("a nil error was logged")
 	}
 }
+
+func TestGuardNeverThrottlesPayments(t *testing.T) {
+	t.Parallel()
+	g, _ := newGuard(t, core.Every(time.Hour))
+	ctx := context.Background()
+	g.Check(ctx, msg(1, 1, "hi")) // the user's budget is spent
+	for _, k := range []core.Kind{core.KindPreCheckoutQuery, core.KindShippingQuery} {
+		for i := 0; i < 3; i++ {
+			if v := g.Check(ctx, core.Update{Kind: k, UserID: 1}); !v.Pass || v.Reason != core.ReasonBypass {
+				t.Fatalf("%v %d: %+v, want passed", k, i, v)
+			}
+		}
+	}
+}
