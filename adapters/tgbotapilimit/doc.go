@@ -1,0 +1,100 @@
+// Package tgbotapilimit puts a floodgate [core.Guard] in front of a bot
+// built with github.com/go-telegram-bot-api/telegram-bot-api/v5 (v5.5.1,
+// imported as tgbotapi). tgbotapi has no middleware, so the package offers
+// a channel filter for long polling ([Filter]) and a one-update decision for
+// webhooks ([Check]); both use [UpdateOf] to describe an update to core.
+//
+// The package has no options of its own: key choice, bypass list, per-command
+// limits, notices and the store-error policy are set on the Guard
+// (core.NewGuard), with the same names for every framework.
+//
+// # Usage
+//
+// Long polling: put Filter between the poller and your handler loop.
+//
+//	guard, err := core.NewGuard(limiter) // limiter from store.Open(...).NewLimiter()
+//	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: 30})
+//	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
+//		handle(u) // only updates within the limit get here
+//	}
+//	bot.StopReceivingUpdates() // exactly once: a second call panics
+//	for range updates {        // let the poller finish and close the channel
+//	}
+//
+// Webhook: call Check in your own http.Handler after bot.HandleUpdate(r).
+// (Use your own http.ServeMux and http.Server rather than
+// bot.ListenForWebhook, which registers on http.DefaultServeMux: a second
+// bot in the same process panics on the duplicate pattern.)
+//
+//	u, err := bot.HandleUpdate(r)
+//	if err != nil {
+//		http.Error(w, "bad update", http.StatusBadRequest)
+//		return
+//	}
+//	if tgbotapilimit.Check(r.Context(), bot, guard, *u) {
+//		handle(*u)
+//	}
+//	// answer 200 either way: a throttled update is dropped, not retried
+//
+// # What happens to throttled updates
+//
+// A throttled update never reaches your handlers. Depending on its kind,
+// Check also calls the Bot API, so the user is not left waiting:
+//
+//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
+//	                                                            chat once per cooldown per key (sendMessage)
+//	message from an anonymous admin  the group (sender_chat)    as message: notice to the group once per cooldown
+//	channel_post, edited_channel_    the channel (sender_chat)  dropped silently (no notice into a channel)
+//	post
+//	callback_query                   sender                     dropped; answerCallbackQuery with the notice
+//	                                                            text once per cooldown, else the Guard's
+//	                                                            callback text ("" by default): the spinner stops
+//	callback_query on an inline      sender                     as callback_query (no chat, no sendMessage)
+//	message (no Message)
+//	inline_query                     sender                     dropped; answerInlineQuery with no results,
+//	                                                            cache_time 0, is_personal true
+//	chosen_inline_result, shipping_  sender                     dropped silently
+//	query, pre_checkout_query
+//	poll_answer, my_chat_member,     sender (user / from)       dropped silently
+//	chat_member, chat_join_request
+//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	unknown update kinds
+//
+// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// middle column changes; the actions do not. An update dropped by
+// core.WithErrorAction(core.Drop) after a store error gets the same actions
+// (a callback is answered with the callback text), never a notice.
+//
+// Note on pre_checkout_query: a dropped pre-checkout query is not answered,
+// so Telegram cancels that payment after 10 s. Exempt payments with
+// core.WithBypassFunc if that is not what you want.
+//
+// # Concurrency
+//
+// UpdateOf, Check and Filter are safe for concurrent use. Check makes its
+// Bot API calls synchronously before it returns, bounded by the timeout of
+// bot.Client (set one: tgbotapi's default http.Client has none). Filter
+// checks updates one at a time in its own goroutine, in the order the
+// poller delivers them, and its channel is unbuffered; to handle updates in
+// parallel, read the channel from several goroutines. Several bot
+// instances (processes) share one limit, and one notice per cooldown, when
+// their Guards use the same Redis store and prefix.
+//
+// # Shutdown
+//
+// The channel Filter returns closes when in closes or ctx is done; after
+// ctx is done Filter stops reading in. It does not stop the poller (it does
+// not own it): the caller calls bot.StopReceivingUpdates exactly once and
+// then drains in until it is closed. The poller closes in only after its
+// current getUpdates returns (up to the poll timeout), and blocks for ever
+// on a full channel nobody drains.
+//
+// # Panics
+//
+// Filter panics when given a nil bot or Guard, once, at start-up. Check
+// never panics: a nil Guard lets every update through uncounted (warning
+// once through slog.Default), so a wiring mistake does not silence the bot,
+// matching core's default core.WithErrorAction(core.Pass); a nil bot still
+// decides, and logs each action it could not take.
+package tgbotapilimit

@@ -1,0 +1,182 @@
+package tgbotapilimit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/floodgate-go/floodgate/core"
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+)
+
+// UpdateOf returns what core needs to know about u. It reads the update's
+// fields directly, checking each pointer, so it never panics: not on a
+// callback query under an inline message (no Message, where u.FromChat
+// panics), a channel post (no From), an inline query (no chat), a poll
+// (neither), or an update of a kind tgbotapi v5.5.1 does not know (all
+// fields nil: KindOther). Unlike u.SentFrom, it also finds the user of
+// poll_answer, my_chat_member, chat_member and chat_join_request updates.
+func UpdateOf(u tgbotapi.Update) core.Update {
+	switch {
+	case u.Message != nil:
+		return messageUpdate(core.KindMessage, u.Message)
+	case u.EditedMessage != nil:
+		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+	case u.ChannelPost != nil:
+		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+	case u.EditedChannelPost != nil:
+		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+	case u.CallbackQuery != nil:
+		cu := core.Update{Kind: core.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
+		if m := u.CallbackQuery.Message; m != nil { // nil for a button under an inline message
+			cu.ChatID, cu.ChatType = chatOf(m.Chat)
+		}
+		return cu
+	case u.InlineQuery != nil:
+		return core.Update{Kind: core.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
+	case u.ChosenInlineResult != nil:
+		return core.Update{Kind: core.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
+	case u.ShippingQuery != nil:
+		return core.Update{Kind: core.KindShippingQuery, UserID: userID(u.ShippingQuery.From)}
+	case u.PreCheckoutQuery != nil:
+		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.From)}
+	case u.Poll != nil:
+		return core.Update{Kind: core.KindPoll}
+	case u.PollAnswer != nil:
+		return core.Update{Kind: core.KindPollAnswer, UserID: u.PollAnswer.User.ID}
+	case u.MyChatMember != nil:
+		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+	case u.ChatMember != nil:
+		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+	case u.ChatJoinRequest != nil:
+		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+	}
+	return core.Update{Kind: core.KindOther}
+}
+
+func messageUpdate(kind core.Kind, m *tgbotapi.Message) core.Update {
+	cu := core.Update{Kind: kind, UserID: userID(m.From), Command: core.CommandOf(m.Text)}
+	cu.ChatID, cu.ChatType = chatOf(m.Chat)
+	if m.SenderChat != nil {
+		cu.SenderChatID = m.SenderChat.ID
+	}
+	return cu
+}
+
+func memberUpdate(kind core.Kind, from tgbotapi.User, chat tgbotapi.Chat) core.Update {
+	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+}
+
+func userID(u *tgbotapi.User) int64 {
+	if u == nil {
+		return 0
+	}
+	return u.ID
+}
+
+func chatOf(c *tgbotapi.Chat) (int64, string) {
+	if c == nil {
+		return 0, ""
+	}
+	return c.ID, c.Type
+}
+
+// errNilBot is reported (through the Guard's logger) for each action Check
+// could not take because it was given a nil bot.
+var errNilBot = errors.New("tgbotapilimit: bot is nil, nothing was sent")
+
+var nilGuardOnce sync.Once
+
+// Check decides one update with g and reports whether it may go on to the
+// bot's handlers. On a denial it first acts, synchronously, through bot:
+// it answers a callback query (with the Verdict's CallbackText, possibly
+// empty, so the button stops spinning), answers an inline query with no
+// results (cache_time 0, is_personal true), and sends the Verdict's Notice,
+// if any, to the update's chat. A failed call is logged through
+// g.ReportActionError, token removed; Check never returns an error.
+//
+// Use it in a webhook handler after bot.HandleUpdate(r). It never panics:
+// with a nil g it lets every update through, counting nothing (and logs a
+// warning once with slog.Default); with a nil bot it decides as usual and
+// logs each action it could not take.
+func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.Update) bool {
+	if g == nil {
+		nilGuardOnce.Do(func() {
+			slog.Warn("tgbotapilimit: Check was given a nil *core.Guard: updates pass unlimited")
+		})
+		return true
+	}
+	cu := UpdateOf(u)
+	v := g.Check(ctx, cu)
+	if v.Pass {
+		return true
+	}
+	// call makes one Bot API request and logs its failure.
+	call := func(method string, params tgbotapi.Params) {
+		if bot == nil {
+			g.ReportActionError(ctx, method, cu, "", errNilBot)
+			return
+		}
+		_, err := bot.MakeRequest(method, params)
+		g.ReportActionError(ctx, method, cu, bot.Token, err)
+	}
+	switch cu.Kind {
+	case core.KindCallbackQuery:
+		p := tgbotapi.Params{"callback_query_id": u.CallbackQuery.ID}
+		p.AddNonEmpty("text", v.CallbackText)
+		call("answerCallbackQuery", p)
+	case core.KindInlineQuery:
+		// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram
+		// would then cache the empty answer for 300 s.
+		call("answerInlineQuery", tgbotapi.Params{"inline_query_id": u.InlineQuery.ID,
+			"results": "[]", "cache_time": "0", "is_personal": "true"})
+	}
+	if v.Notice != "" {
+		p := tgbotapi.Params{"text": v.Notice}
+		p.AddNonZero64("chat_id", cu.ChatID)
+		call("sendMessage", p)
+	}
+	return false
+}
+
+// Filter returns a channel of the updates from in that pass g, in order;
+// Check handles the others. It checks one update at a time, in one
+// goroutine. The channel is closed when in is closed or ctx is done; after
+// ctx is done Filter reads nothing more from in.
+//
+// Filter does not stop the poller: call bot.StopReceivingUpdates exactly
+// once (twice panics), then drain in until it is closed, as the poller
+// blocks on a full channel and finishes its current long poll before it
+// closes in.
+//
+// Filter panics when bot or g is nil: a wiring mistake, reported when the
+// bot starts rather than on the first update.
+func Filter(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, in tgbotapi.UpdatesChannel) <-chan tgbotapi.Update {
+	if bot == nil || g == nil {
+		panic("tgbotapilimit: Filter needs a non-nil *tgbotapi.BotAPI and *core.Guard")
+	}
+	out := make(chan tgbotapi.Update)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-in:
+				if !ok {
+					return
+				}
+				if !Check(ctx, bot, g, u) {
+					continue
+				}
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}

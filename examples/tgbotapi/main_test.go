@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+func lookupIn(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is one run() in a goroutine.
+type instance struct {
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(in.logs, nil))
+	go func() { in.done <- run(ctx, lookupIn(env), log) }()
+	t.Cleanup(func() { _ = in.stop(t) })
+	return in
+}
+
+// stop cancels run's ctx and waits for it to return, at most 5 s.
+func (in *instance) stop(t *testing.T) error {
+	t.Helper()
+	in.cancel()
+	select {
+	case err, ok := <-in.done:
+		if ok {
+			close(in.done)
+		}
+		return err
+	case <-time.After(5 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Log(string(buf[:runtime.Stack(buf, true)]))
+		t.Fatal("run did not return within 5 s of ctx cancel")
+		return nil
+	}
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no token", map[string]string{}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
+		{"blank token", map[string]string{"TELEGRAM_BOT_TOKEN": "  "}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
+		{"webhook url only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook"},
+			"WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)"},
+		{"listen addr only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8080"},
+			"WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)"},
+		{"bad limit", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "fast"}, "FLOODGATE_LIMIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), lookupIn(tc.env), slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("run() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunGetMeErrorHidesToken: an unreachable API fails at start-up, and
+// the error does not show the token.
+func TestRunGetMeErrorHidesToken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	err = run(context.Background(), lookupIn(map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": dead}),
+		slog.New(slog.DiscardHandler))
+	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "xxxxx") {
+		t.Errorf("run() = %v, want a getMe error with the token masked", err)
+	}
+}
+
+// TestRunPolling drives run() by long polling: the commands, the button,
+// the echo, and a limit of 3 per minute with one notice.
+func TestRunPolling(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"FLOODGATE_LIMIT": "3/m"})
+
+	api.Push(testutil.Message(11, 11, "private", "/ping"))
+	api.Push(testutil.Message(12, 12, "private", "hello there"))
+	api.Push(testutil.Message(13, 13, "private", "/start"))
+	api.Push(testutil.CallbackQuery(14, 14, "ping"))
+	api.Push(testutil.Message(15, 15, "private", "/help@floodgate_test_bot"))
+	for i := range 10 {
+		api.Push(testutil.Message(20, 20, "private", fmt.Sprintf("flood %d", i)))
+	}
+	api.Push(testutil.Message(99, 99, "private", "/ping")) // last: handled after everything above
+
+	// pong, echo, greeting, help, 3 flood echoes, 1 notice, pong.
+	if _, err := api.WaitCalls(waitCtx(t), "sendMessage", 9); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.WaitCalls(waitCtx(t), "answerCallbackQuery", 1); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := bot.stop(t); err != nil {
+		t.Fatalf("run() = %v after ctx cancel, want nil", err)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("run took %v to return after ctx cancel, want it prompt", d)
+	}
+
+	byChat := map[string][]string{}
+	for _, c := range api.CallsTo("sendMessage") {
+		byChat[c.Params["chat_id"]] = append(byChat[c.Params["chat_id"]], c.Params["text"])
+	}
+	if got := byChat["11"]; len(got) != 1 || got[0] != "pong" {
+		t.Errorf("/ping got %q, want pong", got)
+	}
+	if got := byChat["12"]; len(got) != 1 || got[0] != "hello there" {
+		t.Errorf("echo got %q", got)
+	}
+	if got := byChat["13"]; len(got) != 1 || got[0] != greeting {
+		t.Errorf("/start got %q", got)
+	}
+	if got := byChat["15"]; len(got) != 1 || got[0] != helpText {
+		t.Errorf("/help got %q", got)
+	}
+	for _, c := range api.CallsTo("sendMessage") {
+		if c.Params["chat_id"] == "13" && !strings.Contains(c.Params["reply_markup"], `"callback_data":"ping"`) {
+			t.Errorf("/start reply_markup %q lacks the ping button", c.Params["reply_markup"])
+		}
+	}
+	cb := api.CallsTo("answerCallbackQuery")
+	if len(cb) != 1 || cb[0].Params["text"] != "pong" {
+		t.Errorf("button answers %v, want one pong", cb)
+	}
+	var echoes, notices int
+	for _, text := range byChat["20"] {
+		switch {
+		case strings.HasPrefix(text, "flood "):
+			echoes++
+		case strings.HasPrefix(text, "Too many requests"):
+			notices++
+		default:
+			t.Errorf("unexpected reply to the flooder: %q", text)
+		}
+	}
+	if echoes != 3 || notices != 1 {
+		t.Errorf("flood of 10 under 3/m: %d echoes and %d notices, want 3 and 1", echoes, notices)
+	}
+	if len(api.CallsTo("sendMessage")) != 9 {
+		t.Errorf("%d sendMessage calls, want 9", len(api.CallsTo("sendMessage")))
+	}
+	wantLog := `msg="floodgate bot started" framework=tgbotapi mode=polling store="backend=memory prefix=floodgate limit=3/m"`
+	if !strings.Contains(bot.logs.String(), wantLog) {
+		t.Errorf("log lacks %s:\n%s", wantLog, bot.logs)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestWebhookSecret: with WEBHOOK_SECRET the bot passes it to setWebhook
+// and refuses deliveries that do not carry it.
+func TestWebhookSecret(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := freeAddr(t)
+	hook := "http://" + addr + "/hook"
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"WEBHOOK_URL": hook, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret"})
+	calls, err := api.WaitCalls(waitCtx(t), "setWebhook", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := calls[0].Params; p["url"] != hook || p["secret_token"] != "s3cret" {
+		t.Fatalf("setWebhook params %v", p)
+	}
+	api.Push(testutil.Message(1, 1, "private", "/ping"))
+	api.DeliverToWebhooks() // to setWebhook's URL, with its secret
+	if err := api.WaitDelivered(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	body := `{"update_id":99,"message":{"message_id":1,"from":{"id":2},"chat":{"id":2,"type":"private"},"date":1,"text":"/ping"}}`
+	for _, secret := range []string{"", "wrong"} {
+		req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("delivery with secret %q: status %d, want 403", secret, resp.StatusCode)
+		}
+	}
+	if err := bot.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := api.CallsTo("sendMessage"); len(got) != 1 || got[0].Params["chat_id"] != "1" || got[0].Params["text"] != "pong" {
+		t.Errorf("sendMessage calls %v, want one pong to chat 1", got)
+	}
+}
+
+// TestThreeInstancesOneLimit runs three bots in webhook mode over one real
+// Redis; the fake Bot API spreads one user's flood over them round-robin.
+// The limit (5 per hour, burst 5) and the single notice hold in total.
+func TestThreeInstancesOneLimit(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	api := testutil.StartBotAPI(t)
+	var urls []string
+	var bots []*instance
+	for range 3 {
+		addr := freeAddr(t)
+		url := "http://" + addr + "/hook"
+		urls = append(urls, url)
+		bots = append(bots, start(t, map[string]string{
+			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+			"WEBHOOK_URL": url, "LISTEN_ADDR": addr,
+			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
+		}))
+	}
+	// Each instance listens before it calls setWebhook.
+	if _, err := api.WaitCalls(waitCtx(t), "setWebhook", 3); err != nil {
+		t.Fatal(err)
+	}
+
+	const flood = 60
+	idOf := map[string]int64{} // text → update_id
+	for i := range flood {
+		text := fmt.Sprintf("flood %d", i)
+		idOf[text] = api.Push(testutil.Message(777, 777, "private", text))
+	}
+	api.DeliverToWebhooks(urls...)
+	if err := api.WaitDelivered(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range bots {
+		if err := b.stop(t); err != nil {
+			t.Errorf("instance %d: run() = %v, want nil", i+1, err)
+		}
+		if want := `mode=webhook store="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h"`; !strings.Contains(b.logs.String(), want) {
+			t.Errorf("instance %d log lacks %s:\n%s", i+1, want, b.logs)
+		}
+	}
+
+	urlOf := map[int64]string{}
+	delivered := map[string]int{}
+	for _, d := range api.Deliveries() {
+		if d.OK() {
+			urlOf[d.UpdateID] = d.URL
+			delivered[d.URL]++
+		}
+	}
+	echoed := map[string]int{}
+	var echoes, notices int
+	for _, c := range api.CallsTo("sendMessage") {
+		text := c.Params["text"]
+		switch {
+		case strings.HasPrefix(text, "flood "):
+			echoes++
+			echoed[urlOf[idOf[text]]]++
+		case strings.HasPrefix(text, "Too many requests"):
+			notices++
+		default:
+			t.Errorf("unexpected sendMessage %q", text)
+		}
+	}
+	if echoes != 5 || notices != 1 {
+		t.Errorf("three instances: %d echoes, %d notices; want exactly 5 and 1", echoes, notices)
+	}
+	for i, u := range urls {
+		t.Logf("instance %d (%s): %d updates delivered, %d echoed", i+1, u, delivered[u], echoed[u])
+	}
+	t.Logf("total: %d echoes, %d notice(s) for %d updates", echoes, notices, flood)
+	if n := len(urlOf); n != flood {
+		t.Errorf("%d updates delivered, want %d", n, flood)
+	}
+}
