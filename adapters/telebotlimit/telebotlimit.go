@@ -1,0 +1,183 @@
+package telebotlimit
+
+import (
+	"context"
+	"errors"
+
+	"github.com/floodgate-go/floodgate/core"
+	tele "gopkg.in/telebot.v3"
+)
+
+// UpdateOf returns what core needs to know about u. It reads the update's
+// fields directly, checking every pointer, so it never panics: not on a nil
+// u, a channel post (no sender), an inline query (no chat), a callback
+// under an inline message (no Message), a poll (neither), or an update of a
+// kind telebot v3.3.8 does not know (all fields nil: KindOther).
+func UpdateOf(u *tele.Update) core.Update {
+	switch {
+	case u == nil:
+	case u.Message != nil:
+		return messageUpdate(core.KindMessage, u.Message)
+	case u.EditedMessage != nil:
+		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+	case u.ChannelPost != nil:
+		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+	case u.EditedChannelPost != nil:
+		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+	case u.Callback != nil:
+		cu := core.Update{Kind: core.KindCallbackQuery, UserID: userID(u.Callback.Sender)}
+		if m := u.Callback.Message; m != nil { // nil for a button under an inline message
+			cu.ChatID, cu.ChatType = chatOf(m.Chat)
+		}
+		return cu
+	case u.Query != nil:
+		return core.Update{Kind: core.KindInlineQuery, UserID: userID(u.Query.Sender)}
+	case u.InlineResult != nil:
+		return core.Update{Kind: core.KindChosenInlineResult, UserID: userID(u.InlineResult.Sender)}
+	case u.ShippingQuery != nil:
+		return core.Update{Kind: core.KindShippingQuery, UserID: userID(u.ShippingQuery.Sender)}
+	case u.PreCheckoutQuery != nil:
+		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.Sender)}
+	case u.Poll != nil:
+		return core.Update{Kind: core.KindPoll}
+	case u.PollAnswer != nil: // an anonymous vote comes from voter_chat
+		cu := core.Update{Kind: core.KindPollAnswer, UserID: userID(u.PollAnswer.Sender)}
+		cu.SenderChatID, _ = chatOf(u.PollAnswer.Chat)
+		return cu
+	case u.MyChatMember != nil:
+		return memberUpdate(core.KindMyChatMember, u.MyChatMember.Sender, u.MyChatMember.Chat)
+	case u.ChatMember != nil:
+		return memberUpdate(core.KindChatMember, u.ChatMember.Sender, u.ChatMember.Chat)
+	case u.ChatJoinRequest != nil:
+		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.Sender, u.ChatJoinRequest.Chat)
+	case u.MessageReaction != nil: // an anonymous admin reacts as actor_chat
+		cu := memberUpdate(core.KindMessageReaction, u.MessageReaction.User, u.MessageReaction.Chat)
+		cu.SenderChatID, _ = chatOf(u.MessageReaction.ActorChat)
+		return cu
+	}
+	return core.Update{Kind: core.KindOther}
+}
+
+func messageUpdate(kind core.Kind, m *tele.Message) core.Update {
+	cu := core.Update{Kind: kind, UserID: userID(m.Sender), Command: core.CommandOf(m.Text)}
+	cu.ChatID, cu.ChatType = chatOf(m.Chat)
+	cu.SenderChatID, _ = chatOf(m.SenderChat)
+	return cu
+}
+
+func memberUpdate(kind core.Kind, from *tele.User, chat *tele.Chat) core.Update {
+	cu := core.Update{Kind: kind, UserID: userID(from)}
+	cu.ChatID, cu.ChatType = chatOf(chat)
+	return cu
+}
+
+func userID(u *tele.User) int64 {
+	if u == nil {
+		return 0
+	}
+	return u.ID
+}
+
+func chatOf(c *tele.Chat) (int64, string) {
+	if c == nil {
+		return 0, ""
+	}
+	return c.ID, string(c.Type)
+}
+
+// Middleware returns telebot middleware that lets an update reach the
+// handler only when g passes it (see the package documentation for what
+// happens to the others). Register it with b.Use before any b.Handle, with
+// a group's Use, or for one endpoint: b.Handle("/report", h, Middleware(g2)).
+//
+// telebot gives handlers no context.Context, so each decision runs under
+// context.Background(): a slow store is bounded by the store's own
+// timeouts (store.Open sets them). The handler's error is returned as is;
+// a dropped update returns nil, and failed Bot API calls are logged
+// through g, never returned.
+//
+// Middleware panics if g is nil: a wiring mistake, reported when the bot is
+// built rather than on the first update. It never panics afterwards.
+func Middleware(g *core.Guard) tele.MiddlewareFunc {
+	if g == nil {
+		panic("telebotlimit: Middleware needs a non-nil *core.Guard")
+	}
+	return func(next tele.HandlerFunc) tele.HandlerFunc {
+		return func(c tele.Context) error {
+			if c != nil && !allow(g, c) {
+				return nil
+			}
+			return next(c)
+		}
+	}
+}
+
+// Poller returns a poller that checks every update p delivers with g before
+// the bot sees it, including updates no handler matches; use it instead of
+// Middleware, not with it (each update would be counted twice). It filters
+// one update at a time, in order, on the poller's goroutine.
+//
+// Poller panics if g or p is nil.
+func Poller(g *core.Guard, p tele.Poller) tele.Poller {
+	if g == nil || p == nil {
+		panic("telebotlimit: Poller needs a non-nil *core.Guard and tele.Poller")
+	}
+	return &poller{g: g, p: p}
+}
+
+type poller struct {
+	g *core.Guard
+	p tele.Poller
+}
+
+func (p *poller) Poll(b *tele.Bot, dest chan tele.Update, stop chan struct{}) {
+	tele.NewMiddlewarePoller(p.p, func(u *tele.Update) bool {
+		return allow(p.g, b.NewContext(*u))
+	}).Poll(b, dest, stop)
+}
+
+// errNoBot is logged for each action that could not be taken because the
+// context has no bot.
+var errNoBot = errors.New("telebotlimit: context has no *tele.Bot, nothing was sent")
+
+// allow decides c's update with g and, on a denial, acts on it through
+// c's bot: it answers a callback or an inline query and sends the notice.
+func allow(g *core.Guard, c tele.Context) bool {
+	ctx := context.Background()
+	u := c.Update()
+	cu := UpdateOf(&u)
+	v := g.Check(ctx, cu)
+	if v.Pass {
+		return true
+	}
+	b := c.Bot()
+	call := func(method string, do func() error) {
+		err, token := errNoBot, ""
+		if b != nil {
+			err, token = do(), b.Token
+		}
+		g.ReportActionError(ctx, method, cu, token, err)
+	}
+	switch cu.Kind {
+	case core.KindCallbackQuery:
+		call("answerCallbackQuery", func() error {
+			return c.Respond(&tele.CallbackResponse{Text: v.CallbackText})
+		})
+	case core.KindInlineQuery:
+		// Not c.Answer: tele.QueryResponse omits cache_time 0, and Telegram
+		// would then cache the empty answer for 300 s.
+		call("answerInlineQuery", func() error {
+			_, err := b.Raw("answerInlineQuery", map[string]any{"inline_query_id": u.Query.ID,
+				"results": []any{}, "cache_time": 0, "is_personal": true})
+			return err
+		})
+	}
+	if v.Notice != "" {
+		call("sendMessage", func() error {
+			// ModeDefault: plain text, whatever the bot's default ParseMode.
+			_, err := b.Send(&tele.Chat{ID: cu.ChatID}, v.Notice, tele.ModeDefault)
+			return err
+		})
+	}
+	return false
+}

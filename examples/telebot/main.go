@@ -1,0 +1,299 @@
+// Command telebot is a starter bot built with gopkg.in/telebot.v3 and
+// floodgate: copy it and replace the handlers with yours.
+//
+// It greets on /start (with an inline button), answers /help and /ping,
+// answers the button with "pong", and echoes any other text. Every update
+// goes through a floodgate Guard first, so a user who floods the bot is
+// throttled and told once to slow down.
+//
+// Configuration, all from the environment:
+//
+//	TELEGRAM_BOT_TOKEN  the bot's token, from @BotFather (required)
+//	TELEGRAM_API_URL    base URL of a local Bot API server (default: api.telegram.org)
+//	WEBHOOK_URL         public HTTPS URL Telegram posts updates to   } both set: webhook mode;
+//	LISTEN_ADDR         address to serve the webhook on, e.g. :8080 } neither: long polling
+//	WEBHOOK_SECRET      secret Telegram sends with each update (optional, webhook mode)
+//	FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, ...  the store; see package store
+//
+// Run one instance with the memory store, or several (polling one, or
+// webhook many behind a load balancer) sharing a limit through Redis:
+//
+//	TELEGRAM_BOT_TOKEN=... FLOODGATE_LIMIT="20/m burst 5" go run ./examples/telebot
+//	FLOODGATE_STORE=redis REDIS_URL=redis://localhost:6379/0 ... go run ./examples/telebot
+//
+// The bot runs telebot's dispatcher but not Bot.Start and Bot.Stop, which
+// in v3.3.8 do not shut down reliably: with the Webhook poller Bot.Stop
+// panics (close of closed channel, tucnak/telebot#783), and with the
+// LongPoller it can wait out a whole poll timeout, or for ever when the
+// update buffer is full. See poll and serveWebhook.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store"
+	tele "gopkg.in/telebot.v3"
+)
+
+// pollTimeout is how long one getUpdates waits for updates. The HTTP
+// client's timeout must exceed it.
+const pollTimeout = 25 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, os.LookupEnv, logger); err != nil {
+		logger.Error("bot stopped", "error", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run starts the bot with the configuration lookup returns and runs it
+// until ctx is done, then shuts it down and returns nil.
+func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) error {
+	env := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	token := env("TELEGRAM_BOT_TOKEN")
+	if token == "" {
+		return errors.New("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+	}
+	webhookURL, listenAddr := env("WEBHOOK_URL"), env("LISTEN_ADDR")
+	if (webhookURL == "") != (listenAddr == "") {
+		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
+	}
+
+	cfg, err := store.FromLookup(lookup)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	limiter, err := st.NewLimiter()
+	if err != nil {
+		return err
+	}
+	guard, err := core.NewGuard(limiter, core.WithLogger(log))
+	if err != nil {
+		return err
+	}
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	b, err := tele.NewBot(tele.Settings{
+		Token:       token,
+		URL:         env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
+		Client:      &http.Client{Timeout: pollTimeout + 15*time.Second, Transport: &pollTransport{ctx: ctx, base: transport, log: log}},
+		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
+		OnError: func(err error, _ tele.Context) {
+			log.Error("handler failed", "error", core.Redact(err.Error(), token))
+		},
+	}) // calls getMe: a wrong token fails here
+	if err != nil {
+		return fmt.Errorf("telebot: %s", core.Redact(err.Error(), token))
+	}
+	b.Use(telebotlimit.Middleware(guard)) // before b.Handle, which copies the middleware list
+	handle(b)
+
+	if webhookURL == "" {
+		// getUpdates fails while a webhook is set, e.g. by an earlier webhook run.
+		if err := b.RemoveWebhook(); err != nil {
+			return fmt.Errorf("deleteWebhook: %s", core.Redact(err.Error(), token))
+		}
+		log.Info("floodgate bot started", "framework", "telebot", "mode", "polling", "store", cfg.String())
+		poll(ctx, b)
+		return nil
+	}
+	ln, err := net.Listen("tcp", listenAddr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	secret := env("WEBHOOK_SECRET")
+	hook := &tele.Webhook{Endpoint: &tele.WebhookEndpoint{PublicURL: webhookURL}, SecretToken: secret}
+	if err := b.SetWebhook(hook); err != nil { // listening already, so no update is refused
+		ln.Close()
+		return fmt.Errorf("setWebhook: %s", core.Redact(err.Error(), token))
+	}
+	log.Info("floodgate bot started", "framework", "telebot", "mode", "webhook", "store", cfg.String())
+	return serveWebhook(ctx, ln, b, secret)
+}
+
+// handle registers the bot's handlers.
+func handle(b *tele.Bot) {
+	menu := &tele.ReplyMarkup{InlineKeyboard: [][]tele.InlineButton{{{Text: "Ping", Data: "ping"}}}}
+	b.Handle("/start", func(c tele.Context) error {
+		return c.Send("Hello! I echo what you write. Try /ping, or the button.", menu)
+	})
+	b.Handle("/help", func(c tele.Context) error {
+		return c.Send("/start - greeting and a button\n/ping - pong\nAnything else is echoed back.")
+	})
+	b.Handle("/ping", func(c tele.Context) error { return c.Send("pong") })
+	b.Handle(tele.OnCallback, func(c tele.Context) error {
+		if c.Callback().Data == "ping" {
+			return c.Respond(&tele.CallbackResponse{Text: "pong"})
+		}
+		return c.Respond() // stop the spinner of buttons from older versions of the bot
+	})
+	b.Handle(tele.OnText, func(c tele.Context) error { return c.Send(c.Text()) })
+}
+
+// poll runs telebot's LongPoller until ctx is done, handing each update to
+// the bot on its own goroutine, then waits for the handlers still running.
+// Updates fetched but not yet dispatched are dropped: their batch is not
+// confirmed to Telegram, which delivers it again on the next start.
+func poll(ctx context.Context, b *tele.Bot) {
+	updates := make(chan tele.Update, 100)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		(&tele.LongPoller{Timeout: pollTimeout}).Poll(b, updates, stop)
+	}()
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
+	for {
+		select {
+		case u := <-updates:
+			handlers.Go(func() { b.ProcessUpdate(u) })
+		case <-ctx.Done():
+			close(stop) // pollTransport fails the poller's getUpdates now, so it sees stop at once
+			for {
+				select {
+				case <-updates: // never leave the poller blocked on a full channel
+				case <-stopped:
+					return
+				}
+			}
+		}
+	}
+}
+
+// serveWebhook serves the updates Telegram posts to ln until ctx is done,
+// then shuts the server down, letting running handlers finish.
+func serveWebhook(ctx context.Context, ln net.Listener, b *tele.Bot, secret string) error {
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
+		if secret != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
+			http.Error(w, "wrong secret token", http.StatusUnauthorized)
+			return
+		}
+		var u tele.Update
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u); err != nil {
+			http.Error(w, "not an update", http.StatusBadRequest)
+			return
+		}
+		b.ProcessUpdate(u) // synchronous: the handler (or the throttle) is done when Telegram gets 200
+	})}
+	// net/http's Shutdown waits up to 5 s for connections on which no
+	// request has arrived yet (HTTP clients open spare ones); they are
+	// closed below instead.
+	var mu sync.Mutex
+	unused := map[net.Conn]bool{}
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s == http.StateNew {
+			unused[c] = true
+		} else {
+			delete(unused, c)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("webhook server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(shutdownCtx) }()
+	mu.Lock()
+	for c := range unused {
+		c.Close()
+	}
+	mu.Unlock()
+	err := <-shutdown
+	<-errc // http.ErrServerClosed
+	return err
+}
+
+// pollTransport works around two things telebot v3.3.8's LongPoller does
+// with getUpdates: it can only be cancelled through Bot.Stop (which this
+// bot does not use, see the package comment), and after a failure it asks
+// again at once, in a tight loop, logging nothing. Here every getUpdates is
+// cancelled when ctx is done, none starts after that, and a failed one is
+// logged and followed by a one-second pause. Other methods pass through
+// untouched, so replies in flight at shutdown are still sent.
+type pollTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+	log  *slog.Logger
+}
+
+func (t *pollTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(r.URL.Path, "/getUpdates") {
+		return t.base.RoundTrip(r)
+	}
+	if err := t.ctx.Err(); err != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, err // not even sent: it would confirm the last batch, which may not be handled
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(t.ctx, cancel)()
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	var body []byte
+	if err == nil { // read the body before cancel runs
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if t.ctx.Err() != nil {
+		return nil, t.ctx.Err()
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		if err != nil { // a transport error: it does not contain the URL, nor the token
+			t.log.Warn("getUpdates failed; retrying in 1s", "error", err)
+		} else {
+			t.log.Warn("getUpdates failed; retrying in 1s", "status", resp.StatusCode, "response", string(body))
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-t.ctx.Done():
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
