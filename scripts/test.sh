@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # floodgate's test command (README, CI): works on a fresh Debian machine with
-# Go. Installs redis-server when it is missing, then checks formatting, runs
+# Go. Installs redis-server, redis-cli and redis-sentinel when missing (the
+# Redis tests start standalone servers, a 3-master Cluster and a Sentinel
+# setup of their own), then checks formatting, runs
 # go vet and the race-enabled tests over the whole module, and runs every
 # benchmark once so none rots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  echo "scripts/test.sh: installing redis-server with apt-get"
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1 ||
+  ! command -v redis-sentinel >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing redis-server, redis-tools and redis-sentinel with apt-get"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools redis-sentinel >/dev/null
 fi
 # Tests start their own redis-server processes on free loopback ports; a
-# system Redis on 6379, if any, is neither needed nor touched.
+# system Redis on 6379 or Sentinel on 26379 (the Debian packages start
+# them), if any, is neither needed nor touched.
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

@@ -1,12 +1,15 @@
 package store
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -61,12 +64,16 @@ type Config struct {
 	// Backend is BackendMemory or BackendRedis, in any letter case.
 	// Default (""): BackendMemory.
 	Backend string
-	// RedisURL is where the Redis store connects, in redis.ParseURL syntax:
-	// redis://[user:password@]host:port/db, rediss://... for TLS, or
-	// unix://[user:password@]/path/to/redis.sock?db=N. Query parameters
-	// such as ?dial_timeout=2s override the fail-fast defaults of
-	// RedisOptions. Default (""): DefaultRedisURL. It must be empty when
-	// Backend is memory, so that a Redis address is never silently ignored.
+	// RedisURL is where the Redis store connects. One server, in
+	// redis.ParseURL syntax: redis://[user:password@]host:port/db,
+	// rediss://... for TLS, or unix://[user:password@]/path/to/redis.sock?db=N.
+	// Sentinel: redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db].
+	// Cluster: redis+cluster://[[user]:password@]host:port[,host:port...].
+	// (rediss+sentinel://, rediss+cluster:// for TLS; the package
+	// documentation has the details.) Query parameters such as
+	// ?dial_timeout=2s override the fail-fast defaults of RedisOptions.
+	// Default (""): DefaultRedisURL. It must be empty when Backend is
+	// memory, so that a Redis address is never silently ignored.
 	RedisURL string
 	// Prefix starts every key (see core.WithPrefix), e.g.
 	// "booking_bot:client1" to keep tenants apart in one Redis.
@@ -167,7 +174,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 // REDIS_DB and REDIS_PASSWORD describe, or DefaultRedisURL.
 func redisURLFromLookup(get func(string) (string, bool)) (string, error) {
 	if v, ok := get(envRedisURL); ok {
-		if _, err := parseRedisURL(v); err != nil {
+		if err := checkRedisURL(v); err != nil {
 			return "", configErr(envRedisURL, "%v", err)
 		}
 		return v, nil
@@ -249,7 +256,8 @@ func parseRedisURL(raw string) (*redis.Options, error) {
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 	default:
-		return nil, fmt.Errorf("scheme %q: want redis://, rediss:// (TLS) or unix://, e.g. redis://localhost:6379/0", u.Scheme)
+		return nil, fmt.Errorf("scheme %q: want redis://, rediss:// (TLS) or unix:// for one server, "+
+			"redis+sentinel:// for Sentinel or redis+cluster:// for a cluster, e.g. redis://localhost:6379/0", u.Scheme)
 	}
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
@@ -283,7 +291,7 @@ func (c Config) Validate() error {
 		}
 	case BackendRedis:
 		if c.RedisURL != "" {
-			if _, err := parseRedisURL(c.RedisURL); err != nil {
+			if err := checkRedisURL(c.RedisURL); err != nil {
 				return configErr("RedisURL", "%v", err)
 			}
 		}
@@ -346,6 +354,8 @@ func (c Config) withDefaults() Config {
 // as "xxxxx", e.g.
 //
 //	backend=redis addr=rediss://:xxxxx@cache.internal:6380 db=2 prefix=floodgate limit=1/s
+//	backend=redis addr=redis+sentinel://:xxxxx@10.0.0.1:26379,10.0.0.2:26379 master=mymaster db=0 prefix=floodgate limit=1/s
+//	backend=redis addr=redis+cluster://10.0.0.1:7000,10.0.0.2:7000 prefix=floodgate limit=1/s
 //	backend=memory prefix=floodgate limit=20/m burst 5
 //
 // A RedisURL that does not parse is shown as "addr=invalid", without its
@@ -355,7 +365,14 @@ func (c Config) String() string {
 	b.WriteString("backend=")
 	b.WriteString(c.backend())
 	if c.backend() == BackendRedis {
-		if opt, err := parseRedisURL(c.redisURL()); err == nil {
+		if topologyOf(c.redisURL()) != standalone {
+			if m, err := parseMultiURL(c.redisURL()); err == nil {
+				b.WriteString(" addr=")
+				b.WriteString(m.String())
+			} else {
+				b.WriteString(" addr=invalid")
+			}
+		} else if opt, err := parseRedisURL(c.redisURL()); err == nil {
 			fmt.Fprintf(&b, " addr=%s db=%d", maskedAddr(opt), opt.DB)
 		} else {
 			b.WriteString(" addr=invalid")
@@ -414,6 +431,10 @@ func (c Config) Redacted() Config {
 	if c.RedisURL == "" {
 		return c
 	}
+	if topologyOf(c.RedisURL) != standalone {
+		c.RedisURL = redactMultiURL(c.RedisURL)
+		return c
+	}
 	u, err := url.Parse(c.RedisURL)
 	if err != nil {
 		c.RedisURL = masked
@@ -428,7 +449,7 @@ const (
 	dialTimeout   = 500 * time.Millisecond
 	readTimeout   = 250 * time.Millisecond
 	writeTimeout  = 250 * time.Millisecond
-	maxRetries    = 1
+	maxRetries    = -1 // go-redis: -1 disables retries
 	dialerRetries = 1
 )
 
@@ -440,38 +461,436 @@ const (
 //   - DialTimeout 500 ms (go-redis default 5 s);
 //   - ReadTimeout and WriteTimeout 250 ms (default 3 s): a decision is one
 //     small EVALSHA, so a slow reply means Redis is in trouble;
-//   - MaxRetries 1 (default 3): one retry of a failed command;
+//   - MaxRetries -1, no retries (default 3): a retried EVALSHA whose first
+//     attempt did run would count the event twice, so a failed decision
+//     follows the limiter's failure policy instead;
 //   - DialerRetries 1: despite its name, go-redis v9.23 treats it as the
 //     number of dial attempts per new connection, and 0 or less means the
 //     default of 5, spaced by DialerRetryTimeout (100 ms). That default makes
-//     one call against a dead server take about 1.7 s even with MaxRetries
-//     0. With 1, each attempt dials once; MaxRetries bounds the rest. The URL
-//     cannot set it;
+//     one call against a dead server take about 1.7 s even with no
+//     retries. With 1, each call dials once. The URL cannot set it;
 //   - ContextTimeoutEnabled true: a deadline on the ctx of a decision bounds
 //     the socket reads and writes too (go-redis ignores it by default).
 //
 // So against a refused port Open fails in milliseconds, and against a host
 // that never answers within about a second at most (500 ms per dial
-// attempt, 250 ms per read, one retry), unless ctx expires first. Use the result to build your own client for redisstore.New
-// if you need to change more.
+// attempt, 250 ms per read), unless ctx expires first. Use the result to
+// build your own client for redisstore.New if you need to change more.
+//
+// RedisOptions is for one server: for a redis+sentinel:// or
+// redis+cluster:// RedisURL it returns an error; use FailoverOptions or
+// ClusterOptions.
 func (c Config) RedisOptions() (*redis.Options, error) {
+	if t := topologyOf(c.redisURL()); t != standalone {
+		return nil, configErr("RedisURL", "a %s URL names no single server: use %s", t, t.optionsMethod())
+	}
 	opt, err := parseRedisURL(c.redisURL())
 	if err != nil {
 		return nil, configErr("RedisURL", "%v", err)
 	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = dialTimeout
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = readTimeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = writeTimeout
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = maxRetries
-	}
+	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
 	return opt, nil
+}
+
+// topology is the Redis deployment a RedisURL names.
+type topology int
+
+const (
+	standalone topology = iota // redis://, rediss://, unix://
+	sentinel                   // redis+sentinel://, rediss+sentinel://
+	cluster                    // redis+cluster://, rediss+cluster://
+)
+
+func (t topology) String() string {
+	switch t {
+	case sentinel:
+		return "redis+sentinel://"
+	case cluster:
+		return "redis+cluster://"
+	}
+	return "redis://"
+}
+
+// optionsMethod names the Config method that returns t's go-redis options.
+func (t topology) optionsMethod() string {
+	switch t {
+	case sentinel:
+		return "FailoverOptions"
+	case cluster:
+		return "ClusterOptions"
+	}
+	return "RedisOptions"
+}
+
+// topologyOf returns the topology raw's scheme names (any letter case);
+// anything else, valid or not, counts as standalone.
+func topologyOf(raw string) topology {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return standalone
+	}
+	switch strings.ToLower(scheme) {
+	case "redis+sentinel", "rediss+sentinel":
+		return sentinel
+	case "redis+cluster", "rediss+cluster":
+		return cluster
+	}
+	return standalone
+}
+
+// checkRedisURL reports why raw is not a usable RedisURL of any topology.
+// Its errors never hold a password.
+func checkRedisURL(raw string) error {
+	if topologyOf(raw) != standalone {
+		_, err := parseMultiURL(raw)
+		return err
+	}
+	_, err := parseRedisURL(raw)
+	return err
+}
+
+// multiURL is a parsed redis+sentinel:// or redis+cluster:// URL:
+//
+//	redis+sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db][?option=value...]
+//	redis+cluster://[[user]:password@]host:port[,host:port...][/][?option=value...]
+//
+// rediss+ instead of redis+ turns TLS on for every connection.
+type multiURL struct {
+	topo           topology
+	tls            bool
+	user, password string
+	addrs          []string
+	master         string // sentinel only
+	db             int    // sentinel only
+	query          url.Values
+}
+
+// multiQueryOptions are the query options a redis+sentinel:// or
+// redis+cluster:// URL may set: go-redis' names, as for redis:// URLs.
+// Addresses, the master name, the database and credentials come from the
+// URL itself; dialer retries and context deadlines are fixed (see
+// RedisOptions); read-only and replica routing do not suit a limiter, whose
+// every decision writes.
+var multiQueryOptions = []string{
+	"client_name", "conn_max_idle_time", "conn_max_lifetime", "conn_max_lifetime_jitter",
+	"dial_timeout", "max_active_conns", "max_concurrent_dials", "max_idle_conns", "max_retries",
+	"max_retry_backoff", "min_idle_conns", "min_retry_backoff", "pool_fifo", "pool_size",
+	"pool_timeout", "protocol", "read_timeout", "write_timeout",
+}
+
+// clusterQueryOptions are the query options only redis+cluster:// takes.
+var clusterQueryOptions = []string{"max_redirects"}
+
+// errHiddenURL reports a URL whose password may be misplaced, without its
+// text.
+var errHiddenURL = errors.New("not a valid URL; want redis+sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db] " +
+	"or redis+cluster://[[user]:password@]host:port[,host:port...], with / ? # @ : % percent-encoded in the " +
+	"user and password (the value is not shown as it may hold a password)")
+
+// splitMultiURL splits a redis+sentinel:// or redis+cluster:// URL the way
+// net/url would split a URL: the authority ends at the first / ? or #, the
+// user info at its last @. It returns the scheme in lower case, the raw
+// user info (and whether there is one), the host list, and the rest. It
+// fails when an @ follows the authority: a password with an unescaped / ?
+// or #.
+func splitMultiURL(raw string) (scheme, info string, hasInfo bool, hosts, rest string, err error) {
+	scheme, after, _ := strings.Cut(raw, "://")
+	scheme = strings.ToLower(scheme)
+	end := strings.IndexAny(after, "/?#")
+	if end < 0 {
+		end = len(after)
+	}
+	auth, rest := after[:end], after[end:]
+	if strings.Contains(rest, "@") {
+		return "", "", false, "", "", errHiddenURL
+	}
+	hosts = auth
+	if at := strings.LastIndex(auth, "@"); at >= 0 {
+		info, hasInfo, hosts = auth[:at], true, auth[at+1:]
+	}
+	return scheme, info, hasInfo, hosts, rest, nil
+}
+
+// parseMultiURL parses a redis+sentinel:// or redis+cluster:// URL. Its
+// errors quote host names, ports, paths and option names, never the user
+// info.
+func parseMultiURL(raw string) (*multiURL, error) {
+	scheme, info, hasInfo, hosts, rest, err := splitMultiURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	m := &multiURL{topo: topologyOf(raw), tls: strings.HasPrefix(scheme, "rediss+")}
+	if hasInfo {
+		user, password, _ := strings.Cut(info, ":")
+		var err1, err2 error
+		m.user, err1 = url.PathUnescape(user)
+		m.password, err2 = url.PathUnescape(password)
+		if err1 != nil || err2 != nil {
+			return nil, errHiddenURL
+		}
+	}
+
+	example := "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+	if m.topo == sentinel {
+		example = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/0"
+	}
+	if hosts == "" {
+		return nil, fmt.Errorf("no address: want host:port[,host:port...], e.g. %s", example)
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("address %q: want host:port (every address needs its port), e.g. %s", h, example)
+		}
+		if _, ok := checkHost(host); !ok {
+			return nil, fmt.Errorf("address %q: %q is not a host name or an IP address", h, host)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("address %q: port %q: want 1..65535", h, port)
+		}
+		m.addrs = append(m.addrs, net.JoinHostPort(host, port))
+	}
+
+	if strings.Contains(rest, "#") {
+		return nil, errors.New("a # fragment is not allowed")
+	}
+	path, rawQuery, _ := strings.Cut(rest, "?")
+	switch m.topo {
+	case sentinel:
+		segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		if segs[0] == "" {
+			return nil, fmt.Errorf("no master name: want the name Sentinel monitors as the path, e.g. %s", example)
+		}
+		if len(segs) > 2 {
+			return nil, fmt.Errorf("path %q: want /mastername or /mastername/db", path)
+		}
+		name, err := url.PathUnescape(segs[0])
+		if err != nil || !printableNoSpace(name) {
+			return nil, fmt.Errorf("master name %q: want printable ASCII without spaces", segs[0])
+		}
+		m.master = name
+		if len(segs) == 2 {
+			if m.db, err = strconv.Atoi(segs[1]); err != nil || m.db < 0 {
+				return nil, fmt.Errorf("database number %q: want an integer ≥ 0", segs[1])
+			}
+		}
+	case cluster:
+		if path != "" && path != "/" {
+			return nil, fmt.Errorf("path %q: a cluster URL has no path (Redis Cluster has no master name "+
+				"and only database 0), e.g. %s", path, example)
+		}
+	}
+
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("query: %v", err)
+	}
+	allowed := multiQueryOptions
+	if m.topo == cluster {
+		allowed = append(append([]string(nil), allowed...), clusterQueryOptions...)
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !slices.Contains(allowed, name) {
+			return nil, fmt.Errorf("option %q is not supported in a %s URL; supported: %s",
+				name, m.topo, strings.Join(allowed, ", "))
+		}
+	}
+	m.query = q
+	// Let go-redis check the option values now, so that a Config that
+	// validates also opens.
+	if m.topo == sentinel {
+		_, err = m.failoverOptions()
+	} else {
+		_, err = m.clusterOptions()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// printableNoSpace reports whether s is non-empty printable ASCII without
+// spaces.
+func printableNoSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// goRedisURL returns a redis:// URL go-redis' ParseFailoverURL or
+// ParseClusterURL reads as m's addresses and options (no credentials: they
+// are set apart).
+func (m *multiURL) goRedisURL(path string, extra url.Values) string {
+	q := url.Values{}
+	for k, v := range m.query {
+		q[k] = v
+	}
+	for k, v := range extra {
+		q[k] = v
+	}
+	q["addr"] = m.addrs[1:]
+	return "redis://" + m.addrs[0] + path + "?" + q.Encode()
+}
+
+// goRedisErr returns err's message with m's password (if any) masked.
+func (m *multiURL) goRedisErr(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "redis: ")
+	if m.password != "" {
+		msg = strings.ReplaceAll(msg, m.password, masked)
+	}
+	return errors.New(msg)
+}
+
+func (m *multiURL) tlsConfig() *tls.Config {
+	if !m.tls {
+		return nil
+	}
+	// No ServerName: crypto/tls takes it from each address dialled, so
+	// every sentinel, master and cluster node is verified by its own name.
+	return &tls.Config{MinVersion: tls.VersionTLS12}
+}
+
+// failoverOptions returns go-redis options for m, a Sentinel URL, before
+// the fail-fast defaults.
+func (m *multiURL) failoverOptions() (*redis.FailoverOptions, error) {
+	opt, err := redis.ParseFailoverURL(m.goRedisURL("/"+strconv.Itoa(m.db),
+		url.Values{"master_name": {m.master}}))
+	if err != nil {
+		return nil, m.goRedisErr(err)
+	}
+	opt.Username, opt.Password = m.user, m.password
+	opt.TLSConfig = m.tlsConfig()
+	return opt, nil
+}
+
+// clusterOptions returns go-redis options for m, a cluster URL, before the
+// fail-fast defaults.
+func (m *multiURL) clusterOptions() (*redis.ClusterOptions, error) {
+	opt, err := redis.ParseClusterURL(m.goRedisURL("", nil))
+	if err != nil {
+		return nil, m.goRedisErr(err)
+	}
+	opt.Username, opt.Password = m.user, m.password
+	opt.TLSConfig = m.tlsConfig()
+	return opt, nil
+}
+
+// String returns m with the password masked and without options:
+// scheme://[user[:xxxxx]@]host:port,... and, for Sentinel, " master=NAME
+// db=N".
+func (m *multiURL) String() string {
+	scheme := strings.TrimSuffix(m.topo.String(), "://")
+	if m.tls {
+		scheme = "rediss" + strings.TrimPrefix(scheme, "redis")
+	}
+	var b strings.Builder
+	b.WriteString(scheme)
+	b.WriteString("://")
+	switch {
+	case m.password != "":
+		b.WriteString(url.UserPassword(m.user, masked).String())
+		b.WriteString("@")
+	case m.user != "":
+		b.WriteString(url.User(m.user).String())
+		b.WriteString("@")
+	}
+	b.WriteString(strings.Join(m.addrs, ","))
+	if m.topo == sentinel {
+		fmt.Fprintf(&b, " master=%s db=%d", m.master, m.db)
+	}
+	return b.String()
+}
+
+// redactMultiURL returns raw, a redis+sentinel:// or redis+cluster:// URL,
+// with its password replaced by "xxxxx", or "xxxxx" if raw cannot be split
+// safely.
+func redactMultiURL(raw string) string {
+	_, info, hasInfo, _, _, err := splitMultiURL(raw)
+	if err != nil {
+		return masked
+	}
+	if !hasInfo {
+		return raw
+	}
+	user, _, hasPassword := strings.Cut(info, ":")
+	if !hasPassword {
+		return raw
+	}
+	i := strings.Index(raw, "://") + len("://") // info starts the authority
+	return raw[:i] + user + ":" + masked + raw[i+len(info):]
+}
+
+// FailoverOptions returns the go-redis options Open uses for a
+// redis+sentinel:// (or rediss+sentinel://) RedisURL, to pass to
+// redis.NewFailoverClient, with the fail-fast settings RedisOptions
+// describes unless the URL's query sets them. The URL's user and password
+// authenticate to the master and its replicas; the Sentinels are asked
+// without credentials (set SentinelUsername and SentinelPassword on the
+// result if yours need them). For any other RedisURL it returns an error.
+func (c Config) FailoverOptions() (*redis.FailoverOptions, error) {
+	if t := topologyOf(c.redisURL()); t != sentinel {
+		return nil, configErr("RedisURL", "not a redis+sentinel:// URL: use %s", t.optionsMethod())
+	}
+	m, err := parseMultiURL(c.redisURL())
+	if err != nil {
+		return nil, configErr("RedisURL", "%v", err)
+	}
+	opt, err := m.failoverOptions()
+	if err != nil {
+		return nil, configErr("RedisURL", "%v", err)
+	}
+	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
+	opt.DialerRetries = dialerRetries
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
+
+// ClusterOptions returns the go-redis options Open uses for a
+// redis+cluster:// (or rediss+cluster://) RedisURL, to pass to
+// redis.NewClusterClient, with the fail-fast settings RedisOptions
+// describes unless the URL's query sets them. The addresses are seeds: the
+// client learns the other nodes from the cluster. For any other RedisURL it
+// returns an error.
+func (c Config) ClusterOptions() (*redis.ClusterOptions, error) {
+	if t := topologyOf(c.redisURL()); t != cluster {
+		return nil, configErr("RedisURL", "not a redis+cluster:// URL: use %s", t.optionsMethod())
+	}
+	m, err := parseMultiURL(c.redisURL())
+	if err != nil {
+		return nil, configErr("RedisURL", "%v", err)
+	}
+	opt, err := m.clusterOptions()
+	if err != nil {
+		return nil, configErr("RedisURL", "%v", err)
+	}
+	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
+	opt.DialerRetries = dialerRetries
+	opt.ContextTimeoutEnabled = true
+	return opt, nil
+}
+
+// failFast fills in the fail-fast defaults where the URL set nothing.
+func failFast(dial, read, write *time.Duration, retries *int) {
+	if *dial == 0 {
+		*dial = dialTimeout
+	}
+	if *read == 0 {
+		*read = readTimeout
+	}
+	if *write == 0 {
+		*write = writeTimeout
+	}
+	if *retries == 0 {
+		*retries = maxRetries
+	}
 }

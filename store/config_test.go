@@ -97,6 +97,18 @@ func TestFromLookup(t *testing.T) {
 			redisAt("unix:///run/redis/redis.sock?db=3")},
 		{"REDIS_URL with client options", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "redis://cache/0?dial_timeout=2s&max_retries=3"},
 			redisAt("redis://cache/0?dial_timeout=2s&max_retries=3")},
+		{"REDIS_URL sentinel", map[string]string{"REDIS_URL": "redis+sentinel://:" + secret + "@10.0.0.1:26379,10.0.0.2:26379/mymaster/2"},
+			redisAt("redis+sentinel://:" + secret + "@10.0.0.1:26379,10.0.0.2:26379/mymaster/2")},
+		{"REDIS_URL sentinel, one sentinel, default db", map[string]string{"FLOODGATE_STORE": "redis", "REDIS_URL": "redis+sentinel://sentinel:26379/mymaster"},
+			redisAt("redis+sentinel://sentinel:26379/mymaster")},
+		{"REDIS_URL sentinel TLS with options", map[string]string{"REDIS_ENABLED": "1", "REDIS_URL": "rediss+sentinel://alice:" + secret + "@[fd00::1]:26379/m?dial_timeout=2s"},
+			redisAt("rediss+sentinel://alice:" + secret + "@[fd00::1]:26379/m?dial_timeout=2s")},
+		{"REDIS_URL cluster", map[string]string{"REDIS_URL": "redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000"},
+			redisAt("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")},
+		{"REDIS_URL cluster TLS, password, max_redirects", map[string]string{"REDIS_ENABLED": "yes", "REDIS_URL": "rediss+cluster://:" + secret + "@node:7000/?max_redirects=5"},
+			redisAt("rediss+cluster://:" + secret + "@node:7000/?max_redirects=5")},
+		{"REDIS_URL cluster wins over REDIS_HOST", map[string]string{"REDIS_ENABLED": "true", "REDIS_URL": "redis+cluster://node:7000",
+			"REDIS_HOST": "other", "REDIS_PORT": "x"}, redisAt("redis+cluster://node:7000")},
 		{"REDIS_URL wins over REDIS_HOST/PORT/DB/PASSWORD", map[string]string{
 			"REDIS_ENABLED": "true", "REDIS_URL": "redis://from-url:7000/5",
 			"REDIS_HOST": "from-host", "REDIS_PORT": "6390", "REDIS_DB": "4", "REDIS_PASSWORD": secret},
@@ -164,7 +176,17 @@ func TestFromLookup(t *testing.T) {
 				t.Errorf("Validate: %v", err)
 			}
 			assertNoSecret(t, "String()", got.String())
-			if got.Backend == "redis" {
+			assertNoSecret(t, "Redacted()", fmt.Sprintf("%+v", struct{ URL string }{got.Redacted().RedisURL}))
+			switch {
+			case strings.Contains(got.RedisURL, "+sentinel://"):
+				if _, err := got.FailoverOptions(); err != nil {
+					t.Fatalf("FailoverOptions: %v", err)
+				}
+			case strings.Contains(got.RedisURL, "+cluster://"):
+				if _, err := got.ClusterOptions(); err != nil {
+					t.Fatalf("ClusterOptions: %v", err)
+				}
+			case got.Backend == "redis":
 				opt, err := got.RedisOptions()
 				if err != nil {
 					t.Fatalf("RedisOptions: %v", err)
@@ -209,6 +231,44 @@ func TestFromLookupErrors(t *testing.T) {
 		{"REDIS_URL unknown option", redis("REDIS_URL", "redis://cache:6379/0?password="+secret), "REDIS_URL", []string{"password"}},
 		{"REDIS_URL bad option value", redis("REDIS_URL", "redis://:"+secret+"@cache:6379/0?max_retries=many"), "REDIS_URL", []string{"max_retries"}},
 		{"REDIS_URL unix without path", redis("REDIS_URL", "unix://:"+secret+"@"), "REDIS_URL", []string{"unix"}},
+
+		// Sentinel.
+		{"sentinel without master name", redis("REDIS_URL", "redis+sentinel://:"+secret+"@s1:26379"), "REDIS_URL", []string{"master name", "/mymaster"}},
+		{"sentinel without master name, trailing slash", redis("REDIS_URL", "redis+sentinel://s1:26379/"), "REDIS_URL", []string{"master name"}},
+		{"sentinel address without port", redis("REDIS_URL", "redis+sentinel://:"+secret+"@s1:26379,s2/m"), "REDIS_URL", []string{`"s2"`, "port"}},
+		{"sentinel empty address", redis("REDIS_URL", "redis+sentinel://s1:26379,,s2:26379/m"), "REDIS_URL", []string{`address ""`}},
+		{"sentinel no address", redis("REDIS_URL", "redis+sentinel://:"+secret+"@/m"), "REDIS_URL", []string{"no address"}},
+		{"sentinel port out of range", redis("REDIS_URL", "redis+sentinel://s1:0/m"), "REDIS_URL", []string{`"0"`, "1..65535"}},
+		{"sentinel bad host", redis("REDIS_URL", "redis+sentinel://s_1!:26379/m"), "REDIS_URL", []string{"s_1!"}},
+		{"sentinel bad db", redis("REDIS_URL", "redis+sentinel://:"+secret+"@s1:26379/m/zero"), "REDIS_URL", []string{"database", `"zero"`}},
+		{"sentinel negative db", redis("REDIS_URL", "redis+sentinel://s1:26379/m/-1"), "REDIS_URL", []string{"database", "≥ 0"}},
+		{"sentinel path too long", redis("REDIS_URL", "redis+sentinel://s1:26379/m/0/1"), "REDIS_URL", []string{"/mastername/db"}},
+		{"sentinel master name with space", redis("REDIS_URL", "redis+sentinel://s1:26379/my%20master"), "REDIS_URL", []string{"master name"}},
+		{"sentinel master_name option", redis("REDIS_URL", "redis+sentinel://s1:26379/m?master_name=x"), "REDIS_URL", []string{`"master_name"`, "dial_timeout"}},
+		{"sentinel password option", redis("REDIS_URL", "redis+sentinel://s1:26379/m?password="+secret), "REDIS_URL", []string{`"password"`}},
+		{"sentinel replica_only option", redis("REDIS_URL", "redis+sentinel://s1:26379/m?replica_only=true"), "REDIS_URL", []string{`"replica_only"`}},
+		{"sentinel max_redirects option", redis("REDIS_URL", "redis+sentinel://s1:26379/m?max_redirects=3"), "REDIS_URL", []string{`"max_redirects"`}},
+		{"sentinel bad option value", redis("REDIS_URL", "redis+sentinel://:"+secret+"@s1:26379/m?max_retries=many"), "REDIS_URL", []string{"max_retries"}},
+		{"sentinel bad query escape", redis("REDIS_URL", "redis+sentinel://s1:26379/m?%zz"), "REDIS_URL", []string{"query"}},
+		{"sentinel fragment", redis("REDIS_URL", "redis+sentinel://s1:26379/m#x"), "REDIS_URL", []string{"fragment"}},
+		{"sentinel unescaped / in password", redis("REDIS_URL", "redis+sentinel://:s3cr3t/PW@s1:26379/m"), "REDIS_URL", []string{"percent-encoded"}},
+		{"sentinel unescaped ? in password", redis("REDIS_URL", "redis+sentinel://alice:s3cr3t?PW@s1:26379/m"), "REDIS_URL", []string{"percent-encoded"}},
+		{"sentinel bad escape in password", redis("REDIS_URL", "redis+sentinel://alice:"+secret+"%zz@s1:26379/m"), "REDIS_URL", []string{"percent-encoded"}},
+
+		// Cluster.
+		{"cluster with db", redis("REDIS_URL", "redis+cluster://:"+secret+"@n1:7000/0"), "REDIS_URL", []string{`"/0"`, "no path"}},
+		{"cluster with master name", redis("REDIS_URL", "redis+cluster://n1:7000/mymaster"), "REDIS_URL", []string{"no path"}},
+		{"cluster address without port", redis("REDIS_URL", "redis+cluster://n1:7000,n2"), "REDIS_URL", []string{`"n2"`, "port"}},
+		{"cluster no address", redis("REDIS_URL", "redis+cluster://"), "REDIS_URL", []string{"no address"}},
+		{"cluster port out of range", redis("REDIS_URL", "redis+cluster://:"+secret+"@n1:70000"), "REDIS_URL", []string{"70000"}},
+		{"cluster IPv6 without brackets", redis("REDIS_URL", "redis+cluster://::1:7000"), "REDIS_URL", []string{"::1:7000"}},
+		{"cluster addr option", redis("REDIS_URL", "redis+cluster://n1:7000?addr=n2:7000"), "REDIS_URL", []string{`"addr"`, "max_redirects"}},
+		{"cluster read_only option", redis("REDIS_URL", "redis+cluster://n1:7000?read_only=true"), "REDIS_URL", []string{`"read_only"`}},
+		{"cluster dialer_retries option", redis("REDIS_URL", "redis+cluster://n1:7000?dialer_retries=5"), "REDIS_URL", []string{`"dialer_retries"`}},
+		{"cluster bad option value", redis("REDIS_URL", "redis+cluster://:"+secret+"@n1:7000?dial_timeout=soon"), "REDIS_URL", []string{"dial_timeout"}},
+		{"cluster unescaped / in password", redis("REDIS_URL", "redis+cluster://alice:s3cr3t/PW@n1:7000"), "REDIS_URL", []string{"percent-encoded"}},
+		{"cluster unescaped # in password", redis("REDIS_URL", "rediss+cluster://:s3cr3t#PW@n1:7000"), "REDIS_URL", []string{"percent-encoded"}},
+		{"unknown + scheme", redis("REDIS_URL", "redis+shard://n1:7000"), "REDIS_URL", []string{"redis+sentinel://", "redis+cluster://"}},
 
 		{"REDIS_HOST with port", redis("REDIS_HOST", "cache:6379"), "REDIS_HOST", []string{"REDIS_PORT"}},
 		{"REDIS_HOST as URL", redis("REDIS_HOST", "redis://cache"), "REDIS_HOST", nil},
@@ -309,10 +369,22 @@ func TestConfigString(t *testing.T) {
 			"backend=redis addr=unix:///run/redis.sock db=3 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "unix://alice:" + secret + "@/run/redis.sock"},
 			"backend=redis addr=unix://alice:xxxxx@/run/redis.sock db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis+sentinel://:" + secret + "@10.0.0.1:26379,10.0.0.2:26379/mymaster/2?dial_timeout=2s"},
+			"backend=redis addr=redis+sentinel://:xxxxx@10.0.0.1:26379,10.0.0.2:26379 master=mymaster db=2 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "REDISS+SENTINEL://alice@[fd00::1]:26379/m"},
+			"backend=redis addr=rediss+sentinel://alice@[fd00::1]:26379 master=m db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"},
+			"backend=redis addr=redis+cluster://10.0.0.1:7000,10.0.0.2:7000 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "rediss+cluster://alice:" + secret + "@n1:7000/?max_redirects=2"},
+			"backend=redis addr=rediss+cluster://alice:xxxxx@n1:7000 prefix=floodgate limit=1/s"},
 		// Invalid Configs still print, without the secret.
 		{store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache:abc/0"},
 			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "redis://alice:" + secret + "@cache/0?bogus=1"},
+			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis+sentinel://alice:" + secret + "@s1:26379"},
+			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", RedisURL: "redis+cluster://alice:" + secret + "/x@n1:7000"},
 			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
 	}
 	for _, tt := range tests {
@@ -373,6 +445,26 @@ func TestConfigNeverPrintsPassword(t *testing.T) {
 	if got := (store.Config{}).Redacted(); got != (store.Config{}) {
 		t.Errorf("Redacted() of the zero Config = %v", got)
 	}
+
+	// Sentinel and cluster URLs: the password masked, the rest verbatim.
+	for raw, want := range map[string]string{
+		"redis+sentinel://:" + secret + "@s1:26379,s2:26379/mymaster/1?dial_timeout=2s": "redis+sentinel://:xxxxx@s1:26379,s2:26379/mymaster/1?dial_timeout=2s",
+		"rediss+cluster://alice:" + secret + "@n1:7000,n2:7000":                         "rediss+cluster://alice:xxxxx@n1:7000,n2:7000",
+		"redis+cluster://alice@n1:7000":                                                 "redis+cluster://alice@n1:7000",
+		"redis+cluster://n1:7000,n2:7000":                                               "redis+cluster://n1:7000,n2:7000",
+		"redis+cluster://:" + secret + "@n1:bad":                                        "redis+cluster://:xxxxx@n1:bad", // invalid, still redacted
+		"redis+sentinel://:s3cr3t/PW@s1:26379/m":                                        "xxxxx",                         // the password's end is unknown
+	} {
+		cfg := store.Config{Backend: "redis", RedisURL: raw}
+		if got := cfg.Redacted().RedisURL; got != want {
+			t.Errorf("Redacted().RedisURL of %s = %q, want %q", raw, got, want)
+		}
+		for _, verb := range []string{"%v", "%#v", "%s"} {
+			assertNoSecret(t, verb, fmt.Sprintf(verb, cfg))
+		}
+		js, _ := json.Marshal(cfg.Redacted())
+		assertNoSecret(t, "json of Redacted()", string(js))
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -383,6 +475,8 @@ func TestValidate(t *testing.T) {
 		{Backend: "Redis"},
 		{Backend: "redis", RedisURL: "rediss://:" + secret + "@cache:6380/1"},
 		{Prefix: "booking_bot:client1", Limit: core.PerHour(100).WithBurst(10)},
+		{Backend: "redis", RedisURL: "redis+sentinel://:" + secret + "@s1:26379,s2:26379/mymaster/1"},
+		{Backend: "redis", RedisURL: "redis+cluster://n1:7000,n2:7000,n3:7000?pool_size=20"},
 	}
 	for _, c := range ok {
 		if err := c.Validate(); err != nil {
@@ -399,6 +493,9 @@ func TestValidate(t *testing.T) {
 		{store.Config{Backend: "memory", RedisURL: "redis://:" + secret + "@cache:6379/0"}, "RedisURL", nil},
 		{store.Config{Backend: "redis", RedisURL: "redis://:" + secret + "@cache:x/0"}, "RedisURL", nil},
 		{store.Config{Backend: "redis", RedisURL: "memcached://cache"}, "RedisURL", nil},
+		{store.Config{Backend: "memory", RedisURL: "redis+cluster://n1:7000"}, "RedisURL", nil},
+		{store.Config{Backend: "redis", RedisURL: "redis+sentinel://:" + secret + "@s1:26379"}, "RedisURL", nil},
+		{store.Config{Backend: "redis", RedisURL: "redis+cluster://:" + secret + "@n1:7000/1"}, "RedisURL", nil},
 		{store.Config{Prefix: "a b"}, "Prefix", core.ErrInvalidOption},
 		{store.Config{Limit: core.Limit{Rate: 1, Period: time.Second}}, "Limit", core.ErrInvalidLimit},
 		{store.Config{Limit: core.Limit{Rate: 0, Period: time.Second, Burst: 1}}, "Limit", core.ErrInvalidLimit},
@@ -434,7 +531,7 @@ func TestRedisOptions(t *testing.T) {
 			t.Errorf("address = %s %s db %d, want tcp localhost:6379 db 0", opt.Network, opt.Addr, opt.DB)
 		}
 		if opt.DialTimeout != 500*time.Millisecond || opt.ReadTimeout != 250*time.Millisecond ||
-			opt.WriteTimeout != 250*time.Millisecond || opt.MaxRetries != 1 || opt.DialerRetries != 1 ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.MaxRetries != -1 || opt.DialerRetries != 1 ||
 			!opt.ContextTimeoutEnabled {
 			t.Errorf("timeouts: dial %v read %v write %v, MaxRetries %d, DialerRetries %d, ContextTimeoutEnabled %v",
 				opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries, opt.ContextTimeoutEnabled)
@@ -491,5 +588,122 @@ func TestRedisOptions(t *testing.T) {
 			t.Fatalf("RedisOptions() = %v, want an error naming RedisURL", err)
 		}
 		assertNoSecret(t, "RedisOptions()", err.Error())
+	})
+}
+
+func TestFailoverOptions(t *testing.T) {
+	t.Parallel()
+	t.Run("fail-fast defaults, addresses, master, db, credentials", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis",
+			RedisURL: "redis+sentinel://alice:" + secret + "%2F%40@10.0.0.1:26379,[fd00::2]:26380/my%2Dmaster/3"}.FailoverOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.MasterName != "my-master" || opt.DB != 3 ||
+			strings.Join(opt.SentinelAddrs, ",") != "10.0.0.1:26379,[fd00::2]:26380" {
+			t.Errorf("master %q db %d sentinels %v", opt.MasterName, opt.DB, opt.SentinelAddrs)
+		}
+		if opt.Username != "alice" || opt.Password != secret+"/@" || opt.SentinelUsername != "" || opt.SentinelPassword != "" {
+			t.Errorf("Username %q, Password ok %v, SentinelUsername %q, SentinelPassword set %v",
+				opt.Username, opt.Password == secret+"/@", opt.SentinelUsername, opt.SentinelPassword != "")
+		}
+		if opt.DialTimeout != 500*time.Millisecond || opt.ReadTimeout != 250*time.Millisecond ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.MaxRetries != -1 || opt.DialerRetries != 1 ||
+			!opt.ContextTimeoutEnabled {
+			t.Errorf("dial %v read %v write %v, MaxRetries %d, DialerRetries %d, ContextTimeoutEnabled %v",
+				opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries, opt.ContextTimeoutEnabled)
+		}
+		if opt.TLSConfig != nil || opt.ReplicaOnly || opt.RouteByLatency || opt.RouteRandomly {
+			t.Errorf("TLS %v ReplicaOnly %v RouteByLatency %v RouteRandomly %v", opt.TLSConfig != nil,
+				opt.ReplicaOnly, opt.RouteByLatency, opt.RouteRandomly)
+		}
+	})
+	t.Run("query overrides, TLS", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis",
+			RedisURL: "rediss+sentinel://s1:26379/m?dial_timeout=2s&read_timeout=1&max_retries=-1&pool_size=7"}.FailoverOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.DialTimeout != 2*time.Second || opt.ReadTimeout != time.Second || opt.MaxRetries != -1 ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.DialerRetries != 1 || opt.PoolSize != 7 || opt.DB != 0 {
+			t.Errorf("dial %v read %v write %v MaxRetries %d DialerRetries %d PoolSize %d DB %d", opt.DialTimeout,
+				opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries, opt.PoolSize, opt.DB)
+		}
+		if opt.TLSConfig == nil || opt.TLSConfig.MinVersion != tls.VersionTLS12 || opt.TLSConfig.ServerName != "" ||
+			opt.TLSConfig.InsecureSkipVerify {
+			t.Errorf("TLSConfig %+v: want TLS 1.2+, verified against each dialled name", opt.TLSConfig)
+		}
+	})
+	t.Run("other topologies", func(t *testing.T) {
+		for _, u := range []string{"", "redis://cache:6379/0", "redis+cluster://n1:7000"} {
+			_, err := store.Config{Backend: "redis", RedisURL: u}.FailoverOptions()
+			if err == nil || !errors.Is(err, store.ErrInvalidConfig) || !strings.Contains(err.Error(), "RedisURL") {
+				t.Errorf("FailoverOptions() for %q = %v, want an error naming RedisURL", u, err)
+			}
+		}
+	})
+}
+
+func TestClusterOptions(t *testing.T) {
+	t.Parallel()
+	t.Run("fail-fast defaults, seeds, credentials", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis",
+			RedisURL: "redis+cluster://:" + secret + "@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002"}.ClusterOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(opt.Addrs, ",") != "10.0.0.1:7000,10.0.0.2:7001,[::1]:7002" {
+			t.Errorf("Addrs %v", opt.Addrs)
+		}
+		if opt.Username != "" || opt.Password != secret {
+			t.Errorf("Username %q, Password ok %v", opt.Username, opt.Password == secret)
+		}
+		if opt.DialTimeout != 500*time.Millisecond || opt.ReadTimeout != 250*time.Millisecond ||
+			opt.WriteTimeout != 250*time.Millisecond || opt.MaxRetries != -1 || opt.DialerRetries != 1 ||
+			!opt.ContextTimeoutEnabled {
+			t.Errorf("dial %v read %v write %v, MaxRetries %d, DialerRetries %d, ContextTimeoutEnabled %v",
+				opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries, opt.DialerRetries, opt.ContextTimeoutEnabled)
+		}
+		if opt.TLSConfig != nil || opt.ReadOnly || opt.RouteByLatency || opt.RouteRandomly {
+			t.Errorf("TLS %v ReadOnly %v RouteByLatency %v RouteRandomly %v", opt.TLSConfig != nil,
+				opt.ReadOnly, opt.RouteByLatency, opt.RouteRandomly)
+		}
+	})
+	t.Run("query overrides, TLS, trailing slash", func(t *testing.T) {
+		opt, err := store.Config{Backend: "redis",
+			RedisURL: "rediss+cluster://alice@n1:7000/?max_redirects=5&write_timeout=1s&pool_size=3"}.ClusterOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt.MaxRedirects != 5 || opt.WriteTimeout != time.Second || opt.PoolSize != 3 || opt.Username != "alice" ||
+			opt.ReadTimeout != 250*time.Millisecond {
+			t.Errorf("MaxRedirects %d write %v PoolSize %d Username %q read %v", opt.MaxRedirects, opt.WriteTimeout,
+				opt.PoolSize, opt.Username, opt.ReadTimeout)
+		}
+		if opt.TLSConfig == nil || opt.TLSConfig.MinVersion != tls.VersionTLS12 || opt.TLSConfig.ServerName != "" {
+			t.Errorf("TLSConfig %+v: want TLS 1.2+, verified against each dialled name", opt.TLSConfig)
+		}
+	})
+	t.Run("other topologies", func(t *testing.T) {
+		for _, u := range []string{"", "unix:///run/redis.sock", "redis+sentinel://s1:26379/m"} {
+			_, err := store.Config{Backend: "redis", RedisURL: u}.ClusterOptions()
+			if err == nil || !errors.Is(err, store.ErrInvalidConfig) || !strings.Contains(err.Error(), "RedisURL") {
+				t.Errorf("ClusterOptions() for %q = %v, want an error naming RedisURL", u, err)
+			}
+		}
+	})
+	t.Run("RedisOptions refuses both", func(t *testing.T) {
+		for u, method := range map[string]string{
+			"redis+cluster://:" + secret + "@n1:7000":     "ClusterOptions",
+			"redis+sentinel://:" + secret + "@s1:26379/m": "FailoverOptions",
+		} {
+			_, err := store.Config{Backend: "redis", RedisURL: u}.RedisOptions()
+			if err == nil || !strings.Contains(err.Error(), method) || !errors.Is(err, store.ErrInvalidConfig) {
+				t.Errorf("RedisOptions() for %s = %v, want an error pointing to %s", u, err, method)
+			}
+			if err != nil {
+				assertNoSecret(t, "RedisOptions()", err.Error())
+			}
+		}
 	})
 }

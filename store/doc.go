@@ -31,6 +31,9 @@
 //	REDIS_ENABLED     true false 1 0 yes no (any case)         false                    Backend
 //	REDIS_URL         redis://[user:password@]host:port/db     redis://localhost:6379/0 RedisURL
 //	                  rediss://... (TLS), unix:///path.sock?db=N
+//	                  Sentinel: redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db]
+//	                  Cluster:  redis+cluster://[[user]:password@]host:port[,host:port...]
+//	                  (rediss+sentinel://, rediss+cluster:// for TLS; see Sentinel and Cluster)
 //	REDIS_HOST        host name or IP address                  localhost                RedisURL
 //	REDIS_PORT        1..65535                                 6379                     RedisURL
 //	REDIS_DB          integer ≥ 0                              0                        RedisURL
@@ -64,6 +67,57 @@
 // core.ErrInvalidLimit. No error repeats the value of REDIS_URL or
 // REDIS_PASSWORD.
 //
+// # Sentinel and Cluster
+//
+// REDIS_URL (Config.RedisURL) names the topology by its scheme; nothing
+// else selects it, and REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD
+// only ever describe one server.
+//
+//	redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db][?option=value&...]
+//	redis+cluster://[[user]:password@]host:port[,host:port...][?option=value&...]
+//
+// For example redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379/mymaster/0
+// or redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000.
+//
+//   - The addresses are the Sentinels (redis+sentinel) or any cluster nodes
+//     to start from (redis+cluster: the client discovers the rest). Every
+//     address needs its port; IPv6 addresses go in brackets.
+//   - Sentinel: the path is the master name Sentinel monitors, then an
+//     optional database number (default 0). The client asks the Sentinels
+//     for the master and follows failovers.
+//   - Cluster: no path; Redis Cluster has only database 0. floodgate's keys
+//     carry the hash tag {scope}, so every key of a user is in one slot.
+//   - The user and password (percent-encoded like in redis:// URLs)
+//     authenticate to the Redis servers: the master and replicas, or the
+//     cluster nodes. Sentinels are asked without credentials; if yours
+//     require a password, build the client yourself from
+//     [Config.FailoverOptions] and set SentinelPassword.
+//   - rediss+sentinel:// and rediss+cluster:// use TLS (1.2 or later) on
+//     every connection, each verified against the name it dials.
+//   - Query options are go-redis' names, as for redis:// URLs:
+//     dial_timeout, read_timeout, write_timeout, max_retries,
+//     min_retry_backoff, max_retry_backoff, pool_size, pool_timeout,
+//     pool_fifo, min_idle_conns, max_idle_conns, max_active_conns,
+//     max_concurrent_dials, conn_max_idle_time, conn_max_lifetime,
+//     conn_max_lifetime_jitter, client_name, protocol, and for a cluster
+//     max_redirects. Any other option is an error: the addresses, master
+//     name, database and credentials come from the URL itself, and options
+//     that route commands to replicas do not suit a limiter, whose every
+//     decision writes.
+//
+// Errors name REDIS_URL (or RedisURL) and say which address, path or
+// option is at fault, never the password. [Config.FailoverOptions] and
+// [Config.ClusterOptions] return the go-redis options Open uses, with the
+// same fail-fast settings as a single server; [Config.RedisOptions] is for
+// one server only.
+//
+// A Sentinel failover is not free for a limiter: replication is
+// asynchronous, and from the replica's promotion until the client learns of
+// it (under a second in store/redisstore's TestSentinelFailover, which
+// measures it) decisions still go to the old master and are not replicated.
+// The new master does not know them, so those users may be admitted again,
+// up to one extra burst each.
+//
 // # Secrets
 //
 // Config.RedisURL may carry a password. [Config.String] (used by every fmt
@@ -73,19 +127,22 @@
 // # Opening
 //
 // [Open] builds the store the Config names. For memory it calls
-// memorystore.New. For redis it parses the URL with redis.ParseURL, builds a
-// *redis.Client with fail-fast settings ([Config.RedisOptions]: 500 ms dial
-// timeout, 250 ms read and write timeouts, one command retry, a single dial
-// attempt per connection, and context deadlines honoured) and sends one PING
-// under ctx, so a wrong address fails at start-up, not at the first update.
+// memorystore.New. For redis it parses the URL, builds a *redis.Client (one
+// server), a failover client (Sentinel) or a *redis.ClusterClient (Cluster)
+// with fail-fast settings ([Config.RedisOptions]: 500 ms dial timeout,
+// 250 ms read and write timeouts, no command retries, a single dial attempt
+// per connection, and context deadlines honoured) and sends one PING under
+// ctx, so a wrong address fails at start-up, not at the first update.
+// [Opened.RedisClient] returns that client as a redis.UniversalClient.
 // The returned [Opened] is a core.Store; [Opened.NewLimiter] applies the
 // Config's limit and prefix, and [Opened.Close] closes the client or stops
 // the memory store's janitor.
 //
-// Open is a convenience. To share a client with the rest of the bot, or to
-// use Sentinel or Cluster, build the client yourself (starting from
-// [Config.RedisOptions] if you like) and pass it to redisstore.New, which
-// neither dials nor pings; you then own its lifecycle.
+// Open is a convenience. To share a client with the rest of the bot, build
+// the client yourself (starting from [Config.RedisOptions],
+// [Config.FailoverOptions] or [Config.ClusterOptions] if you like) and pass
+// it to redisstore.New, which neither dials nor pings; you then own its
+// lifecycle.
 //
 // # Failure policy
 //

@@ -95,7 +95,14 @@ func renderFromLookup(t *testing.T, env map[string]string) string {
 		t.Fatalf("FromLookup returned a Config that does not validate: %v", err)
 	}
 	if cfg.Backend == store.BackendRedis {
-		if _, err := cfg.RedisOptions(); err != nil {
+		_, err := cfg.RedisOptions()
+		switch {
+		case strings.Contains(cfg.RedisURL, "+sentinel://"):
+			_, err = cfg.FailoverOptions()
+		case strings.Contains(cfg.RedisURL, "+cluster://"):
+			_, err = cfg.ClusterOptions()
+		}
+		if err != nil {
 			t.Fatalf("FromLookup returned a redis Config without options: %v", err)
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,7 +20,7 @@ type Opened struct {
 	// Config is the Config it was opened with, defaults filled in.
 	Config Config
 
-	client    *redis.Client // nil for memory
+	client    redis.UniversalClient // nil for memory
 	close     func() error
 	closeOnce sync.Once
 	closeErr  error
@@ -30,17 +31,24 @@ var _ core.Store = (*Opened)(nil)
 // Open validates cfg and opens the store it names.
 //
 // For memory it starts a memorystore.Store (ctx is not used). For redis it
-// builds a *redis.Client from cfg.RedisOptions (fail-fast timeouts, one
-// dial attempt per connection, one command retry) and sends one PING under
-// ctx: if Redis does not answer, Open closes the client and returns an
-// error naming the address (never the password), so a wrong REDIS_URL or a
-// down server fails at start-up rather than at the first update. Against a
-// refused port that takes milliseconds; give ctx a deadline to bound it
-// further.
+// builds the client the RedisURL's scheme calls for, with fail-fast
+// settings (short timeouts, one dial attempt per connection, no command
+// retries; see Config.RedisOptions):
+//
+//   - redis://, rediss://, unix://: a *redis.Client from cfg.RedisOptions;
+//   - redis+sentinel://: a failover client (redis.NewFailoverClient, a
+//     *redis.Client that asks the Sentinels for the master and follows
+//     failovers) from cfg.FailoverOptions;
+//   - redis+cluster://: a *redis.ClusterClient from cfg.ClusterOptions.
+//
+// It then sends one PING under ctx: if Redis does not answer, Open closes
+// the client and returns an error naming the address (never the password),
+// so a wrong REDIS_URL or a down server fails at start-up rather than at the
+// first update. Against a refused port that takes milliseconds; give ctx a
+// deadline to bound it further.
 //
 // Close the result when done. To share a client with the rest of the bot,
-// or to use Sentinel or Cluster, build the client yourself and pass it to
-// redisstore.New instead.
+// build the client yourself and pass it to redisstore.New instead.
 func Open(ctx context.Context, cfg Config) (*Opened, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -50,16 +58,52 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 		m := memorystore.New()
 		return &Opened{Store: m, Config: cfg, close: m.Close}, nil
 	}
-	opt, err := cfg.RedisOptions()
+	client, where, err := cfg.newRedisClient()
 	if err != nil {
 		return nil, err
 	}
-	client := redis.NewClient(opt)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("store: redis at %s db %d did not answer PING: %w", maskedAddr(opt), opt.DB, err)
+		hint := ""
+		if topologyOf(cfg.RedisURL) == sentinel && errors.Is(err, redis.Nil) {
+			// go-redis says "all sentinels ... are unreachable: redis: nil".
+			hint = " (a Sentinel answered that it monitors no master of that name)"
+		}
+		return nil, fmt.Errorf("store: %s did not answer PING: %w%s", where, err, hint)
 	}
 	return &Opened{Store: redisstore.New(client), Config: cfg, client: client, close: client.Close}, nil
+}
+
+// newRedisClient builds the client for c's RedisURL (defaults filled in)
+// and says where it connects, password masked, for errors.
+func (c Config) newRedisClient() (redis.UniversalClient, string, error) {
+	switch topologyOf(c.RedisURL) {
+	case sentinel:
+		opt, err := c.FailoverOptions()
+		if err != nil {
+			return nil, "", err
+		}
+		m, err := parseMultiURL(c.RedisURL)
+		if err != nil { // FailoverOptions parsed it already
+			return nil, "", configErr("RedisURL", "%v", err)
+		}
+		return redis.NewFailoverClient(opt), "redis via sentinel at " + m.String(), nil
+	case cluster:
+		opt, err := c.ClusterOptions()
+		if err != nil {
+			return nil, "", err
+		}
+		m, err := parseMultiURL(c.RedisURL)
+		if err != nil { // ClusterOptions parsed it already
+			return nil, "", configErr("RedisURL", "%v", err)
+		}
+		return redis.NewClusterClient(opt), "redis cluster at " + m.String(), nil
+	}
+	opt, err := c.RedisOptions()
+	if err != nil {
+		return nil, "", err
+	}
+	return redis.NewClient(opt), fmt.Sprintf("redis at %s db %d", maskedAddr(opt), opt.DB), nil
 }
 
 // NewLimiter returns a core.Limiter over o that enforces o.Config.Limit
@@ -72,9 +116,10 @@ func (o *Opened) NewLimiter(opts ...core.Option) (*core.Limiter, error) {
 }
 
 // RedisClient returns the client Open built for the Redis store, e.g. for a
-// health check, or nil for the memory store. It belongs to o: do not Close
-// it yourself.
-func (o *Opened) RedisClient() *redis.Client { return o.client }
+// health check, or nil for the memory store: a *redis.Client for one server
+// or for Sentinel (a failover client), a *redis.ClusterClient for a
+// cluster. It belongs to o: do not Close it yourself.
+func (o *Opened) RedisClient() redis.UniversalClient { return o.client }
 
 // Close releases what Open acquired: it closes the Redis client, or stops
 // the memory store's janitor. The store must not be used afterwards (Redis

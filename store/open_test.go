@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -407,5 +408,205 @@ func TestOpenRedisCanceledContext(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Open = %v, want it to wrap context.Canceled", err)
+	}
+}
+
+func TestOpenRedisCluster(t *testing.T) {
+	t.Parallel()
+	cluster := testutil.StartCluster(t)
+	cfg := mustFromLookup(t, map[string]string{"REDIS_URL": cluster.URL(), "FLOODGATE_LIMIT": "2/m"})
+	st := mustOpen(t, cfg)
+	if _, ok := st.RedisClient().(*redis.ClusterClient); !ok {
+		t.Fatalf("RedisClient() is %T, want *redis.ClusterClient", st.RedisClient())
+	}
+	if _, ok := st.Store.(*redisstore.Store); !ok {
+		t.Errorf("Store is %T, want *redisstore.Store", st.Store)
+	}
+	want := "backend=redis addr=" + cluster.URL() + " prefix=floodgate limit=2/m"
+	if got := st.Config.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Users land on all three masters, each decided exactly.
+	ctx := context.Background()
+	for u := range 60 {
+		for i, want := range []bool{true, true, false} {
+			res, err := lim.Allow(ctx, int64(u))
+			if err != nil {
+				t.Fatalf("Allow(%d): %v", u, err)
+			}
+			if res.Allowed != want {
+				t.Fatalf("Allow(%d) call %d: allowed %v, want %v", u, i+1, res.Allowed, want)
+			}
+		}
+	}
+	sizes, err := cluster.DBSizes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range sizes {
+		if n == 0 {
+			t.Errorf("master %d holds no key: %v", i, sizes)
+		}
+	}
+	t.Logf("opened %v; 60 users' keys per master: %v", st.Config, sizes)
+	if n := cluster.AssertEveryKeyHasTTL(t); n != 60 {
+		t.Errorf("cluster holds %d keys, want 60", n)
+	}
+
+	// One seed is enough: the client discovers the other nodes.
+	one := mustOpen(t, store.Config{Backend: "redis", RedisURL: "redis+cluster://" + cluster.Addrs()[2]})
+	lim2, err := one.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u := range 60 {
+		if res, err := lim2.Allow(ctx, int64(u)); err != nil || res.Allowed {
+			t.Fatalf("Allow(%d) through a one-seed client: %+v, %v; want denied (shared budget)", u, res, err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := lim.Allow(ctx, 1); err == nil {
+		t.Errorf("Allow after Close succeeded")
+	}
+}
+
+func TestOpenRedisClusterPasswords(t *testing.T) {
+	t.Parallel()
+	cluster := testutil.StartCluster(t)
+	ctx := context.Background()
+	odd := secret + "/@:?#% x"
+	for _, node := range cluster.Nodes() {
+		if err := node.Client(t).ConfigSet(ctx, "requirepass", odd).Err(); err != nil {
+			t.Fatalf("CONFIG SET requirepass on %s: %v", node.Addr, err)
+		}
+	}
+	seeds := strings.Join(cluster.Addrs(), ",")
+	escaped := strings.TrimPrefix(url.UserPassword("", odd).String(), ":")
+
+	st := mustOpen(t, mustFromLookup(t, map[string]string{"REDIS_URL": "redis+cluster://:" + escaped + "@" + seeds}))
+	assertNoSecret(t, "String()", st.Config.String(), odd, escaped)
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u := range 30 { // keys on every master: every node accepted the password
+		if res, err := lim.Allow(ctx, int64(u)); err != nil || !res.Allowed {
+			t.Fatalf("Allow(%d) = %+v, %v", u, res, err)
+		}
+	}
+
+	for _, raw := range []string{
+		"redis+cluster://:wrong-PASSWORD@" + seeds,
+		"redis+cluster://" + seeds, // no password at all
+	} {
+		st, err := store.Open(ctx, store.Config{Backend: "redis", RedisURL: raw})
+		if err == nil {
+			_ = st.Close()
+			t.Errorf("Open(%s) succeeded with a wrong password", raw)
+			continue
+		}
+		t.Log(err)
+		assertNoSecret(t, "Open error", err.Error(), "wrong-PASSWORD", odd, escaped)
+		if !strings.HasPrefix(err.Error(), "store: redis cluster at redis+cluster://") || !strings.Contains(err.Error(), seeds) {
+			t.Errorf("error %q does not start with store: and name the cluster", err)
+		}
+	}
+}
+
+func TestOpenRedisSentinel(t *testing.T) {
+	t.Parallel()
+	s := testutil.StartSentinel(t)
+	cfg := mustFromLookup(t, map[string]string{"REDIS_ENABLED": "true", "REDIS_URL": s.URL(), "FLOODGATE_LIMIT": "2/m",
+		"REDIS_KEY_PREFIX": "booking_bot:client1"})
+	st := mustOpen(t, cfg)
+	if _, ok := st.RedisClient().(*redis.Client); !ok {
+		t.Fatalf("RedisClient() is %T, want *redis.Client (a failover client)", st.RedisClient())
+	}
+	want := "backend=redis addr=redis+sentinel://" + s.SentinelAddr() + " master=mymaster db=0 prefix=booking_bot:client1 limit=2/m"
+	if got := st.Config.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := decide(t, lim, 3), []bool{true, true, false}; !equalBools(got, want) {
+		t.Errorf("decisions = %v, want %v", got, want)
+	}
+	// The decision is on the master Sentinel named, with a TTL.
+	ctx := context.Background()
+	master := s.Master().Client(t)
+	key := lim.Key(core.User(42))
+	if ttl, err := master.PTTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > 2*time.Minute {
+		t.Errorf("PTTL %s on the master = %v, %v; want in (0, 2m]", key, ttl, err)
+	}
+	testutil.AssertEveryKeyHasTTL(t, master)
+
+	// The database number reaches the master.
+	db5 := mustOpen(t, store.Config{Backend: "redis", RedisURL: "redis+sentinel://" + s.SentinelAddr() + "/mymaster/5"})
+	lim5, _ := db5.NewLimiter()
+	decide(t, lim5, 1)
+	masterDB5 := redis.NewClient(&redis.Options{Addr: s.Master().Addr, DB: 5})
+	defer masterDB5.Close()
+	if n, err := masterDB5.Exists(ctx, lim5.Key(core.User(42))).Result(); err != nil || n != 1 {
+		t.Errorf("EXISTS in db 5 of the master = %d, %v; want 1", n, err)
+	}
+}
+
+func TestOpenRedisSentinelUnknownMaster(t *testing.T) {
+	t.Parallel()
+	s := testutil.StartSentinel(t)
+	start := time.Now()
+	st, err := store.Open(context.Background(), store.Config{Backend: "redis",
+		RedisURL: "redis+sentinel://:" + secret + "@" + s.SentinelAddr() + "/othermaster"})
+	if err == nil {
+		_ = st.Close()
+		t.Fatal("Open with a master name the Sentinel does not monitor succeeded")
+	}
+	t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	assertNoSecret(t, "Open error", err.Error())
+	for _, want := range []string{"store: ", s.SentinelAddr(), "master=othermaster", "monitors no master"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// Against nothing listening, Sentinel and Cluster fail as fast as a single
+// server, naming every address, never the password.
+func TestOpenRedisSentinelAndClusterClosedPortsFailFast(t *testing.T) {
+	t.Parallel()
+	a, b := closedPort(t), closedPort(t)
+	for _, raw := range []string{
+		"redis+sentinel://alice:" + secret + "@" + a + "," + b + "/mymaster",
+		"redis+cluster://alice:" + secret + "@" + a + "," + b,
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		start := time.Now()
+		st, err := store.Open(ctx, store.Config{Backend: "redis", RedisURL: raw})
+		elapsed := time.Since(start)
+		cancel()
+		if err == nil {
+			_ = st.Close()
+			t.Fatalf("Open(%s) against closed ports succeeded", raw)
+		}
+		t.Logf("failed after %v: %v", elapsed.Round(time.Millisecond), err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "store: ") || !strings.Contains(msg, a+","+b) {
+			t.Errorf("error %q does not start with store: and name %s,%s", msg, a, b)
+		}
+		if errors.Is(err, store.ErrInvalidConfig) {
+			t.Errorf("an unreachable server is reported as an invalid config")
+		}
+		if elapsed > 2*time.Second {
+			t.Errorf("Open took %v against closed ports, want < 2s", elapsed)
+		}
+		assertNoSecret(t, "Open error", msg)
 	}
 }

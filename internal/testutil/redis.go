@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -193,11 +194,11 @@ func freePort() (int, error) {
 func AssertEveryKeyHasTTL(t testing.TB, c redis.UniversalClient) int {
 	t.Helper()
 	ctx := context.Background()
-	n := 0
+	var n atomic.Int64 // ForEachMaster runs check concurrently
 	check := func(ctx context.Context, c *redis.Client) error {
 		iter := c.Scan(ctx, 0, "*", 1000).Iterator()
 		for iter.Next(ctx) {
-			n++
+			n.Add(1)
 			ttl, err := c.PTTL(ctx, iter.Val()).Result()
 			if err != nil {
 				return err
@@ -220,7 +221,7 @@ func AssertEveryKeyHasTTL(t testing.TB, c redis.UniversalClient) int {
 	if err != nil {
 		t.Fatalf("scan keys: %v", err)
 	}
-	return n
+	return int(n.Load())
 }
 
 // CommandCalls returns how many times the server ran each command since

@@ -3,7 +3,8 @@ package redisstore_test
 // Many instances, one limit: three OS processes, each with its own go-redis
 // client and connection pool, flood one user at the same time through one
 // Redis. The script's atomicity and the server's single clock must admit
-// exactly the limit's burst across all of them.
+// exactly the limit's burst across all of them. TestClusterThreeProcessesOneLimit
+// (cluster_test.go) runs the same flood against a Redis Cluster.
 
 import (
 	"bytes"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,17 +28,21 @@ import (
 )
 
 const (
-	// helperEnv carries the Redis address to a helper process; unset, the
-	// helper test does nothing.
+	// helperEnv tells a helper process where Redis is: host:port of a
+	// standalone server, or "cluster:" and the comma-separated host:port of
+	// cluster nodes. Unset, the helper test does nothing.
 	helperEnv = "FLOODGATE_HELPER_FLOOD"
+	// clusterTarget starts a helperEnv value that names a cluster.
+	clusterTarget = "cluster:"
 	// helperProcs × helperWorkers × helperCalls calls in all.
 	helperProcs   = 3
 	helperWorkers = 16
 	helperCalls   = 100
 	// The start barrier: each helper INCRs readyKey, then blocks on BLPOP
-	// goKey until the parent pushes one token per helper.
-	readyKey = "test:flood:ready"
-	goKey    = "test:flood:go"
+	// goKey until the parent pushes one token per helper. One hash tag, so
+	// that one DEL removes both on a cluster too.
+	readyKey = "test:{flood}:ready"
+	goKey    = "test:{flood}:go"
 	// floodUser is the one user every helper floods.
 	floodUser = 424242
 )
@@ -52,6 +58,16 @@ func TestThreeProcessesOneLimit(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
 	client := srv.Client(t)
+	runThreeProcesses(t, srv.Addr, client)
+	testutil.AssertEveryKeyHasTTL(t, client)
+}
+
+// runThreeProcesses starts helperProcs processes running TestHelperFlood
+// against target (a helperEnv value), releases them together through
+// client, checks that exactly floodLimit.Burst calls were admitted in all,
+// and removes the barrier keys.
+func runThreeProcesses(t *testing.T, target string, client redis.UniversalClient) {
+	t.Helper()
 	ctx := context.Background()
 
 	type proc struct {
@@ -61,7 +77,7 @@ func TestThreeProcessesOneLimit(t *testing.T) {
 	procs := make([]*proc, helperProcs)
 	for i := range procs {
 		p := &proc{cmd: exec.Command(os.Args[0], "-test.run=^TestHelperFlood$", "-test.count=1")}
-		p.cmd.Env = append(os.Environ(), helperEnv+"="+srv.Addr)
+		p.cmd.Env = append(os.Environ(), helperEnv+"="+target)
 		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 		if err := p.cmd.Start(); err != nil {
 			t.Fatalf("start helper %d: %v", i, err)
@@ -144,19 +160,23 @@ func TestThreeProcessesOneLimit(t *testing.T) {
 	if err := client.Del(ctx, readyKey, goKey).Err(); err != nil {
 		t.Fatal(err)
 	}
-	testutil.AssertEveryKeyHasTTL(t, client)
 }
 
 // TestHelperFlood is one flooding bot instance of
 // TestThreeProcessesOneLimit, run in a process of its own. Without
 // FLOODGATE_HELPER_FLOOD it does nothing.
 func TestHelperFlood(t *testing.T) {
-	addr := os.Getenv(helperEnv)
-	if addr == "" {
+	target := os.Getenv(helperEnv)
+	if target == "" {
 		return
 	}
 	ctx := context.Background()
-	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: helperWorkers})
+	var client redis.UniversalClient
+	if addrs, ok := strings.CutPrefix(target, clusterTarget); ok {
+		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), PoolSize: helperWorkers})
+	} else {
+		client = redis.NewClient(&redis.Options{Addr: target, PoolSize: helperWorkers})
+	}
 	defer client.Close()
 	lim, err := core.New(redisstore.New(client), floodLimit)
 	if err != nil {
