@@ -1,0 +1,166 @@
+package telegolimit
+
+import (
+	"context"
+	"errors"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/mymmrac/telego"
+	th "github.com/mymmrac/telego/telegohandler"
+	tu "github.com/mymmrac/telego/telegoutil"
+)
+
+// Middleware returns a telegohandler middleware that lets an update go on
+// (ctx.Next) only when g passes it. A throttled update is dropped and the
+// middleware returns nil, not an error, so telego's error handler never
+// hears of it; before that it acts through ctx.Bot(), synchronously and
+// under ctx, as the package documentation describes. Failed Bot API calls
+// are logged by g.ReportActionError, token removed.
+//
+// Register it with Use before the handlers it guards: telegohandler
+// matches routes in registration order.
+//
+// Middleware panics when g is nil: a wiring mistake, reported when the bot
+// is built rather than on the first update.
+func Middleware(g *core.Guard) th.Handler {
+	if g == nil {
+		panic("telegolimit: Middleware needs a non-nil *core.Guard (build one with core.NewGuard)")
+	}
+	return func(ctx *th.Context, u telego.Update) error {
+		if !allow(ctx, ctx.Bot(), g, u) {
+			return nil
+		}
+		return ctx.Next(u)
+	}
+}
+
+// UpdateOf returns what core needs to know about u. It never panics: it
+// checks every pointer, so a channel post (no From), an inline query (no
+// chat), a callback under an inline message (no Message), a poll (neither)
+// or an update of a kind telego does not know (every field nil) gives a
+// partial core.Update. Kinds core has no name for are KindOther; those with
+// a sender (guest_message) keep it, the others (payments, boosts, business
+// connections, ...) carry no ids, so core.WithUnkeyed decides them.
+func UpdateOf(u telego.Update) core.Update {
+	switch {
+	case u.Message != nil:
+		return messageUpdate(core.KindMessage, u.Message)
+	case u.EditedMessage != nil:
+		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+	case u.ChannelPost != nil:
+		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+	case u.EditedChannelPost != nil:
+		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+	case u.BusinessMessage != nil:
+		return messageUpdate(core.KindBusinessMessage, u.BusinessMessage)
+	case u.EditedBusinessMessage != nil:
+		return messageUpdate(core.KindBusinessMessage, u.EditedBusinessMessage)
+	case u.GuestMessage != nil:
+		return messageUpdate(core.KindOther, u.GuestMessage)
+	case u.CallbackQuery != nil:
+		cu := core.Update{Kind: core.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
+		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
+		case *telego.Message:
+			if m != nil {
+				cu.ChatID, cu.ChatType = m.Chat.ID, m.Chat.Type
+			}
+		case *telego.InaccessibleMessage:
+			if m != nil {
+				cu.ChatID, cu.ChatType = m.Chat.ID, m.Chat.Type
+			}
+		}
+		return cu
+	case u.InlineQuery != nil:
+		return core.Update{Kind: core.KindInlineQuery, UserID: u.InlineQuery.From.ID}
+	case u.ChosenInlineResult != nil:
+		return core.Update{Kind: core.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
+	case u.ShippingQuery != nil:
+		return core.Update{Kind: core.KindShippingQuery, UserID: u.ShippingQuery.From.ID}
+	case u.PreCheckoutQuery != nil:
+		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: u.PreCheckoutQuery.From.ID}
+	case u.Poll != nil:
+		return core.Update{Kind: core.KindPoll}
+	case u.PollAnswer != nil: // from a user, or from a chat voting anonymously
+		return core.Update{Kind: core.KindPollAnswer, UserID: userID(u.PollAnswer.User), SenderChatID: chatID(u.PollAnswer.VoterChat)}
+	case u.MyChatMember != nil:
+		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+	case u.ChatMember != nil:
+		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+	case u.ChatJoinRequest != nil:
+		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+	case u.MessageReaction != nil:
+		r := u.MessageReaction
+		return core.Update{Kind: core.KindMessageReaction, UserID: userID(r.User), ChatID: r.Chat.ID,
+			ChatType: r.Chat.Type, SenderChatID: chatID(r.ActorChat)}
+	}
+	return core.Update{Kind: core.KindOther}
+}
+
+func messageUpdate(kind core.Kind, m *telego.Message) core.Update {
+	return core.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
+		SenderChatID: chatID(m.SenderChat), Command: core.CommandOf(m.Text)}
+}
+
+func memberUpdate(kind core.Kind, from telego.User, chat telego.Chat) core.Update {
+	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+}
+
+func userID(u *telego.User) int64 {
+	if u == nil {
+		return 0
+	}
+	return u.ID
+}
+
+func chatID(c *telego.Chat) int64 {
+	if c == nil {
+		return 0
+	}
+	return c.ID
+}
+
+// errNilBot is reported for each action that could not be taken because
+// the handler context had no bot (HandlerGroup.HandleUpdate with a nil bot).
+var errNilBot = errors.New("telegolimit: the handler context has no bot, nothing was sent")
+
+// allow decides u with g and, on a denial, acts through bot: it answers a
+// callback query (so the button stops spinning) or an inline query (no
+// results), and sends the notice, if any, to the update's chat.
+func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update) bool {
+	cu := UpdateOf(u)
+	v := g.Check(ctx, cu)
+	if v.Pass {
+		return true
+	}
+	// act makes one Bot API call and logs its failure.
+	act := func(method string, f func() error) {
+		if bot == nil {
+			g.ReportActionError(ctx, method, cu, "", errNilBot)
+			return
+		}
+		g.ReportActionError(ctx, method, cu, bot.Token(), f())
+	}
+	switch cu.Kind {
+	case core.KindCallbackQuery:
+		p := tu.CallbackQuery(u.CallbackQuery.ID).WithText(v.CallbackText)
+		act("answerCallbackQuery", func() error { return bot.AnswerCallbackQuery(ctx, p) })
+	case core.KindInlineQuery:
+		// telego drops cache_time 0 (omitempty) and Telegram would then cache
+		// the empty answer for 300 s; 1 s is the least telego can send.
+		p := &telego.AnswerInlineQueryParams{InlineQueryID: u.InlineQuery.ID,
+			Results: []telego.InlineQueryResult{}, CacheTime: 1, IsPersonal: true}
+		act("answerInlineQuery", func() error { return bot.AnswerInlineQuery(ctx, p) })
+	}
+	if v.Notice != "" {
+		p := tu.Message(tu.ID(cu.ChatID), v.Notice)
+		if cu.Kind == core.KindBusinessMessage { // answer on behalf of the business account
+			m := u.BusinessMessage
+			if m == nil {
+				m = u.EditedBusinessMessage
+			}
+			p.BusinessConnectionID = m.BusinessConnectionID
+		}
+		act("sendMessage", func() error { _, err := bot.SendMessage(ctx, p); return err })
+	}
+	return false
+}

@@ -1,0 +1,290 @@
+// Command telego is a starter bot built with github.com/mymmrac/telego v1
+// and floodgate: it greets, answers /help and /ping, answers its button, and
+// echoes any other text, with every update limited per user by a
+// floodgate Guard. Copy it and change the handlers.
+//
+// Configuration comes from the environment:
+//
+//	TELEGRAM_BOT_TOKEN   the token from @BotFather (required)
+//	TELEGRAM_API_URL     base URL of a local Bot API server (default: Telegram's)
+//	WEBHOOK_URL          public HTTPS URL Telegram posts updates to   } both for webhook mode,
+//	LISTEN_ADDR          address to serve it on, e.g. :8443          } neither for long polling
+//	WEBHOOK_SECRET       secret_token Telegram sends with each update (optional)
+//	FLOODGATE_STORE, FLOODGATE_LIMIT, REDIS_URL, ...   the store and limit: see package store
+//
+// One instance can use the memory store (the default); several instances
+// behind one webhook share one limit with FLOODGATE_STORE=redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/floodgate-go/floodgate/adapters/telegolimit"
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store"
+	"github.com/mymmrac/telego"
+	th "github.com/mymmrac/telego/telegohandler"
+	tu "github.com/mymmrac/telego/telegoutil"
+)
+
+const (
+	pollTimeout     = 30               // seconds a getUpdates call waits for updates
+	updateTimeout   = 20 * time.Second // bound on handling one update
+	shutdownTimeout = 10 * time.Second // bound on finishing the updates in hand at exit
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, os.LookupEnv, logger); err != nil {
+		logger.Error("bot failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the bot and blocks until ctx is done, then finishes the
+// updates in hand and returns nil. It returns an error when the
+// configuration is wrong or the bot cannot start; errors never contain the
+// token.
+func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) error {
+	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }
+	token := get("TELEGRAM_BOT_TOKEN")
+	if token == "" {
+		return errors.New("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+	}
+	webhookURL, listenAddr := get("WEBHOOK_URL"), get("LISTEN_ADDR")
+	if (webhookURL == "") != (listenAddr == "") {
+		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
+	}
+	// redact removes the token from errors: HTTP errors quote the request
+	// URL, /bot<token>/<method>.
+	redact := func(what string, err error) error {
+		return fmt.Errorf("%s: %s", what, core.Redact(err.Error(), token))
+	}
+
+	cfg, err := store.FromLookup(lookup)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	limiter, err := st.NewLimiter()
+	if err != nil {
+		return err
+	}
+	guard, err := core.NewGuard(limiter, core.WithLogger(log))
+	if err != nil {
+		return err
+	}
+
+	// net/http rather than telego's default fasthttp, which ignores context
+	// cancellation; the timeout must exceed the long-poll timeout.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	opts := []telego.BotOption{
+		telego.WithHTTPClient(&http.Client{Transport: transport, Timeout: (pollTimeout + 15) * time.Second}),
+		telego.WithLogger(telegoLog{ctx: ctx, log: log, token: token}),
+	}
+	if api := get("TELEGRAM_API_URL"); api != "" {
+		opts = append(opts, telego.WithAPIServer(strings.TrimRight(api, "/")))
+	}
+	bot, err := telego.NewBot(token, opts...) // no network call
+	if err != nil {
+		return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err) // telego's errors do not repeat the token
+	}
+
+	var updates <-chan telego.Update
+	var server *http.Server
+	stopWebhook := func() {}
+	mode := "polling"
+	if webhookURL == "" {
+		// A webhook left set by an earlier run would make getUpdates fail.
+		if err := bot.DeleteWebhook(ctx, &telego.DeleteWebhookParams{}); err != nil {
+			return redact("deleteWebhook", err)
+		}
+		updates, err = bot.UpdatesViaLongPolling(ctx, &telego.GetUpdatesParams{Timeout: pollTimeout},
+			telego.WithLongPollingRetryTimeout(2*time.Second)) // telego sleeps this long after an error, even at exit
+		if err != nil {
+			return redact("long polling", err)
+		}
+	} else {
+		mode = "webhook"
+		if updates, server, stopWebhook, err = startWebhook(ctx, bot, webhookURL, listenAddr, get("WEBHOOK_SECRET")); err != nil {
+			return redact("webhook", err)
+		}
+	}
+
+	bh, err := th.NewBotHandler(bot, updates)
+	if err != nil {
+		stopWebhook()
+		return err
+	}
+	// Let the updates in hand finish at exit: telegohandler cancels a
+	// handler's context when the bot handler stops.
+	bh.Use(func(ctx *th.Context, u telego.Update) error {
+		ctx, cancel := ctx.WithoutCancel().WithTimeout(updateTimeout)
+		defer cancel()
+		return ctx.Next(u)
+	})
+	bh.Use(telegolimit.Middleware(guard)) // before the handlers: routes match in registration order
+	registerHandlers(bh, limiter.Limit())
+
+	// telegohandler clones each update through JSON for every route with
+	// predicates. telego's JSON library builds its codec on first use, in
+	// every goroutine that needs it before it is ready: with a backlog of
+	// updates at start-up that costs seconds of CPU. Build it now, once.
+	_ = telego.Update{Message: &telego.Message{}}.Clone()
+
+	started := make(chan error, 1)
+	go func() { started <- bh.Start() }()
+	log.Info("floodgate bot started", "framework", "telego", "mode", mode, "store", cfg.String())
+
+	<-ctx.Done()
+	// Stop taking updates, then handle those already taken.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if server != nil {
+		// Shutdown waits for the deliveries in progress (a connection that
+		// has not sent its request yet gets up to 5 s: net/http's rule).
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			// A delivery may still be queueing its update: closing updates
+			// under it would panic, so leave it open and stop handling.
+			log.Warn("webhook server did not stop in time", "error", err)
+			_ = server.Close()
+			_ = bh.StopWithContext(shutdownCtx)
+			return nil
+		}
+		stopWebhook() // closes updates; only now no delivery can still send to it
+	}
+	select { // long polling closes updates itself once ctx is done
+	case err := <-started: // Start returns when updates is closed and drained
+		if err != nil {
+			log.Warn("bot handler", "error", err)
+		}
+	case <-shutdownCtx.Done():
+	}
+	if err := bh.StopWithContext(shutdownCtx); err != nil {
+		log.Warn("some updates were still being handled at exit", "error", err)
+	}
+	log.Info("floodgate bot stopped")
+	return nil
+}
+
+// startWebhook listens on addr, serves telego's webhook handler at the path
+// of webhookURL, and registers webhookURL with setWebhook. stop closes the
+// updates channel; call it only after the server has shut down.
+func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr, secret string) (
+	updates <-chan telego.Update, server *http.Server, stop func(), err error,
+) {
+	u, err := url.Parse(webhookURL)
+	if err != nil || u.Host == "" {
+		return nil, nil, nil, errors.New("WEBHOOK_URL is not an absolute URL like https://bot.example.com/telegram")
+	}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	var secrets []string // the handler answers 401 to requests without it
+	if secret != "" {
+		secrets = []string{secret}
+	}
+	server = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	// Not ctx: telego closes updates when this context ends, and a delivery
+	// sending to a closed channel would panic.
+	hookCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	// telego v1.11.1's webhook handler writes one err variable shared by all
+	// requests (a data race under concurrent deliveries): run it one request
+	// at a time. It only decodes the update and queues it.
+	var mu sync.Mutex
+	register := func(h telego.WebhookHandler) error {
+		return telego.WebhookHTTPServer(server, path, secrets...)(func(ctx context.Context, data []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return h(ctx, data)
+		})
+	}
+	updates, err = bot.UpdatesViaWebhook(hookCtx, register)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		stop()
+		return nil, nil, nil, fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	go func() { _ = server.Serve(ln) }() // returns http.ErrServerClosed at Shutdown
+	if err := bot.SetWebhook(ctx, &telego.SetWebhookParams{URL: webhookURL, SecretToken: secret}); err != nil {
+		_ = server.Close()
+		stop()
+		return nil, nil, nil, fmt.Errorf("setWebhook: %w", err)
+	}
+	return updates, server, stop, nil
+}
+
+// registerHandlers adds the bot's commands, its button and the echo.
+func registerHandlers(bh *th.BotHandler, limit core.Limit) {
+	reply := func(ctx *th.Context, m telego.Message, text string) error {
+		_, err := ctx.Bot().SendMessage(ctx, tu.Message(m.Chat.ChatID(), text))
+		return err
+	}
+	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
+		msg := tu.Message(m.Chat.ChatID(), fmt.Sprintf("Hello! I echo what you send, up to %v. Try the button.", limit)).
+			WithReplyMarkup(tu.InlineKeyboard(tu.InlineKeyboardRow(tu.InlineKeyboardButton("Ping").WithCallbackData("ping"))))
+		_, err := ctx.Bot().SendMessage(ctx, msg)
+		return err
+	}, th.CommandEqual("start"))
+	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
+		return reply(ctx, m, "/start: greeting and a button\n/ping: pong\nAny other text: echoed back")
+	}, th.CommandEqual("help"))
+	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
+		return reply(ctx, m, "pong")
+	}, th.CommandEqual("ping"))
+	bh.HandleCallbackQuery(func(ctx *th.Context, q telego.CallbackQuery) error {
+		return ctx.Bot().AnswerCallbackQuery(ctx, tu.CallbackQuery(q.ID).WithText("pong"))
+	}, th.CallbackDataEqual("ping"))
+	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
+		return reply(ctx, m, m.Text)
+	}, th.AnyMessageWithText())
+}
+
+// telegoLog sends telego's log to slog, token removed. Errors telego
+// reports once ctx is done (the aborted long poll) are expected and logged
+// at debug level.
+type telegoLog struct {
+	ctx   context.Context
+	log   *slog.Logger
+	token string
+}
+
+func (l telegoLog) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args) }
+
+func (l telegoLog) Errorf(format string, args ...any) {
+	level := slog.LevelError
+	if l.ctx.Err() != nil {
+		level = slog.LevelDebug
+	}
+	l.logf(level, format, args)
+}
+
+func (l telegoLog) logf(level slog.Level, format string, args []any) {
+	if l.log.Enabled(l.ctx, level) {
+		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+core.Redact(fmt.Sprintf(format, args...), l.token))
+	}
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testToken matches telego's token format (^\d+:[\w-]{35}$).
+const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// env is a lookup function over a map.
+type env map[string]string
+
+func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok }
+
+// syncBuffer collects a logger's output for the test to read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is one run() in a goroutine.
+type instance struct {
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+func start(t *testing.T, e env) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(in.logs, nil))
+	go func() { in.done <- run(ctx, e.lookup, log) }()
+	t.Cleanup(func() { in.stop(t) })
+	return in
+}
+
+// stop cancels run's context and returns how long run took to return. It
+// may be called from a goroutine other than the test's.
+func (in *instance) stop(t *testing.T) time.Duration {
+	t.Helper()
+	if in.cancel == nil {
+		return 0
+	}
+	in.cancel()
+	in.cancel = nil
+	begin := time.Now()
+	select {
+	case err := <-in.done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("run did not return within 20s of cancel; log:\n%s", in.logs) // not Fatal: may run in a goroutine
+	}
+	return time.Since(begin)
+}
+
+// waitFor blocks until api received n calls to method.
+func waitFor(t *testing.T, api *testutil.BotAPI, method string, n int) []testutil.Call {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	calls, err := api.WaitCalls(ctx, method, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+// waitFetched blocks until the bot confirmed every update up to lastID: it
+// asked getUpdates for a higher offset, which telego does only after it has
+// queued the previous batch for its handlers.
+func waitFetched(t *testing.T, api *testutil.BotAPI, lastID int64) {
+	t.Helper()
+	for n := 1; ; n++ {
+		for _, c := range waitFor(t, api, "getUpdates", n) {
+			if off, _ := strconv.ParseInt(c.Params["offset"], 10, 64); off > lastID {
+				return
+			}
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"no token", env{}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
+		{"blank token", env{"TELEGRAM_BOT_TOKEN": "  "}, "TELEGRAM_BOT_TOKEN is not set"},
+		{"bad token", env{"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN: telego: invalid token format"},
+		{"webhook url alone", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook"},
+			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
+		{"listen addr alone", env{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8443"},
+			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
+		{"bad limit", env{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.env.lookup, slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnreachableAPI: a start-up failure is an error without the token.
+func TestUnreachableAPI(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connection refused from now on
+	err = run(context.Background(), env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": "http://" + addr}.lookup,
+		slog.New(slog.DiscardHandler))
+	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "deleteWebhook") {
+		t.Fatalf("run = %v, want a deleteWebhook error without the token", err)
+	}
+}
+
+func TestPolling(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL() + "/", "FLOODGATE_LIMIT": "3/m"})
+	waitFor(t, api, "getUpdates", 1)
+
+	api.Push(testutil.Message(1, 1, "", "/ping"))
+	if c := waitFor(t, api, "sendMessage", 1)[0]; c.Params["text"] != "pong" || c.Params["chat_id"] != "1" {
+		t.Errorf("/ping answered %v, want pong to chat 1", c.Params)
+	}
+	api.Push(testutil.Message(2, 2, "", "hello there"))
+	if c := waitFor(t, api, "sendMessage", 2)[1]; c.Params["text"] != "hello there" || c.Params["chat_id"] != "2" {
+		t.Errorf("echo answered %v, want hello there to chat 2", c.Params)
+	}
+	api.Push(testutil.Message(3, 3, "", "/start"))
+	if c := waitFor(t, api, "sendMessage", 3)[2]; !strings.Contains(c.Params["reply_markup"], `"callback_data":"ping"`) {
+		t.Errorf("/start answered %v, want a button with callback data ping", c.Params)
+	}
+	api.Push(testutil.CallbackQuery(3, 3, "ping"))
+	if c := waitFor(t, api, "answerCallbackQuery", 1)[0]; c.Params["text"] != "pong" {
+		t.Errorf("button answered %v, want pong", c.Params)
+	}
+	api.Push(testutil.Message(4, 4, "", "/help"))
+	if c := waitFor(t, api, "sendMessage", 4)[3]; !strings.Contains(c.Params["text"], "/ping") {
+		t.Errorf("/help answered %v", c.Params)
+	}
+
+	// The limit: 3 of 10 messages from one user are echoed, one notice.
+	var last int64
+	for i := 1; i <= 10; i++ {
+		last = api.Push(testutil.Message(5, 5, "", fmt.Sprintf("flood %d", i)))
+	}
+	waitFetched(t, api, last)
+	took := bot.stop(t) // graceful: returns once every fetched update is handled
+	t.Logf("run returned %v after cancel", took)
+	if took > 3*time.Second {
+		t.Errorf("run took %v to return after cancel", took)
+	}
+	echoes, notices := 0, 0
+	for _, c := range api.CallsTo("sendMessage") {
+		if c.Params["chat_id"] != "5" {
+			continue
+		}
+		switch text := c.Params["text"]; {
+		case strings.HasPrefix(text, "flood "):
+			echoes++
+		case strings.HasPrefix(text, "Too many requests"):
+			notices++
+		default:
+			t.Errorf("unexpected message to the flooder: %q", text)
+		}
+	}
+	if echoes != 3 || notices != 1 {
+		t.Errorf("flood of 10: %d echoes, %d notices; want 3 and 1", echoes, notices)
+	}
+	logs := bot.logs.String()
+	if want := `msg="floodgate bot started" framework=telego mode=polling store="backend=memory prefix=floodgate limit=3/m"`; !strings.Contains(logs, want) {
+		t.Errorf("log lacks %s:\n%s", want, logs)
+	}
+	if strings.Contains(logs, "level=ERROR") || strings.Contains(logs, testToken) {
+		t.Errorf("log has errors or the token:\n%s", logs)
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestThreeInstancesOneLimit runs three bots in webhook mode over one
+// Redis; the fake server spreads one user's flood over them round-robin.
+// The limit (5 per hour, burst 5) and the notice are shared: exactly 5
+// echoes and 1 notice in total, whichever instance handled what.
+func TestThreeInstancesOneLimit(t *testing.T) {
+	redis := testutil.StartRedis(t)
+	api := testutil.StartBotAPI(t)
+	var urls []string
+	var bots []*instance
+	for i := 1; i <= 3; i++ {
+		addr := freeAddr(t)
+		url := "http://" + addr + "/telegram"
+		urls = append(urls, url)
+		// Each instance uses its own token so the test can tell their Bot
+		// API calls apart; floodgate keys by user, so they share the limit
+		// just as three copies of one bot do.
+		token := strconv.Itoa(i) + strings.Repeat("0", 8) + testToken[9:]
+		bots = append(bots, start(t, env{
+			"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": api.URL(),
+			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret",
+			"FLOODGATE_STORE": "redis", "REDIS_URL": redis.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
+		}))
+	}
+	for _, c := range waitFor(t, api, "setWebhook", 3) { // each instance listens before it calls setWebhook
+		if !slices.Contains(urls, c.Params["url"]) || c.Params["secret_token"] != "s3cret" {
+			t.Errorf("setWebhook %v, want one of %v with secret_token s3cret", c.Params, urls)
+		}
+	}
+	// A request without the secret is refused.
+	resp, err := http.Post(urls[0], "application/json", strings.NewReader(`{"update_id":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("webhook without the secret answered %d, want 401", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	api.DeliverToWebhooks(urls...)
+	const flood = 60
+	for i := 1; i <= flood; i++ {
+		api.Push(testutil.Message(77, 77, "", fmt.Sprintf("m%d", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := api.WaitDelivered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Stop all three at once (graceful: every delivered update is handled
+	// before run returns). http.Server.Shutdown gives a connection that has
+	// not sent a request yet up to 5 s, so this can take that long.
+	var wg sync.WaitGroup
+	took := make([]time.Duration, len(bots))
+	for i, b := range bots {
+		wg.Go(func() { took[i] = b.stop(t) })
+	}
+	wg.Wait()
+	t.Logf("run returned after cancel in %v", took)
+
+	instanceOf := map[string]int{}
+	for i := range bots {
+		instanceOf[strconv.Itoa(i+1)+strings.Repeat("0", 8)+testToken[9:]] = i
+	}
+	delivered, echoes, notices := make([]int, 3), make([]int, 3), make([]int, 3)
+	for _, d := range api.Deliveries() {
+		for i, u := range urls {
+			if d.URL == u && d.OK() {
+				delivered[i]++
+			}
+		}
+	}
+	for _, c := range api.CallsTo("sendMessage") {
+		i := instanceOf[c.Token]
+		switch text := c.Params["text"]; {
+		case strings.HasPrefix(text, "m"):
+			echoes[i]++
+		case strings.HasPrefix(text, "Too many requests"):
+			notices[i]++
+		default:
+			t.Errorf("unexpected sendMessage %q", text)
+		}
+	}
+	sum := func(xs []int) int { return xs[0] + xs[1] + xs[2] }
+	t.Logf("per instance: delivered %v, echoed %v, notices %v", delivered, echoes, notices)
+	if sum(delivered) != flood {
+		t.Errorf("delivered %d updates, want %d", sum(delivered), flood)
+	}
+	if sum(echoes) != 5 || sum(notices) != 1 {
+		t.Errorf("total: %d echoes, %d notices; want exactly 5 and 1", sum(echoes), sum(notices))
+	}
+	for _, b := range bots {
+		if logs := b.logs.String(); !strings.Contains(logs, `mode=webhook store="backend=redis addr=redis://`+redis.Addr) ||
+			strings.Contains(logs, "level=ERROR") {
+			t.Errorf("instance log:\n%s", logs)
+		}
+	}
+}
