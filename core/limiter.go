@@ -81,7 +81,7 @@ func WithFallback(s Store) Option { return func(l *Limiter) { l.cfg.fallback = s
 
 // WithBreaker tunes the circuit breaker: it opens after threshold
 // consecutive store failures (default 5) and then lets one decision through
-// to the store every probe (default 1 s) until one succeeds. threshold < 1
+// to the store every probe (default 500 ms) until one succeeds. threshold < 1
 // or probe ≤ 0 is an error.
 func WithBreaker(threshold int, probe time.Duration) Option {
 	return func(l *Limiter) { l.cfg.threshold, l.cfg.probe = threshold, probe }

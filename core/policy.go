@@ -86,7 +86,7 @@ const (
 	DefaultBreakerThreshold = 5
 	// DefaultProbeInterval is how often an open breaker lets one decision
 	// through to the store to see whether it is back.
-	DefaultProbeInterval = time.Second
+	DefaultProbeInterval = 500 * time.Millisecond
 )
 
 // InProcess is implemented by stores that keep their state in the calling
