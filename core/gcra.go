@@ -20,6 +20,10 @@ type Result struct {
 	ResetAfter time.Duration
 	// Limit is the limit the decision was made under.
 	Limit Limit
+	// Source says where the decision came from: the store (the zero
+	// value), the local deny cache, or, while the store was out, the local
+	// fallback or the failure policy.
+	Source Source
 }
 
 // Decide is the GCRA decision every store implements, written once in Go.

@@ -189,11 +189,6 @@ func WithNotice(cooldown time.Duration, text func(retryAfter time.Duration) stri
 	return func(g *Guard) { g.cooldown, g.noticeText = cooldown, text }
 }
 
-// WithLogger sets where adapters report what they could not do on a
-// denial (answer a callback, send a notice), with secrets removed (default
-// slog.Default()). Pass slog.New(slog.DiscardHandler) to silence it.
-func WithLogger(l *slog.Logger) GuardOption { return func(g *Guard) { g.logger = l } }
-
 // WithCallbackText sets the text a throttled callback query is answered
 // with when no notice is due (default "": the spinner just stops).
 func WithCallbackText(text string) GuardOption { return func(g *Guard) { g.callbackText = text } }
@@ -225,9 +220,7 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 	if g.noticeText == nil {
 		g.noticeText = DefaultNoticeText
 	}
-	if g.logger == nil {
-		g.logger = slog.Default()
-	}
+	g.logger = lim.cfg.logger
 	if g.cooldown > 0 {
 		n, err := lim.Rule("notice", Every(g.cooldown))
 		if err != nil {

@@ -186,10 +186,33 @@ func (failingStore) Reset(context.Context, string) error { return errDown }
 
 func TestGuardStoreErrors(t *testing.T) {
 	t.Parallel()
+	// A failing store is the limiter's business: its failure policy decides.
+	for _, tc := range []struct {
+		policy core.FailurePolicy
+		pass   []bool
+	}{{core.FailOpen, []bool{true, true}}, {core.FailClosed, []bool{false, false}}, {core.FailLocal, []bool{true, false}}} {
+		lim, err := core.New(failingStore{}, core.PerMinute(1), core.WithPolicy(tc.policy), core.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := core.NewGuard(lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range tc.pass {
+			if v := g.Check(context.Background(), msg(1, 1, "x")); v.Pass != want || v.Err != nil {
+				t.Errorf("%v update %d: %+v, want pass=%v", tc.policy, i, v, want)
+			}
+		}
+	}
+	// An error the limiter does return (the caller's context ended) follows
+	// WithErrorAction.
 	lim, err := core.New(failingStore{}, core.PerSecond(1))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, tc := range []struct {
 		action core.Action
 		pass   bool
@@ -198,8 +221,8 @@ func TestGuardStoreErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := g.Check(context.Background(), msg(1, 1, "x"))
-		if v.Pass != tc.pass || v.Reason != core.ReasonError || !errors.Is(v.Err, errDown) {
+		v := g.Check(ctx, msg(1, 1, "x"))
+		if v.Pass != tc.pass || v.Reason != core.ReasonError || !errors.Is(v.Err, context.Canceled) {
 			t.Errorf("action %v: %+v", tc.action, v)
 		}
 	}
@@ -253,7 +276,14 @@ func TestReportActionErrorRedactsToken(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
 	const token = "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	g, _ := newGuard(t, core.PerSecond(1), core.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	lim, err := core.New(memorystore.New(), core.PerSecond(1), core.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := core.NewGuard(lim)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g.ReportActionError(context.Background(), "sendMessage", msg(1, 1, "x"), token,
 		errors.New(`Post "https://api.telegram.org/bot`+token+`/sendMessage": dial tcp: i/o timeout`))
 	out := buf.String()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 )
 
 // DefaultPrefix is the key prefix a Limiter uses unless WithPrefix says
@@ -33,10 +35,74 @@ type Limiter struct {
 	limit  Limit
 	prefix string
 	rule   string
+	res    *resilience // shared by every Rule of one New; nil for InProcess stores
+	cfg    *limiterConfig
+}
+
+// resilience is what keeps decisions going when the store misbehaves: the
+// timeout, circuit breaker, failure policy and deny cache.
+type resilience struct {
+	policy   FailurePolicy
+	timeout  time.Duration
+	fallback Store
+	breaker  *breaker
+	cache    *denyCache // nil when disabled
+	now      func() time.Time
+}
+
+// limiterConfig is what the options set; New checks it.
+type limiterConfig struct {
+	policy    FailurePolicy
+	timeout   time.Duration
+	fallback  Store
+	threshold int
+	probe     time.Duration
+	denyCache bool
+	now       func() time.Time
+	logger    *slog.Logger
 }
 
 // Option configures a Limiter in New.
 type Option func(*Limiter)
+
+// WithPolicy sets what happens when the store fails or times out (default
+// FailLocal). See FailurePolicy.
+func WithPolicy(p FailurePolicy) Option { return func(l *Limiter) { l.cfg.policy = p } }
+
+// WithTimeout bounds each store call of a decision (default
+// DefaultTimeout, 50 ms); past it the decision follows the failure policy.
+// 0 leaves only the caller's context to bound it; negative is an error.
+func WithTimeout(d time.Duration) Option { return func(l *Limiter) { l.cfg.timeout = d } }
+
+// WithFallback sets the store FailLocal decides with while the main store
+// is out (default: a minimal in-process store). Pass a memorystore.Store to
+// cap and evict its keys like the main memory store.
+func WithFallback(s Store) Option { return func(l *Limiter) { l.cfg.fallback = s } }
+
+// WithBreaker tunes the circuit breaker: it opens after threshold
+// consecutive store failures (default 5) and then lets one decision through
+// to the store every probe (default 500 ms) until one succeeds. threshold < 1
+// or probe ≤ 0 is an error.
+func WithBreaker(threshold int, probe time.Duration) Option {
+	return func(l *Limiter) { l.cfg.threshold, l.cfg.probe = threshold, probe }
+}
+
+// WithDenyCache turns the local deny cache on or off (default on). While a
+// key is denied with a RetryAfter, later requests for it on this instance
+// are denied locally until then, with no store call: a flooding user costs
+// about one store call per RetryAfter. Exact, because a denial writes
+// nothing; a Reset made on another instance is seen once the wait ends.
+func WithDenyCache(on bool) Option { return func(l *Limiter) { l.cfg.denyCache = on } }
+
+// WithClock sets the clock of the deny cache, the breaker and the default
+// fallback store (default time.Now), for tests.
+func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.cfg.now = now } }
+
+// WithLogger sets where the Limiter and Guards over it log: circuit breaker
+// transitions (once each, never per call) and what adapters could not do
+// on a denial (default slog.Default()). Nothing logged carries a password
+// or token.
+func WithLogger(lg *slog.Logger) Option { return func(l *Limiter) { l.cfg.logger = lg } }
 
 // WithPrefix sets the first part of every key (default "floodgate"), e.g.
 // "booking_bot:client1" to keep tenants apart in one Redis. It must be 1 to
@@ -54,7 +120,10 @@ func New(store Store, limit Limit, opts ...Option) (*Limiter, error) {
 	if store == nil {
 		return nil, fmt.Errorf("core: %w: store is nil", ErrInvalidOption)
 	}
-	l := &Limiter{store: store, limit: limit, prefix: DefaultPrefix, rule: DefaultRule}
+	l := &Limiter{store: store, limit: limit, prefix: DefaultPrefix, rule: DefaultRule, cfg: &limiterConfig{
+		timeout: DefaultTimeout, threshold: DefaultBreakerThreshold, probe: DefaultProbeInterval,
+		denyCache: true, now: time.Now, logger: slog.Default(),
+	}}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("core: %w: nil Option", ErrInvalidOption)
@@ -63,6 +132,29 @@ func New(store Store, limit Limit, opts ...Option) (*Limiter, error) {
 	}
 	if err := l.check(); err != nil {
 		return nil, err
+	}
+	c := l.cfg
+	switch {
+	case c.policy > FailClosed:
+		return nil, fmt.Errorf("core: %w: unknown failure policy %d", ErrInvalidOption, c.policy)
+	case c.timeout < 0:
+		return nil, fmt.Errorf("core: %w: timeout must not be negative, got %v", ErrInvalidOption, c.timeout)
+	case c.threshold < 1:
+		return nil, fmt.Errorf("core: %w: breaker threshold must be at least 1, got %d", ErrInvalidOption, c.threshold)
+	case c.probe <= 0:
+		return nil, fmt.Errorf("core: %w: breaker probe interval must be positive, got %v", ErrInvalidOption, c.probe)
+	case c.now == nil || c.logger == nil:
+		return nil, fmt.Errorf("core: %w: nil clock or logger", ErrInvalidOption)
+	}
+	if _, local := store.(InProcess); !local {
+		l.res = &resilience{policy: c.policy, timeout: c.timeout, fallback: c.fallback, now: c.now,
+			breaker: &breaker{threshold: int32(c.threshold), interval: c.probe, logger: c.logger, now: c.now, name: l.prefix}}
+		if l.res.fallback == nil {
+			l.res.fallback = newLocalStore(c.now)
+		}
+		if c.denyCache {
+			l.res.cache = newDenyCache()
+		}
 	}
 	return l, nil
 }
@@ -81,7 +173,7 @@ func (l *Limiter) check() error {
 // with a tighter limit) that shares l's store and prefix. Its keys differ
 // from l's only in the rule name, so the two budgets are independent.
 func (l *Limiter) Rule(name string, limit Limit) (*Limiter, error) {
-	r := &Limiter{store: l.store, limit: limit, prefix: l.prefix, rule: name}
+	r := &Limiter{store: l.store, limit: limit, prefix: l.prefix, rule: name, res: l.res, cfg: l.cfg}
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -110,7 +202,12 @@ func (l *Limiter) AllowN(ctx context.Context, userID int64, n int) (Result, erro
 // Take decides an event of cost n (1 ≤ n ≤ Burst) against any scope: Chat,
 // UserInChat, Global or User. A done ctx returns ctx.Err() without touching
 // the store; an n outside 1..Burst returns an error wrapping ErrInvalidCost.
-// Store errors are returned as they are, with a zero Result.
+//
+// A store that fails or does not answer within the timeout never surfaces
+// as an error: the decision follows the failure policy, and Result.Source
+// says so (SourceFallback or SourcePolicy). A flooding key already denied
+// is answered from the deny cache (SourceCache). Only an error of the
+// caller's own ctx is returned, with a zero Result.
 func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
 	if n < 1 || n > l.limit.Burst {
 		return Result{}, fmt.Errorf("core: %w: cost %d is outside 1..%d (the burst of %v)", ErrInvalidCost, n, l.limit.Burst, l.limit)
@@ -118,24 +215,87 @@ func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	return l.store.Take(ctx, l.Key(s), l.limit, n)
+	key := l.Key(s)
+	r := l.res
+	if r == nil { // an in-process store: nothing to guard against
+		return l.store.Take(ctx, key, l.limit, n)
+	}
+	var now time.Time
+	if r.cache != nil {
+		now = r.now()
+		if res, ok := r.cache.check(key, l.limit, n, now); ok {
+			return res, nil
+		}
+	}
+	if call, probe := r.breaker.admit(); call {
+		res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
+			return l.store.Take(ctx, key, l.limit, n)
+		})
+		switch {
+		case err == nil:
+			r.breaker.success(probe)
+			if r.cache != nil {
+				if res.Allowed {
+					r.cache.forget(key) // a denial for a larger cost no longer holds as it was
+				} else {
+					r.cache.remember(key, res, n, now)
+				}
+			}
+			return res, nil
+		case callerDone:
+			if probe {
+				r.breaker.failure(true, err)
+			}
+			return Result{}, ctx.Err()
+		}
+		r.breaker.failure(probe, err)
+	}
+	if r.policy != FailLocal {
+		return policyResult(r.policy, l.limit), nil
+	}
+	res, err := r.fallback.Take(ctx, key, l.limit, n)
+	res.Source = SourceFallback
+	return res, err
 }
 
 // Peek returns the decision Take(ctx, s, 1) would make, consuming nothing.
+// It is for inspection (a /status command, an ops tool): it asks the store
+// under the decision timeout and returns its error, if any, rather than
+// applying the failure policy.
 func (l *Limiter) Peek(ctx context.Context, s Scope) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	return l.store.Peek(ctx, l.Key(s), l.limit)
+	key := l.Key(s)
+	if l.res == nil {
+		return l.store.Peek(ctx, key, l.limit)
+	}
+	res, err, _ := storeCall(ctx, l.res.timeout, func(ctx context.Context) (Result, error) {
+		return l.store.Peek(ctx, key, l.limit)
+	})
+	return res, err
 }
 
 // Reset forgets everything recorded for s under this rule, e.g. to lift a
-// limit for a user who was throttled by mistake.
+// limit for a user who was throttled by mistake: in the store, and in this
+// instance's deny cache and fallback store. Other instances' deny caches
+// still hold a denial until its RetryAfter ends.
 func (l *Limiter) Reset(ctx context.Context, s Scope) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.store.Reset(ctx, l.Key(s))
+	key := l.Key(s)
+	if l.res == nil {
+		return l.store.Reset(ctx, key)
+	}
+	if l.res.cache != nil {
+		l.res.cache.forget(key)
+	}
+	_ = l.res.fallback.Reset(ctx, key)
+	_, err, _ := storeCall(ctx, l.res.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, l.store.Reset(ctx, key)
+	})
+	return err
 }
 
 // Key returns the store key for s: "<prefix>:{<scope>}:<rule>", e.g.

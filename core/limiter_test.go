@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -78,8 +79,18 @@ func (s *mapStore) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
+// clock returns the store's clock as a time, for the Limiter's deny cache.
+func (s *mapStore) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.UnixMicro(s.now)
+}
+
 func mustNew(t *testing.T, st core.Store, l core.Limit, opts ...core.Option) *core.Limiter {
 	t.Helper()
+	if ms, ok := st.(interface{ clock() time.Time }); ok { // the deny cache and breaker see the store's time
+		opts = append([]core.Option{core.WithClock(ms.clock)}, opts...)
+	}
 	lim, err := core.New(st, l, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -352,15 +363,29 @@ func TestInvalidCost(t *testing.T) {
 	}
 }
 
-func TestStoreErrorPassedThrough(t *testing.T) {
+func TestStoreErrorFollowsPolicy(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("mapstore: boom")
 	st := newMapStore()
 	st.err = boom
 	lim := mustNew(t, st, core.PerSecond(1))
 	ctx := t.Context()
-	if res, err := lim.Allow(ctx, 1); !errors.Is(err, boom) || res != (core.Result{}) {
-		t.Errorf("Allow = %+v, %v; want zero Result and the store's error", res, err)
+	for _, tc := range []struct {
+		policy  core.FailurePolicy
+		allowed []bool
+		source  core.Source
+	}{
+		{core.FailLocal, []bool{true, false}, core.SourceFallback},
+		{core.FailOpen, []bool{true, true}, core.SourcePolicy},
+		{core.FailClosed, []bool{false, false}, core.SourcePolicy},
+	} {
+		lim := mustNew(t, st, core.PerSecond(1), core.WithPolicy(tc.policy), core.WithLogger(discard))
+		for i, want := range tc.allowed {
+			res, err := lim.Allow(ctx, 1)
+			if err != nil || res.Allowed != want || res.Source != tc.source {
+				t.Errorf("%v call %d: %+v, %v; want allowed=%v from %v and no error", tc.policy, i, res, err, want, tc.source)
+			}
+		}
 	}
 	if _, err := lim.Peek(ctx, core.User(1)); !errors.Is(err, boom) {
 		t.Errorf("Peek error %v, want the store's error", err)
@@ -559,6 +584,8 @@ func TestConcurrentTakes(t *testing.T) {
 		t.Errorf("%d of 64 concurrent events admitted, want exactly Burst = 10", got)
 	}
 }
+
+var discard = slog.New(slog.DiscardHandler)
 
 func TestNewRejectsNilOption(t *testing.T) {
 	t.Parallel()

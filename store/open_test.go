@@ -209,8 +209,10 @@ func TestOpenRedis(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := lim.Allow(ctx, 43); err == nil {
-		t.Errorf("Allow after Close succeeded")
+	// With the client closed, decisions follow the limiter's failure policy
+	// (FailLocal by default) instead of failing.
+	if res, err := lim.Allow(ctx, 43); err != nil || res.Source != core.SourceFallback {
+		t.Errorf("Allow after Close = %+v, %v; want a decision from the local fallback", res, err)
 	}
 }
 

@@ -261,3 +261,7 @@ func (j *janitor) close() {
 		}
 	})
 }
+
+// InProcess marks the store as in-process (core.InProcess): the Limiter
+// skips its decision timeout, circuit breaker and deny cache for it.
+func (s *Store) InProcess() {}

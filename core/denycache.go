@@ -1,0 +1,104 @@
+package core
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// denyCache remembers, per key, until when the store's last denial holds,
+// so repeated requests of a flooding user are denied in-process without a
+// store call. GCRA writes nothing on a denial and other instances can only
+// move a key's TAT later, so a cached denial is never wrong: at worst (a
+// Reset made elsewhere) it lasts until the RetryAfter the store gave. The
+// Result it returns is exact for the history this instance has seen (an
+// admission here drops the entry); admissions on other instances can only
+// make the true wait longer, which the store reports once the entry ends.
+type denyCache struct {
+	seed   maphash.Seed
+	shards [16]denyShard
+}
+
+type denyShard struct {
+	mu      sync.Mutex
+	entries map[string]denial
+	sweepAt int // sweep expired entries when the map reaches this size
+}
+
+// denial is what the store said, on the local monotonic clock.
+type denial struct {
+	limit   Limit
+	allowAt time.Time // when a cost-1 request would first pass
+	resetAt time.Time // when the key would be fully replenished
+}
+
+func newDenyCache() *denyCache {
+	c := &denyCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].entries = map[string]denial{}
+		c.shards[i].sweepAt = 1024
+	}
+	return c
+}
+
+func (c *denyCache) shard(key string) *denyShard {
+	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+}
+
+// remember records a store denial of cost n made at now.
+func (c *denyCache) remember(key string, res Result, n int, now time.Time) {
+	if res.Allowed || res.RetryAfter <= 0 {
+		return
+	}
+	d := denial{
+		limit:   res.Limit,
+		allowAt: now.Add(res.RetryAfter - time.Duration(n-1)*res.Limit.Interval()),
+		resetAt: now.Add(res.ResetAfter),
+	}
+	s := c.shard(key)
+	s.mu.Lock()
+	if len(s.entries) >= s.sweepAt {
+		for k, e := range s.entries {
+			if !now.Before(e.allowAt) {
+				delete(s.entries, k)
+			}
+		}
+		s.sweepAt = max(1024, 2*len(s.entries))
+	}
+	s.entries[key] = d
+	s.mu.Unlock()
+}
+
+// check returns the cached denial for a request of cost n under l at now,
+// or false when the store must decide.
+func (c *denyCache) check(key string, l Limit, n int, now time.Time) (Result, bool) {
+	s := c.shard(key)
+	s.mu.Lock()
+	d, ok := s.entries[key]
+	s.mu.Unlock()
+	if !ok || d.limit != l {
+		return Result{}, false
+	}
+	t := l.Interval()
+	allowAt := d.allowAt.Add(time.Duration(n-1) * t)
+	if !now.Before(allowAt) {
+		return Result{}, false
+	}
+	reset := max(d.resetAt.Sub(now), 0)
+	tolerance := time.Duration(l.Burst) * t
+	return Result{
+		Remaining:  int(max(tolerance-reset, 0) / t),
+		RetryAfter: allowAt.Sub(now),
+		ResetAfter: reset,
+		Limit:      l,
+		Source:     SourceCache,
+	}, true
+}
+
+// forget drops key, after a Reset.
+func (c *denyCache) forget(key string) {
+	s := c.shard(key)
+	s.mu.Lock()
+	delete(s.entries, key)
+	s.mu.Unlock()
+}
