@@ -1,17 +1,16 @@
 package core_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
 )
 
 // flakyStore wraps a mapStore and can be told to fail or to hang (block
@@ -42,28 +41,10 @@ func (s *flakyStore) Take(ctx context.Context, key string, l core.Limit, n int) 
 	return s.mapStore.Take(ctx, key, l, n)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	t.Parallel()
 	st := &flakyStore{mapStore: newMapStore()}
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	lim := mustNew(t, st, core.PerSecond(1000), core.WithBreaker(3, time.Second),
 		core.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	ctx := context.Background()

@@ -473,8 +473,8 @@ func TestOpenRedisCluster(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if _, err := lim.Allow(ctx, 1); err == nil {
-		t.Errorf("Allow after Close succeeded")
+	if res, err := lim.Allow(ctx, 999999); err != nil || res.Source != core.SourceFallback {
+		t.Errorf("Allow after Close = %+v, %v; want a decision from the local fallback", res, err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // everything at once. The store's own cost (memorystore, redisstore) is
 // in their benchmarks.
 func BenchmarkOverhead(b *testing.B) {
-	g := newGuard(b, allowStore{}, core.PerSecond(1), nil)
+	g := newGuard(b, testutil.AllowStore{}, core.PerSecond(1), nil)
 	bot := newBot(b, "http://127.0.0.1:1", nil) // the pass path makes no call
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { return nil })
 	c := bot.NewContext(decode(b, testutil.Message(123456789, 123456789, "private", "hello there")))

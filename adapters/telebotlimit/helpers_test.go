@@ -1,10 +1,7 @@
 package telebotlimit_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -65,21 +62,13 @@ func startPolling(t testing.TB, api *testutil.BotAPI, b *tele.Bot) (stop func())
 
 // newGuard returns a Guard over st with limit l, logging to logs (nil:
 // discard).
-func newGuard(t testing.TB, st core.Store, l core.Limit, logs *syncBuffer, opts ...core.GuardOption) *core.Guard {
+func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuffer, opts ...core.GuardOption) *core.Guard {
 	t.Helper()
-	lim, err := core.New(st, l)
-	if err != nil {
-		t.Fatalf("core.New: %v", err)
-	}
-	var h slog.Handler = slog.DiscardHandler
+	var logger *slog.Logger
 	if logs != nil {
-		h = slog.NewTextHandler(logs, nil)
+		logger = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	g, err := core.NewGuard(lim, append([]core.GuardOption{core.WithLogger(slog.New(h))}, opts...)...)
-	if err != nil {
-		t.Fatalf("core.NewGuard: %v", err)
-	}
-	return g
+	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }
 
 // keyOf names the scope core.ByUser counts an update against, or
@@ -115,58 +104,6 @@ func (r *recorder) snapshot() map[string]int {
 	}
 	return out
 }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (slog handlers).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// failingStore fails every call, like a Redis that is down.
-type failingStore struct{}
-
-var errStoreDown = errors.New("teststore: redis is down")
-
-func (failingStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Reset(context.Context, string) error { return errStoreDown }
-
-// allowStore admits everything at once, so a benchmark times the adapter,
-// not a store.
-type allowStore struct{}
-
-func (allowStore) Take(_ context.Context, _ string, l core.Limit, _ int) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
-}
-
-func (allowStore) Peek(_ context.Context, _ string, l core.Limit) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst, Limit: l}, nil
-}
-
-func (allowStore) Reset(context.Context, string) error { return nil }
-
-var (
-	_ core.Store = failingStore{}
-	_ core.Store = allowStore{}
-)
 
 // decode turns a testutil builder's map (or any JSON object) into a
 // tele.Update, as telebot's poller would.

@@ -154,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	defer st.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, st, core.PerMinute(3), logs)
 
 	b := newBot(t, api.URL(), &tele.LongPoller{Timeout: 10 * time.Second})
@@ -227,7 +227,7 @@ func TestEndToEndPoller(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	defer st.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, st, core.PerMinute(3), logs)
 
 	b := newBot(t, api.URL(), telebotlimit.Poller(g, &tele.LongPoller{Timeout: 10 * time.Second}))
@@ -285,7 +285,7 @@ func process(t *testing.T, b *tele.Bot, updates ...any) {
 }
 
 // TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow core.WithErrorAction, and a dropped one is still answered.
+// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and a dropped one is still answered.
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -294,7 +294,7 @@ func TestStoreErrors(t *testing.T) {
 	}{{"pass", core.Pass, true}, {"drop", core.Drop, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := newGuard(t, failingStore{}, core.PerMinute(1), nil, core.WithErrorAction(tc.action))
+			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])})
 			b := newBot(t, api.URL(), nil)
 			b.Use(telebotlimit.Middleware(g))
 			rec := newRecorder()
@@ -383,7 +383,7 @@ func TestMiddlewareNilGuardPanics(t *testing.T) {
 	for name, f := range map[string]func(){
 		"Middleware":  func() { telebotlimit.Middleware(nil) },
 		"Poller":      func() { telebotlimit.Poller(nil, &tele.LongPoller{}) },
-		"Poller(nil)": func() { telebotlimit.Poller(newGuard(t, allowStore{}, core.PerSecond(1), nil), nil) },
+		"Poller(nil)": func() { telebotlimit.Poller(newGuard(t, testutil.AllowStore{}, core.PerSecond(1), nil), nil) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -401,7 +401,7 @@ func TestMiddlewareNilGuardPanics(t *testing.T) {
 func TestNoBot(t *testing.T) {
 	st := memorystore.New()
 	defer st.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, st, core.PerHour(1), logs)
 	calls := 0
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { calls++; return nil })
@@ -433,7 +433,7 @@ func TestActionErrorsRedacted(t *testing.T) {
 	api.Close() // every call now fails with an error naming the URL, token included
 	st := memorystore.New()
 	defer st.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, st, core.PerHour(1), logs)
 	b := newBot(t, url, nil)
 	b.Use(telebotlimit.Middleware(g))

@@ -20,7 +20,7 @@ import (
 // is the conversion and the decision alone.
 func BenchmarkOverhead(b *testing.B) {
 	u := decode(b, testutil.Message(123456789, -1001234567890, "supergroup", "hello there"))
-	g := newGuard(b, allowStore{}, core.PerSecond(1))
+	g := newGuard(b, testutil.AllowStore{}, core.PerSecond(1))
 	bot := newBot(b, "http://127.0.0.1:9") // never called on the pass path
 	ctx := context.Background()
 	noop := func(*th.Context, telego.Update) error { return nil }

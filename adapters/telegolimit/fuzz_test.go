@@ -3,7 +3,6 @@ package telegolimit_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,8 +50,7 @@ func FuzzUpdateOf(f *testing.F) {
 	bot := newBot(f, api.URL())
 	st := memorystore.New()
 	f.Cleanup(func() { _ = st.Close() })
-	g := newGuard(f, st, core.Every(time.Hour), core.WithNotice(time.Millisecond, nil),
-		core.WithLogger(slog.New(slog.DiscardHandler)))
+	g := newGuard(f, st, core.Every(time.Hour), core.WithNotice(time.Millisecond, nil))
 	group := &th.HandlerGroup{}
 	group.Use(telegolimit.Middleware(g))
 	group.Handle(func(*th.Context, telego.Update) error { return nil })

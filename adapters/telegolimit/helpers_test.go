@@ -1,9 +1,8 @@
 package telegolimit_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -127,63 +126,14 @@ func (c *counter) snapshot() map[string]int {
 	return out
 }
 
-// syncBuffer is an io.Writer for a slog handler that tests read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// failingStore is a core.Store whose every call fails, like Redis down.
-type failingStore struct{}
-
-var errStoreDown = errors.New("failingstore: down")
-
-func (failingStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Reset(context.Context, string) error { return errStoreDown }
-
-// allowStore is a core.Store that admits everything at once, to measure
-// the adapter without the store.
-type allowStore struct{}
-
-func (allowStore) Take(_ context.Context, _ string, l core.Limit, _ int) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
-}
-
-func (allowStore) Peek(_ context.Context, _ string, l core.Limit) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst, Limit: l}, nil
-}
-
-func (allowStore) Reset(context.Context, string) error { return nil }
-
 // newGuard builds a Guard over st with limit l, failing the test on error.
 func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...core.GuardOption) *core.Guard {
 	t.Helper()
-	lim, err := core.New(st, l)
-	if err != nil {
-		t.Fatalf("core.New: %v", err)
-	}
-	g, err := core.NewGuard(lim, opts...)
-	if err != nil {
-		t.Fatalf("core.NewGuard: %v", err)
-	}
-	return g
+	return newGuardLog(t, st, l, slog.New(slog.DiscardHandler), opts...)
+}
+
+// newGuardLog is newGuard with the limiter logging to logger.
+func newGuardLog(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, opts ...core.GuardOption) *core.Guard {
+	t.Helper()
+	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }

@@ -80,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	clock := testutil.NewClock()
 	st := memorystore.New(memorystore.WithClock(clock.Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := newGuard(t, st, core.PerMinute(3), core.WithLogger(slog.New(slog.DiscardHandler)))
+	g := newGuardLog(t, st, core.PerMinute(3), slog.New(slog.DiscardHandler))
 
 	var passed counter
 	p := startPolling(t, api, func(bh *th.BotHandler) {
@@ -201,7 +201,7 @@ func TestGroup(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := newGuard(t, st, core.PerMinute(2), core.WithLogger(slog.New(slog.DiscardHandler)))
+	g := newGuardLog(t, st, core.PerMinute(2), slog.New(slog.DiscardHandler))
 
 	var passed counter
 	p := startPolling(t, api, func(bh *th.BotHandler) {
@@ -224,7 +224,7 @@ func TestGroup(t *testing.T) {
 }
 
 // TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow core.WithErrorAction, and dropped callbacks and inline
+// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and dropped callbacks and inline
 // queries are still answered (never with a notice).
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
@@ -234,8 +234,7 @@ func TestStoreErrors(t *testing.T) {
 	}{{core.Pass, 6}, {core.Drop, 0}} {
 		t.Run(map[core.Action]string{core.Pass: "pass", core.Drop: "drop"}[tc.action], func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := newGuard(t, failingStore{}, core.PerMinute(1), core.WithErrorAction(tc.action),
-				core.WithLogger(slog.New(slog.DiscardHandler)))
+			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])})
 			var passed counter
 			p := startPolling(t, api, func(bh *th.BotHandler) {
 				bh.Use(telegolimit.Middleware(g))
@@ -295,10 +294,10 @@ func TestActionErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			var logs syncBuffer
+			var logs testutil.SyncBuffer
 			st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 			t.Cleanup(func() { _ = st.Close() })
-			g := newGuard(t, st, core.Every(time.Hour), core.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			g := newGuardLog(t, st, core.Every(time.Hour), slog.New(slog.NewTextHandler(&logs, nil)))
 
 			group := &th.HandlerGroup{}
 			group.Use(telegolimit.Middleware(g))
@@ -333,10 +332,10 @@ func TestActionErrors(t *testing.T) {
 // still decides and logs each action it could not take.
 func TestNilBot(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := newGuard(t, st, core.Every(time.Hour), core.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	g := newGuardLog(t, st, core.Every(time.Hour), slog.New(slog.NewTextHandler(&logs, nil)))
 	group := &th.HandlerGroup{}
 	group.Use(telegolimit.Middleware(g))
 	handled := 0
@@ -368,7 +367,7 @@ func TestBusinessNotice(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := newGuard(t, st, core.Every(time.Hour), core.WithLogger(slog.New(slog.DiscardHandler)))
+	g := newGuardLog(t, st, core.Every(time.Hour), slog.New(slog.DiscardHandler))
 	group := &th.HandlerGroup{}
 	group.Use(telegolimit.Middleware(g))
 	group.Handle(func(*th.Context, telego.Update) error { return nil })

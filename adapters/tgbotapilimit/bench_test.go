@@ -18,7 +18,7 @@ import (
 func BenchmarkOverhead(b *testing.B) {
 	api := testutil.StartBotAPI(b)
 	bot := newBot(b, context.Background(), api)
-	g := newGuard(b, allowStore{}, core.PerMinute(20), nil)
+	g := newGuard(b, testutil.AllowStore{}, core.PerMinute(20), nil)
 	u := tgbotapi.Update{UpdateID: 1, Message: &tgbotapi.Message{MessageID: 1,
 		From: &tgbotapi.User{ID: 123456789, FirstName: "A"},
 		Chat: &tgbotapi.Chat{ID: -1001234567890, Type: "supergroup"}, Text: "hello there"}}

@@ -3,7 +3,6 @@ package tgbotapilimit_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,70 +100,15 @@ func (p *poller) stop() {
 	})
 }
 
-// syncBuffer is an io.Writer for a slog handler that tests read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// failingStore is a core.Store whose every call fails, like Redis down.
-type failingStore struct{}
-
-var errStoreDown = errors.New("failingstore: down")
-
-func (failingStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
-	return core.Result{}, errStoreDown
-}
-
-func (failingStore) Reset(context.Context, string) error { return errStoreDown }
-
-// allowStore is a core.Store that admits everything at once, to measure
-// the adapter without the store.
-type allowStore struct{}
-
-func (allowStore) Take(_ context.Context, _ string, l core.Limit, _ int) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
-}
-
-func (allowStore) Peek(_ context.Context, _ string, l core.Limit) (core.Result, error) {
-	return core.Result{Allowed: true, Remaining: l.Burst, Limit: l}, nil
-}
-
-func (allowStore) Reset(context.Context, string) error { return nil }
-
 // newGuard builds a Guard over st with limit l, logging into log (nil:
 // discarded).
 func newGuard(t testing.TB, st core.Store, l core.Limit, log io.Writer, opts ...core.GuardOption) *core.Guard {
 	t.Helper()
-	lim, err := core.New(st, l)
-	if err != nil {
-		t.Fatal(err)
+	var logger *slog.Logger
+	if log != nil {
+		logger = slog.New(slog.NewTextHandler(log, nil))
 	}
-	if log == nil {
-		log = io.Discard
-	}
-	opts = append([]core.GuardOption{core.WithLogger(slog.New(slog.NewTextHandler(log, nil)))}, opts...)
-	g, err := core.NewGuard(lim, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }
 
 func waitCtx(t testing.TB) context.Context {

@@ -137,7 +137,7 @@ func TestEndToEnd(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New()
 	defer st.Close()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, st, core.PerMinute(3), logs)
 
 	callbacks := repeat(10, func(int) map[string]any { return testutil.CallbackQuery(clicker, clicker, "cb") })
@@ -249,7 +249,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow core.WithErrorAction.
+// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them).
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -261,8 +261,8 @@ func TestStoreErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := newGuard(t, failingStore{}, core.PerMinute(3), nil,
-				core.WithErrorAction(tc.action), core.WithBypass(sentinelUser))
+			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(3), nil,
+				[]core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])}, core.WithBypass(sentinelUser))
 			for i := range 3 {
 				api.Push(testutil.Message(1, 1, "", fmt.Sprintf("m %d", i)))
 			}
@@ -395,7 +395,7 @@ func TestUpdateOfBuilders(t *testing.T) {
 func TestFilterPanicsOnNil(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	bot := newBot(t, context.Background(), api)
-	g := newGuard(t, allowStore{}, core.PerMinute(3), nil)
+	g := newGuard(t, testutil.AllowStore{}, core.PerMinute(3), nil)
 	for _, tc := range []struct {
 		name string
 		bot  *tgbotapi.BotAPI
@@ -417,7 +417,7 @@ func TestFilterPanicsOnNil(t *testing.T) {
 func TestFilterCloses(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	bot := newBot(t, context.Background(), api)
-	g := newGuard(t, allowStore{}, core.PerMinute(3), nil)
+	g := newGuard(t, testutil.AllowStore{}, core.PerMinute(3), nil)
 
 	in := make(chan tgbotapi.Update, 2)
 	in <- tgbotapi.Update{UpdateID: 1}
@@ -458,7 +458,7 @@ func TestCheckNilGuard(t *testing.T) {
 }
 
 func TestCheckNilBot(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, memorystore.New(memorystore.WithCleanupInterval(0)), core.Every(time.Hour), logs)
 	cb := tgbotapi.Update{CallbackQuery: &tgbotapi.CallbackQuery{ID: "7", From: &tgbotapi.User{ID: 5}}}
 	if !tgbotapilimit.Check(context.Background(), nil, g, cb) {
@@ -477,7 +477,7 @@ func TestCheckNilBot(t *testing.T) {
 func TestActionErrorsRedacted(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	bot := newBot(t, context.Background(), api)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := newGuard(t, memorystore.New(memorystore.WithCleanupInterval(0)), core.Every(time.Hour), logs)
 	msg := func() tgbotapi.Update {
 		return tgbotapi.Update{Message: &tgbotapi.Message{From: &tgbotapi.User{ID: 5}, Chat: &tgbotapi.Chat{ID: 5, Type: "private"}, Text: "x"}}
@@ -510,7 +510,7 @@ func TestActionErrorsRedacted(t *testing.T) {
 // TestCheckDoneContext: a done ctx is a store error to the Guard, which
 // follows WithErrorAction; Check does not block or panic.
 func TestCheckDoneContext(t *testing.T) {
-	g := newGuard(t, allowStore{}, core.PerMinute(3), nil, core.WithErrorAction(core.Drop))
+	g := newGuard(t, testutil.AllowStore{}, core.PerMinute(3), nil, core.WithErrorAction(core.Drop))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if tgbotapilimit.Check(ctx, nil, g, tgbotapi.Update{Message: &tgbotapi.Message{From: &tgbotapi.User{ID: 1}}}) {

@@ -84,11 +84,11 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	defer st.Close()
-	limiter, err := st.NewLimiter()
+	limiter, err := st.NewLimiter(core.WithLogger(log))
 	if err != nil {
 		return err
 	}
-	guard, err := core.NewGuard(limiter, core.WithLogger(log))
+	guard, err := core.NewGuard(limiter)
 	if err != nil {
 		return err
 	}

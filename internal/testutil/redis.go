@@ -227,7 +227,7 @@ func AssertEveryKeyHasTTL(t testing.TB, c redis.UniversalClient) int {
 // CommandCalls returns how many times the server ran each command since
 // start or the last CONFIG RESETSTAT, from INFO commandstats, keyed by lower
 // case command name ("evalsha", "eval", "time").
-func CommandCalls(ctx context.Context, c *redis.Client) (map[string]int64, error) {
+func CommandCalls(ctx context.Context, c redis.UniversalClient) (map[string]int64, error) {
 	info, err := c.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return nil, err

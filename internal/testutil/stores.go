@@ -1,0 +1,99 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/floodgate-go/floodgate/core"
+)
+
+// ErrStoreDown is what FailingStore returns.
+var ErrStoreDown = errors.New("testutil: store is down")
+
+// FailingStore is a core.Store whose every call fails, like a Redis that is
+// down: the limiter's failure policy then decides.
+type FailingStore struct{}
+
+// Take implements core.Store: it fails.
+func (FailingStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
+	return core.Result{}, ErrStoreDown
+}
+
+// Peek implements core.Store: it fails.
+func (FailingStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
+	return core.Result{}, ErrStoreDown
+}
+
+// Reset implements core.Store: it fails.
+func (FailingStore) Reset(context.Context, string) error { return ErrStoreDown }
+
+// AllowStore admits every call at once and costs nothing, so a benchmark
+// over it times the adapter and core, not a store. It is core.InProcess:
+// the limiter adds no timeout or breaker around it.
+type AllowStore struct{}
+
+// Take implements core.Store: always allowed.
+func (AllowStore) Take(_ context.Context, _ string, l core.Limit, _ int) (core.Result, error) {
+	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
+}
+
+// Peek implements core.Store: always allowed.
+func (AllowStore) Peek(_ context.Context, _ string, l core.Limit) (core.Result, error) {
+	return core.Result{Allowed: true, Remaining: l.Burst, Limit: l}, nil
+}
+
+// Reset implements core.Store.
+func (AllowStore) Reset(context.Context, string) error { return nil }
+
+// InProcess marks AllowStore as core.InProcess.
+func (AllowStore) InProcess() {}
+
+var (
+	_ core.Store     = FailingStore{}
+	_ core.Store     = AllowStore{}
+	_ core.InProcess = AllowStore{}
+)
+
+// NewGuard builds a Guard for a test: a Limiter over st under l that logs
+// to logger (nil: discard), with the limiter options lopts, then
+// core.NewGuard with gopts. It fails the test on an error.
+func NewGuard(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, lopts []core.Option, gopts ...core.GuardOption) *core.Guard {
+	t.Helper()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	lim, err := core.New(st, l, append([]core.Option{core.WithLogger(logger)}, lopts...)...)
+	if err != nil {
+		t.Fatalf("core.New: %v", err)
+	}
+	g, err := core.NewGuard(lim, gopts...)
+	if err != nil {
+		t.Fatalf("core.NewGuard: %v", err)
+	}
+	return g
+}
+
+// SyncBuffer is an io.Writer that collects what several goroutines write,
+// e.g. a test's log output.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
