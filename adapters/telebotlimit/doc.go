@@ -69,8 +69,9 @@
 //	message (no message)
 //	inline_query                     sender                     dropped; answerInlineQuery with results [],
 //	                                                            cache_time 0, is_personal true
-//	chosen_inline_result, shipping_  sender                     dropped silently
-//	query, pre_checkout_query
+//	chosen_inline_result             sender                     dropped silently
+//	shipping_query,                  -                          never throttled (passed uncounted)
+//	pre_checkout_query
 //	poll_answer                      user, or voter_chat for    dropped silently
 //	                                 an anonymous vote
 //	my_chat_member, chat_member,     sender (from)              dropped silently
@@ -81,29 +82,29 @@
 //	unknown update kinds
 //
 // With another key function (core.ByChat, core.ByUserInChat, ...) the
-// middle column changes; the actions do not. An update dropped by
-// core.WithErrorAction(core.Drop) after a store error gets the same answers
+// middle column changes; the actions do not. An update denied while the
+// store is out (the limiter's core.FailClosed policy) gets the same answers
 // (a callback with the Guard's callback text), never a notice.
 //
 // The throttled inline query is answered with Bot.Raw, not c.Answer:
 // tele.QueryResponse leaves out a cache_time of 0, and Telegram would then
-// cache the empty answer for 300 s. A dropped pre_checkout_query is not
-// answered, so Telegram cancels that payment after 10 s; exempt payments
-// with core.WithBypassFunc if that is not what you want.
+// cache the empty answer for 300 s. Payment queries
+// (pre_checkout_query, shipping_query) are never throttled: core passes
+// them, since Telegram cancels a payment whose query goes unanswered.
 //
 // A dropped update makes the middleware return nil, so Settings.OnError is
 // not called for throttling. A Bot API call that fails is logged through
-// the Guard's logger (core.WithLogger) with the bot token removed, and
+// the limiter's logger (core.WithLogger) with the bot token removed, and
 // never returned: the bot goes on.
 //
 // # Context and timeouts
 //
 // telebot handlers get no context.Context, so each decision runs under
 // context.Background(). A slow or unreachable store is bounded by the
-// store's own timeouts: the Redis client store.Open builds gives up within
-// about a second (500 ms dial, 250 ms read and write, one retry), and the
-// store-error policy (core.WithErrorAction) then decides. If you build your
-// own Redis client for redisstore.New, give it timeouts too. The Bot API
+// limiter's decision timeout (core.WithTimeout, 50 ms by default), and the
+// limiter's failure policy (core.WithPolicy) then decides; set
+// ContextTimeoutEnabled on a Redis client you build yourself so the
+// deadline reaches its socket. The Bot API
 // calls made on a denial are bounded by the timeout of Settings.Client.
 //
 // # Concurrency

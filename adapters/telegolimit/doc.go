@@ -56,8 +56,9 @@
 //	message (no message)
 //	inline_query                     sender                     dropped; answerInlineQuery with no results
 //	                                                            (results []), is_personal true, cache_time 1
-//	chosen_inline_result, shipping_  sender                     dropped silently
-//	query, pre_checkout_query
+//	chosen_inline_result             sender                     dropped silently
+//	shipping_query,                  -                          never throttled (passed uncounted)
+//	pre_checkout_query
 //	poll_answer                      the voter, or voter_chat   dropped silently
 //	my_chat_member, chat_member,     sender (from)              dropped silently
 //	chat_join_request
@@ -70,17 +71,16 @@
 //	unknown update kinds
 //
 // With another key function (core.ByChat, core.ByUserInChat, ...) the
-// middle column changes; the actions do not. An update dropped by
-// core.WithErrorAction(core.Drop) after a store error gets the same actions
+// middle column changes; the actions do not. An update denied while the
+// store is out (the limiter's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
 //
 // cache_time is 1, not 0: telego's AnswerInlineQueryParams omits a zero
 // cache_time, and Telegram then caches the empty answer for 300 s; one
 // second, per user, is the least telego can send.
 //
-// A dropped pre_checkout_query is not answered, so Telegram cancels that
-// payment after 10 s. Exempt payments with core.WithBypassFunc if that is
-// not what you want.
+// Payment queries are never throttled: Telegram cancels a payment whose
+// pre_checkout_query goes unanswered.
 //
 // # Errors
 //
@@ -94,7 +94,7 @@
 // caller.
 //
 // A failed Bot API call of the middleware (a 429, a network error) is
-// logged through the Guard's logger (core.WithLogger) by
+// logged through the limiter's logger (core.WithLogger) by
 // core.Guard.ReportActionError, with the bot token cut out; telego's own
 // logger reports it too ("Execution error ..."; its default logger hides
 // the token). The update stays dropped.
@@ -110,7 +110,7 @@
 // the handler context (*th.Context is a context.Context), bounded by the
 // bot's http.Client timeout. telegohandler cancels that context when the
 // bot handler stops (BotHandler.Stop, StopWithContext): an update in flight
-// then gets a store error (context.Canceled) and follows
+// then ends with its context (context.Canceled) and follows
 // core.WithErrorAction. Several bot instances (processes) share one limit,
 // and one notice per cooldown, when their Guards use the same Redis store
 // and prefix.

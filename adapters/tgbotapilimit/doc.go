@@ -54,21 +54,21 @@
 //	message (no Message)
 //	inline_query                     sender                     dropped; answerInlineQuery with no results,
 //	                                                            cache_time 0, is_personal true
-//	chosen_inline_result, shipping_  sender                     dropped silently
-//	query, pre_checkout_query
+//	chosen_inline_result             sender                     dropped silently
+//	shipping_query,                  -                          never throttled (passed uncounted)
+//	pre_checkout_query
 //	poll_answer, my_chat_member,     sender (user / from)       dropped silently
 //	chat_member, chat_join_request
 //	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
 //	unknown update kinds
 //
 // With another key function (core.ByChat, core.ByUserInChat, ...) the
-// middle column changes; the actions do not. An update dropped by
-// core.WithErrorAction(core.Drop) after a store error gets the same actions
+// middle column changes; the actions do not. An update denied while the
+// store is out (the limiter's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
 //
-// Note on pre_checkout_query: a dropped pre-checkout query is not answered,
-// so Telegram cancels that payment after 10 s. Exempt payments with
-// core.WithBypassFunc if that is not what you want.
+// Payment queries are never throttled: Telegram cancels a payment whose
+// pre_checkout_query goes unanswered.
 //
 // # Concurrency
 //

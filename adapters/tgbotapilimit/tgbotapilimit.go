@@ -82,7 +82,7 @@ func chatOf(c *tgbotapi.Chat) (int64, string) {
 	return c.ID, c.Type
 }
 
-// errNilBot is reported (through the Guard's logger) for each action Check
+// errNilBot is reported (through the limiter's logger) for each action Check
 // could not take because it was given a nil bot.
 var errNilBot = errors.New("tgbotapilimit: bot is nil, nothing was sent")
 
