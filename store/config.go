@@ -53,6 +53,8 @@ const (
 	envPrefix         = "FLOODGATE_PREFIX"
 	envRedisKeyPrefix = "REDIS_KEY_PREFIX"
 	envLimit          = "FLOODGATE_LIMIT"
+	envPolicy         = "FLOODGATE_FAILURE_POLICY"
+	envTimeout        = "FLOODGATE_TIMEOUT"
 )
 
 // Config says which store to open and how to limit. The zero Config is
@@ -83,6 +85,14 @@ type Config struct {
 	// core.Every(time.Second), one event per second with a burst of 1, the
 	// replaced middleware's default rate_limit=1.0.
 	Limit core.Limit
+	// Policy is what Opened.NewLimiter's limiter does while Redis fails or
+	// does not answer in time (core.WithPolicy). Default (the zero value):
+	// core.FailLocal. The memory store cannot fail, so it ignores Policy.
+	Policy core.FailurePolicy
+	// Timeout bounds each Redis call of a decision (core.WithTimeout); past
+	// it the decision follows Policy. Default (0): core.DefaultTimeout,
+	// 50 ms. Negative is invalid.
+	Timeout time.Duration
 }
 
 // defaultLimit is the Limit a zero Config.Limit stands for.
@@ -162,6 +172,22 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("store: %w: %s: %w", ErrInvalidConfig, envLimit, err)
 		}
 		cfg.Limit = l
+	}
+
+	if v, ok := get(envPolicy); ok {
+		p, err := core.ParseFailurePolicy(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("store: %w: %s: %w", ErrInvalidConfig, envPolicy, err)
+		}
+		cfg.Policy = p
+	}
+
+	if v, ok := get(envTimeout); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, configErr(envTimeout, "%q: want a positive duration such as 50ms or 1s", v)
+		}
+		cfg.Timeout = d
 	}
 
 	if err := cfg.Validate(); err != nil { // every check above should have caught it
@@ -308,7 +334,21 @@ func (c Config) Validate() error {
 			return fmt.Errorf("store: %w: Limit: %w", ErrInvalidConfig, err)
 		}
 	}
+	if c.Policy > core.FailClosed {
+		return configErr("Policy", "%v: want core.FailLocal, core.FailOpen or core.FailClosed", c.Policy)
+	}
+	if c.Timeout < 0 {
+		return configErr("Timeout", "%v: must not be negative", c.Timeout)
+	}
 	return nil
+}
+
+// timeout returns Timeout, 0 as core.DefaultTimeout.
+func (c Config) timeout() time.Duration {
+	if c.Timeout == 0 {
+		return core.DefaultTimeout
+	}
+	return c.Timeout
 }
 
 // backend returns Backend in lower case, "" as BackendMemory.
@@ -357,6 +397,10 @@ func (c Config) withDefaults() Config {
 //	backend=redis addr=redis+sentinel://:xxxxx@10.0.0.1:26379,10.0.0.2:26379 master=mymaster db=0 prefix=floodgate limit=1/s
 //	backend=redis addr=redis+cluster://10.0.0.1:7000,10.0.0.2:7000 prefix=floodgate limit=1/s
 //	backend=memory prefix=floodgate limit=20/m burst 5
+//	backend=redis addr=redis://redis:6379 db=0 prefix=floodgate limit=1/s policy=closed timeout=200ms
+//
+// The failure policy and timeout appear when they differ from the defaults
+// (FailLocal, 50 ms).
 //
 // A RedisURL that does not parse is shown as "addr=invalid", without its
 // text.
@@ -382,6 +426,9 @@ func (c Config) String() string {
 	b.WriteString(c.prefix())
 	b.WriteString(" limit=")
 	b.WriteString(c.limit().String())
+	if c.backend() == BackendRedis && (c.Policy != core.FailLocal || c.timeout() != core.DefaultTimeout) {
+		fmt.Fprintf(&b, " policy=%v timeout=%v", c.Policy, c.timeout())
+	}
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store"
 )
 
@@ -706,4 +708,43 @@ func TestClusterOptions(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestFailurePolicyFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg := mustFromLookup(t, map[string]string{"REDIS_URL": "redis://cache:6379/0",
+		"FLOODGATE_FAILURE_POLICY": "Closed", "FLOODGATE_TIMEOUT": "200ms"})
+	if cfg.Policy != core.FailClosed || cfg.Timeout != 200*time.Millisecond {
+		t.Fatalf("Policy %v, Timeout %v; want closed, 200ms", cfg.Policy, cfg.Timeout)
+	}
+	if want := "backend=redis addr=redis://cache:6379 db=0 prefix=floodgate limit=1/s policy=closed timeout=200ms"; cfg.String() != want {
+		t.Fatalf("String() = %q, want %q", cfg.String(), want)
+	}
+	for name, env := range map[string]map[string]string{
+		"FLOODGATE_FAILURE_POLICY": {"FLOODGATE_FAILURE_POLICY": "fallback"},
+		"FLOODGATE_TIMEOUT":        {"FLOODGATE_TIMEOUT": "-5ms"},
+	} {
+		_, err := store.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if !errors.Is(err, store.ErrInvalidConfig) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want ErrInvalidConfig naming %s", name, err, name)
+		}
+	}
+	if err := (store.Config{Timeout: -time.Second}).Validate(); !errors.Is(err, store.ErrInvalidConfig) {
+		t.Errorf("negative Timeout: %v", err)
+	}
+}
+
+func TestNewLimiterAppliesPolicy(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	st := mustOpen(t, store.Config{Backend: store.BackendRedis, RedisURL: srv.URL(), Policy: core.FailClosed})
+	lim, err := st.NewLimiter(core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop() // Redis goes away: FailClosed denies
+	res, err := lim.Allow(context.Background(), 1)
+	if err != nil || res.Allowed || res.Source != core.SourcePolicy {
+		t.Fatalf("with Redis down under FailClosed: %+v, %v; want denied by policy", res, err)
+	}
 }

@@ -41,6 +41,8 @@
 //	FLOODGATE_PREFIX  1-128 printable ASCII, no spaces/braces  floodgate                Prefix
 //	REDIS_KEY_PREFIX  same as FLOODGATE_PREFIX                 floodgate                Prefix
 //	FLOODGATE_LIMIT   core.ParseLimit text: 1/s, 20/m burst 5  1/s                      Limit
+//	FLOODGATE_FAILURE_POLICY  local | open | closed (any case) local                    Policy
+//	FLOODGATE_TIMEOUT a positive Go duration: 50ms, 1s         50ms                     Timeout
 //
 // # Precedence
 //

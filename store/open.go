@@ -111,7 +111,8 @@ func (c Config) newRedisClient() (redis.UniversalClient, string, error) {
 // opts overrides the prefix; core.WithRule sets the rule name. For another
 // limit, call Rule on the result, or core.New(o, limit, ...).
 func (o *Opened) NewLimiter(opts ...core.Option) (*core.Limiter, error) {
-	all := append([]core.Option{core.WithPrefix(o.Config.prefix())}, opts...)
+	all := append([]core.Option{core.WithPrefix(o.Config.prefix()), core.WithPolicy(o.Config.Policy),
+		core.WithTimeout(o.Config.timeout())}, opts...)
 	return core.New(o.Store, o.Config.limit(), all...)
 }
 
