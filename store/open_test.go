@@ -21,6 +21,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// patient gives decisions a timeout no loaded CI machine reaches, so that
+// tests asserting exact counts never see a decision fall back to the local
+// store (docs/stores.md#failure-policy).
+var patient = core.WithTimeout(5 * time.Second)
+
 func mustFromLookup(t *testing.T, env map[string]string) store.Config {
 	t.Helper()
 	cfg, err := store.FromLookup(lookup(env))
@@ -79,7 +84,7 @@ func TestOpenMemory(t *testing.T) {
 	if got, want := st.Config.String(), "backend=memory prefix=booking_bot:client1 limit=2/m"; got != want {
 		t.Errorf("Config = %q, want %q", got, want)
 	}
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +113,7 @@ func TestOpenZeroConfig(t *testing.T) {
 	if st.Config != want {
 		t.Errorf("Opened.Config = %#v, want %#v", st.Config, want)
 	}
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +172,7 @@ func TestOpenRedis(t *testing.T) {
 		t.Fatal("RedisClient() is nil")
 	}
 	t.Logf("opened %v", st.Config)
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +200,7 @@ func TestOpenRedis(t *testing.T) {
 
 	// Another instance of the bot, opened from the same config, shares the budget.
 	other := mustOpen(t, cfg)
-	lim2, err := other.NewLimiter()
+	lim2, err := other.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +226,7 @@ func TestOpenRedisHostPortDB(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	st := mustOpen(t, mustFromLookup(t, map[string]string{
 		"REDIS_ENABLED": "true", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port), "REDIS_DB": "3"}))
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,14 +263,14 @@ func TestOpenRedisPasswords(t *testing.T) {
 		st := mustOpen(t, mustFromLookup(t, map[string]string{
 			"FLOODGATE_STORE": "redis", "REDIS_URL": "redis://alice:" + secret + "@" + srv.Addr + "/0"}))
 		assertNoSecret(t, "String()", st.Config.String())
-		lim, _ := st.NewLimiter()
+		lim, _ := st.NewLimiter(patient)
 		decide(t, lim, 1)
 	})
 	t.Run("REDIS_PASSWORD with URL delimiters", func(t *testing.T) {
 		st := mustOpen(t, mustFromLookup(t, map[string]string{
 			"REDIS_ENABLED": "true", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": port, "REDIS_PASSWORD": odd}))
 		assertNoSecret(t, "String()", st.Config.String(), odd)
-		lim, _ := st.NewLimiter()
+		lim, _ := st.NewLimiter(patient)
 		decide(t, lim, 1)
 	})
 	t.Run("wrong passwords fail without showing either", func(t *testing.T) {
@@ -306,7 +311,7 @@ func TestOpenRedisUnixSocket(t *testing.T) {
 	if got, want := st.Config.String(), "backend=redis addr=unix://"+sock+" db=2 prefix=floodgate limit=1/s"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	lim, _ := st.NewLimiter()
+	lim, _ := st.NewLimiter(patient)
 	if got := decide(t, lim, 2); !equalBools(got, []bool{true, false}) {
 		t.Errorf("decisions = %v", got)
 	}
@@ -428,7 +433,7 @@ func TestOpenRedisCluster(t *testing.T) {
 	if got := st.Config.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +498,7 @@ func TestOpenRedisClusterPasswords(t *testing.T) {
 
 	st := mustOpen(t, mustFromLookup(t, map[string]string{"REDIS_URL": "redis+cluster://:" + escaped + "@" + seeds}))
 	assertNoSecret(t, "String()", st.Config.String(), odd, escaped)
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +539,7 @@ func TestOpenRedisSentinel(t *testing.T) {
 	if got := st.Config.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	lim, err := st.NewLimiter()
+	lim, err := st.NewLimiter(patient)
 	if err != nil {
 		t.Fatal(err)
 	}

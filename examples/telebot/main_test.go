@@ -206,6 +206,10 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": secret,
 			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
+			// Exactness is the point here: under -race on a loaded CI machine a
+			// Redis call can exceed the 50 ms default, and FailLocal would then
+			// decide that update locally (docs/stores.md#failure-policy).
+			"FLOODGATE_TIMEOUT": "2s",
 		}))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)

@@ -276,6 +276,10 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 			"WEBHOOK_URL": url, "LISTEN_ADDR": addr,
 			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
+			// Exactness is the point here: under -race on a loaded CI machine a
+			// Redis call can exceed the 50 ms default, and FailLocal would then
+			// decide that update locally (docs/stores.md#failure-policy).
+			"FLOODGATE_TIMEOUT": "2s",
 		}))
 	}
 	// Each instance listens before it calls setWebhook.
@@ -297,7 +301,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 		if err := b.stop(t); err != nil {
 			t.Errorf("instance %d: run() = %v, want nil", i+1, err)
 		}
-		if want := `mode=webhook store="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h"`; !strings.Contains(b.logs.String(), want) {
+		if want := `mode=webhook store="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h policy=local timeout=2s"`; !strings.Contains(b.logs.String(), want) {
 			t.Errorf("instance %d log lacks %s:\n%s", i+1, want, b.logs)
 		}
 	}
