@@ -24,6 +24,10 @@ type Result struct {
 	// value), the local deny cache, or, while the store was out, the local
 	// fallback or the failure policy.
 	Source Source
+	// Shadow reports that the limit denied this event but the limiter is in
+	// shadow mode (WithShadow), so Allowed is true: nothing is blocked.
+	// RetryAfter then says how long the event would have waited.
+	Shadow bool
 }
 
 // Decide is the GCRA decision every store implements, written once in Go.

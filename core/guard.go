@@ -248,11 +248,16 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *Limiter { return g.lim }
 
-// ReportActionError logs that an adapter failed to act on a denial: action
-// is what it tried ("answerCallbackQuery", "sendMessage"), token the bot
-// token, which is cut out of the error text (HTTP clients put the request
-// URL, token included, in their errors). Adapters call it; it never panics.
-func (g *Guard) ReportActionError(ctx context.Context, action string, u Update, token string, err error) {
+// ReportAction records a Bot API call an adapter made on a denial: action
+// is the method ("answerCallbackQuery", "answerInlineQuery", "sendMessage"),
+// u the update acted on, err the call's result. The Limiter's observer, if
+// any, hears of every call; a failure is also logged at warn level with
+// token, the bot token, cut out of the error text (HTTP clients put the
+// request URL, token included, in their errors). It never panics.
+func (g *Guard) ReportAction(ctx context.Context, action string, u Update, token string, err error) {
+	if obs := g.lim.cfg.observer; obs != nil {
+		obs.Action(ActionEvent{Action: action, Kind: u.Kind, Err: err})
+	}
 	if err == nil {
 		return
 	}

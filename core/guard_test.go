@@ -272,7 +272,7 @@ func TestKindString(t *testing.T) {
 	}
 }
 
-func TestReportActionErrorRedactsToken(t *testing.T) {
+func TestReportActionRedactsToken(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
 	const token = "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -284,13 +284,13 @@ func TestReportActionErrorRedactsToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.ReportActionError(context.Background(), "sendMessage", msg(1, 1, "x"), token,
+	g.ReportAction(context.Background(), "sendMessage", msg(1, 1, "x"), token,
 		errors.New(`Post "https://api.telegram.org/bot`+token+`/sendMessage": dial tcp: i/o timeout`))
 	out := buf.String()
 	if strings.Contains(out, token) || !strings.Contains(out, "botxxxxx/sendMessage") || !strings.Contains(out, "action=sendMessage") {
 		t.Fatalf("log line %q: want the action, and the token replaced", out)
 	}
-	g.ReportActionError(context.Background(), "sendMessage", msg(1, 1, "x"), token, nil)
+	g.ReportAction(context.Background(), "sendMessage", msg(1, 1, "x"), token, nil)
 	if buf.String() != out {
 		t.Fatal("a nil error was logged")
 	}

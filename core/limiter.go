@@ -37,6 +37,7 @@ type Limiter struct {
 	rule   string
 	res    *resilience // shared by every Rule of one New; nil for InProcess stores
 	cfg    *limiterConfig
+	shadow bool
 }
 
 // resilience is what keeps decisions going when the store misbehaves: the
@@ -60,6 +61,8 @@ type limiterConfig struct {
 	denyCache bool
 	now       func() time.Time
 	logger    *slog.Logger
+	observer  Observer
+	shadow    bool
 }
 
 // Option configures a Limiter in New.
@@ -113,6 +116,17 @@ func WithPrefix(prefix string) Option { return func(l *Limiter) { l.prefix = pre
 // must be 1 to 64 characters from [A-Za-z0-9_.-].
 func WithRule(name string) Option { return func(l *Limiter) { l.rule = name } }
 
+// WithObserver reports every decision, breaker transition and adapter
+// action to o (e.g. metrics.New's collector). Default: none, at no cost.
+func WithObserver(o Observer) Option { return func(l *Limiter) { l.cfg.observer = o } }
+
+// WithShadow turns shadow mode on: decisions are made, recorded, counted
+// and logged (at debug level) as usual, but a denial is returned as
+// allowed, with Result.Shadow set, so nothing is blocked. Use it to try a
+// limit on live traffic first. Rules derived with Rule inherit it; see
+// Limiter.Shadowed for one rule alone.
+func WithShadow(on bool) Option { return func(l *Limiter) { l.cfg.shadow = on } }
+
 // New returns a Limiter that applies limit through store. It does no I/O. It
 // returns an error wrapping ErrInvalidLimit for an invalid limit, and one
 // wrapping ErrInvalidOption for a nil store or a bad prefix or rule name.
@@ -146,9 +160,11 @@ func New(store Store, limit Limit, opts ...Option) (*Limiter, error) {
 	case c.now == nil || c.logger == nil:
 		return nil, fmt.Errorf("core: %w: nil clock or logger", ErrInvalidOption)
 	}
+	l.shadow = c.shadow
 	if _, local := store.(InProcess); !local {
 		l.res = &resilience{policy: c.policy, timeout: c.timeout, fallback: c.fallback, now: c.now,
-			breaker: &breaker{threshold: int32(c.threshold), interval: c.probe, logger: c.logger, now: c.now, name: l.prefix}}
+			breaker: &breaker{threshold: int32(c.threshold), interval: c.probe, logger: c.logger, now: c.now,
+				name: l.prefix, observer: c.observer}}
 		if l.res.fallback == nil {
 			l.res.fallback = newLocalStore(c.now)
 		}
@@ -173,11 +189,20 @@ func (l *Limiter) check() error {
 // with a tighter limit) that shares l's store and prefix. Its keys differ
 // from l's only in the rule name, so the two budgets are independent.
 func (l *Limiter) Rule(name string, limit Limit) (*Limiter, error) {
-	r := &Limiter{store: l.store, limit: limit, prefix: l.prefix, rule: name, res: l.res, cfg: l.cfg}
+	r := &Limiter{store: l.store, limit: limit, prefix: l.prefix, rule: name, res: l.res, cfg: l.cfg, shadow: l.shadow}
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// Shadowed returns a copy of l with shadow mode on or off for this rule
+// alone (see WithShadow), e.g. to try a new command limit on live traffic
+// while the others block.
+func (l *Limiter) Shadowed(on bool) *Limiter {
+	c := *l
+	c.shadow = on
+	return &c
 }
 
 // Limit returns the limit l enforces.
@@ -209,24 +234,54 @@ func (l *Limiter) AllowN(ctx context.Context, userID int64, n int) (Result, erro
 // is answered from the deny cache (SourceCache). Only an error of the
 // caller's own ctx is returned, with a zero Result.
 func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
+	obs := l.cfg.observer
+	if obs == nil && !l.shadow {
+		res, err, _ := l.take(ctx, s, n)
+		return res, err
+	}
+	start := time.Now()
+	res, err, storeErr := l.take(ctx, s, n)
+	if err != nil {
+		return res, err
+	}
+	ev := DecisionEvent{Prefix: l.prefix, Rule: l.rule, Allowed: res.Allowed, Source: res.Source, Err: storeErr}
+	if l.shadow && !res.Allowed {
+		res.Allowed, res.Shadow = true, true
+		ev.Allowed, ev.Shadow = true, true
+		l.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "floodgate: shadow mode: would have denied",
+			slog.String("rule", l.rule), slog.Duration("retry_after", res.RetryAfter))
+	}
+	if obs != nil {
+		ev.Latency = time.Since(start)
+		obs.Decision(ev)
+	}
+	return res, nil
+}
+
+// take is Take without shadow mode and observation. Besides the caller's
+// error it returns the store error that made the fallback or the policy
+// decide, for the observer.
+func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, error) {
 	if n < 1 || n > l.limit.Burst {
-		return Result{}, fmt.Errorf("core: %w: cost %d is outside 1..%d (the burst of %v)", ErrInvalidCost, n, l.limit.Burst, l.limit)
+		return Result{}, fmt.Errorf("core: %w: cost %d is outside 1..%d (the burst of %v)", ErrInvalidCost, n, l.limit.Burst, l.limit), nil
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return Result{}, err, nil
 	}
 	key := l.Key(s)
 	r := l.res
 	if r == nil { // an in-process store: nothing to guard against
-		return l.store.Take(ctx, key, l.limit, n)
+		res, err := l.store.Take(ctx, key, l.limit, n)
+		return res, err, nil
 	}
 	var now time.Time
 	if r.cache != nil {
 		now = r.now()
 		if res, ok := r.cache.check(key, l.limit, n, now); ok {
-			return res, nil
+			return res, nil, nil
 		}
 	}
+	var storeErr error
 	if call, probe := r.breaker.admit(); call {
 		res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
 			return l.store.Take(ctx, key, l.limit, n)
@@ -241,21 +296,24 @@ func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
 					r.cache.remember(key, res, n, now)
 				}
 			}
-			return res, nil
+			return res, nil, nil
 		case callerDone:
 			if probe {
 				r.breaker.failure(true, err)
 			}
-			return Result{}, ctx.Err()
+			return Result{}, ctx.Err(), nil
 		}
 		r.breaker.failure(probe, err)
+		storeErr = err
+	} else {
+		storeErr = errBreakerOpen
 	}
 	if r.policy != FailLocal {
-		return policyResult(r.policy, l.limit), nil
+		return policyResult(r.policy, l.limit), nil, storeErr
 	}
 	res, err := r.fallback.Take(ctx, key, l.limit, n)
 	res.Source = SourceFallback
-	return res, err
+	return res, err, storeErr
 }
 
 // Peek returns the decision Take(ctx, s, 1) would make, consuming nothing.

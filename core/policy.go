@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -98,6 +99,10 @@ type InProcess interface {
 	InProcess()
 }
 
+// errBreakerOpen is the error observers see for decisions the open breaker
+// kept away from the store.
+var errBreakerOpen = errors.New("core: circuit breaker open: store not called")
+
 // Circuit breaker states.
 const (
 	breakerClosed int32 = iota // calls go to the store
@@ -118,6 +123,7 @@ type breaker struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	name      string
+	observer  Observer // nil: none
 }
 
 // admit reports whether this call may go to the store, and whether it is a
@@ -143,6 +149,9 @@ func (b *breaker) success(probe bool) {
 		b.probing.Store(false)
 		b.mu.Unlock()
 		b.logger.Info("floodgate: store is back, circuit breaker closed", "limiter", b.name)
+		if b.observer != nil {
+			b.observer.Breaker(BreakerEvent{Prefix: b.name, Open: false})
+		}
 		return
 	}
 	if b.failures.Load() != 0 {
@@ -166,6 +175,9 @@ func (b *breaker) failure(probe bool, err error) {
 	b.probeAt = b.now().Add(b.interval)
 	b.logger.Warn("floodgate: store failing, circuit breaker open; deciding by policy until it answers again",
 		"limiter", b.name, "failures", b.threshold, "probe_every", b.interval, "error", err.Error())
+	if b.observer != nil {
+		b.observer.Breaker(BreakerEvent{Prefix: b.name, Open: true})
+	}
 }
 
 // policyResult is the decision FailOpen or FailClosed makes without a store.

@@ -156,7 +156,7 @@ func allow(g *core.Guard, c tele.Context) bool {
 		if b != nil {
 			err, token = do(), b.Token
 		}
-		g.ReportActionError(ctx, method, cu, token, err)
+		g.ReportAction(ctx, method, cu, token, err)
 	}
 	switch cu.Kind {
 	case core.KindCallbackQuery:

@@ -95,7 +95,7 @@
 //
 // A failed Bot API call of the middleware (a 429, a network error) is
 // logged through the limiter's logger (core.WithLogger) by
-// core.Guard.ReportActionError, with the bot token cut out; telego's own
+// core.Guard.ReportAction, with the bot token cut out; telego's own
 // logger reports it too ("Execution error ..."; its default logger hides
 // the token). The update stays dropped.
 //

@@ -15,7 +15,7 @@ import (
 // middleware returns nil, not an error, so telego's error handler never
 // hears of it; before that it acts through ctx.Bot(), synchronously and
 // under ctx, as the package documentation describes. Failed Bot API calls
-// are logged by g.ReportActionError, token removed.
+// are logged by g.ReportAction, token removed.
 //
 // Register it with Use before the handlers it guards: telegohandler
 // matches routes in registration order.
@@ -135,10 +135,10 @@ func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update)
 	// act makes one Bot API call and logs its failure.
 	act := func(method string, f func() error) {
 		if bot == nil {
-			g.ReportActionError(ctx, method, cu, "", errNilBot)
+			g.ReportAction(ctx, method, cu, "", errNilBot)
 			return
 		}
-		g.ReportActionError(ctx, method, cu, bot.Token(), f())
+		g.ReportAction(ctx, method, cu, bot.Token(), f())
 	}
 	switch cu.Kind {
 	case core.KindCallbackQuery:

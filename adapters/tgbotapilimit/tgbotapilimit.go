@@ -94,7 +94,7 @@ var nilGuardOnce sync.Once
 // empty, so the button stops spinning), answers an inline query with no
 // results (cache_time 0, is_personal true), and sends the Verdict's Notice,
 // if any, to the update's chat. A failed call is logged through
-// g.ReportActionError, token removed; Check never returns an error.
+// g.ReportAction, token removed; Check never returns an error.
 //
 // Use it in a webhook handler after bot.HandleUpdate(r). It never panics:
 // with a nil g it lets every update through, counting nothing (and logs a
@@ -115,11 +115,11 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.
 	// call makes one Bot API request and logs its failure.
 	call := func(method string, params tgbotapi.Params) {
 		if bot == nil {
-			g.ReportActionError(ctx, method, cu, "", errNilBot)
+			g.ReportAction(ctx, method, cu, "", errNilBot)
 			return
 		}
 		_, err := bot.MakeRequest(method, params)
-		g.ReportActionError(ctx, method, cu, bot.Token, err)
+		g.ReportAction(ctx, method, cu, bot.Token, err)
 	}
 	switch cu.Kind {
 	case core.KindCallbackQuery:
