@@ -72,13 +72,18 @@ const (
 	ReasonBypass
 	// ReasonUnkeyed: the key function found nothing to count the update by.
 	ReasonUnkeyed
-	// ReasonError: the store failed; the update followed WithErrorAction.
+	// ReasonError: the limiter returned an error (the caller's context
+	// ended); the update followed WithErrorAction.
 	ReasonError
+	// ReasonPenalty: the sender is blocked for repeated flooding
+	// (WithPenalty); Result.RetryAfter says for how long.
+	ReasonPenalty
 )
 
-var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error"}
+var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty"}
 
-// String returns "allowed", "limited", "bypass", "unkeyed" or "error".
+// String returns "allowed", "limited", "bypass", "unkeyed", "error" or
+// "penalty".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -125,10 +130,12 @@ type Guard struct {
 	noticeText   func(retryAfter time.Duration) string
 	callbackText string
 	logger       *slog.Logger
+	pen          *penalties // nil: no penalties
 
 	// construction input, checked by NewGuard
 	commandLimits map[string]Limit
 	cooldown      time.Duration
+	penaltyCfg    *Penalty
 }
 
 // GuardOption configures a Guard in NewGuard.
@@ -228,6 +235,13 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 		}
 		g.notice = n
 	}
+	if g.penaltyCfg != nil {
+		pen, err := newPenalties(lim, *g.penaltyCfg)
+		if err != nil {
+			return nil, err
+		}
+		g.pen = pen
+	}
 	for cmd, l := range g.commandLimits {
 		name := strings.TrimPrefix(cmd, "/")
 		if CommandOf(cmd) != cmd || len(name) > 32 {
@@ -294,6 +308,12 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if !ok {
 		return Verdict{Pass: g.unkeyed == Pass, Reason: ReasonUnkeyed}
 	}
+	if g.pen != nil && !g.lim.shadow { // shadow mode never blocks
+		if d := g.pen.blockedFor(ctx, scope); d > 0 {
+			res := Result{RetryAfter: d, ResetAfter: d, Limit: g.lim.limit}
+			return g.deny(ctx, u, scope, Verdict{Reason: ReasonPenalty, Result: res})
+		}
+	}
 	res, err := g.lim.Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
 		if cmd := g.commands[u.Command]; cmd != nil {
@@ -306,10 +326,21 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if res.Allowed {
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	}
-	v := Verdict{Reason: ReasonLimited, Result: res, CallbackText: g.callbackText}
+	if g.pen != nil {
+		if d := g.pen.strike(ctx, scope); d > 0 {
+			res.RetryAfter = max(res.RetryAfter, d)
+		}
+	}
+	return g.deny(ctx, u, scope, Verdict{Reason: ReasonLimited, Result: res})
+}
+
+// deny completes the Verdict of a dropped update: the callback text, and
+// the notice when one is due for this key.
+func (g *Guard) deny(ctx context.Context, u Update, scope Scope, v Verdict) Verdict {
+	v.CallbackText = g.callbackText
 	if g.notice != nil && (u.Kind.carriesMessage() && u.ChatID != 0 || u.Kind == KindCallbackQuery) {
-		if n, err := g.notice.Take(ctx, scope, 1); err == nil && n.Allowed {
-			text := g.noticeText(res.RetryAfter)
+		if n, err := g.notice.Take(ctx, scope, 1); err == nil && n.Allowed && !n.Shadow {
+			text := g.noticeText(v.Result.RetryAfter)
 			if u.Kind == KindCallbackQuery {
 				v.CallbackText = text
 			} else {

@@ -309,3 +309,42 @@ func TestGuardNeverThrottlesPayments(t *testing.T) {
 		}
 	}
 }
+
+func TestPenaltyOptionsRejected(t *testing.T) {
+	t.Parallel()
+	lim, err := core.New(memorystore.New(), core.PerSecond(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]core.Penalty{
+		"no strikes":  {Window: time.Minute, Blocks: []time.Duration{time.Minute}},
+		"no window":   {Strikes: 3, Blocks: []time.Duration{time.Minute}},
+		"no blocks":   {Strikes: 3, Window: time.Minute},
+		"tiny block":  {Strikes: 3, Window: time.Minute, Blocks: []time.Duration{time.Microsecond}},
+		"tiny forget": {Strikes: 3, Window: time.Minute, Blocks: []time.Duration{time.Minute}, Forget: time.Microsecond},
+	} {
+		if _, err := core.NewGuard(lim, core.WithPenalty(p)); !errors.Is(err, core.ErrInvalidOption) {
+			t.Errorf("%s: err = %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := core.NewGuard(lim, core.WithPenalty(core.DefaultPenalty)); err != nil {
+		t.Errorf("DefaultPenalty: %v", err)
+	}
+}
+
+func TestShadowGuardNeverPenalizes(t *testing.T) {
+	t.Parallel()
+	lim, err := core.New(memorystore.New(), core.PerMinute(1), core.WithShadow(true), core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if v := g.Check(context.Background(), msg(1, 1, "x")); !v.Pass {
+			t.Fatalf("update %d blocked in shadow mode: %+v", i, v)
+		}
+	}
+}

@@ -96,3 +96,11 @@ func TestCloseIsIdempotent(t *testing.T) {
 		t.Fatalf("Take after Close: %+v %v", r, err)
 	}
 }
+
+func TestPenalties(t *testing.T) {
+	testutil.RunPenaltySuite(t, func(t *testing.T, now func() time.Time) core.Store {
+		s := memorystore.New(memorystore.WithClock(now))
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

@@ -420,3 +420,14 @@ func TestServerHung(t *testing.T) {
 	}
 	t.Logf("hung server: %v after %v", err, elapsed.Round(time.Millisecond))
 }
+
+func TestPenalties(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	testutil.RunPenaltySuite(t, func(t *testing.T, now func() time.Time) core.Store {
+		return redisstore.New(client, redisstore.WithClock(now))
+	})
+	if n := testutil.AssertEveryKeyHasTTL(t, client); n == 0 {
+		t.Fatal("no penalty keys to check")
+	}
+}

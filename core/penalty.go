@@ -1,0 +1,127 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Penalty blocks repeat offenders: a key denied more than Strikes times
+// within Window commits an offense and is blocked for Blocks[0], the next
+// offense for Blocks[1], and so on (the last duration repeats). Offenses
+// are forgotten one per Forget. The state lives in the store under its own
+// rules ("pen.strikes", "pen.level", "pen.block"), so every instance sees
+// the same block, and every key has a TTL. Bypassed senders are never
+// penalized.
+//
+// With a penalty set, each update costs one more store call (a Peek of the
+// block), and each denial one more (counting the strike); a block, once
+// seen, is remembered on the instance until it ends.
+type Penalty struct {
+	// Strikes is how many denials within Window are tolerated. ≥ 1.
+	Strikes int
+	// Window is the span Strikes are counted over. ≥ 1 ms.
+	Window time.Duration
+	// Blocks are the block durations of the first, second, … offense;
+	// the last one repeats. At least one, each ≥ 1 ms.
+	Blocks []time.Duration
+	// Forget is how long it takes to forget one offense. Default (0): 24 h.
+	Forget time.Duration
+}
+
+// DefaultPenalty blocks a key denied more than 10 times in a minute for
+// 1 minute, then 10 minutes, then an hour.
+var DefaultPenalty = Penalty{Strikes: 10, Window: time.Minute, Blocks: []time.Duration{time.Minute, 10 * time.Minute, time.Hour}}
+
+// maxOffenses is how many offenses the level counter remembers.
+const maxOffenses = 64
+
+// WithPenalty turns on penalties for repeat offenders (see Penalty).
+func WithPenalty(p Penalty) GuardOption { return func(g *Guard) { g.penaltyCfg = &p } }
+
+// penalties is the Guard's machinery for one Penalty.
+type penalties struct {
+	p       Penalty
+	strikes *Limiter // Strikes per Window: a denied Take is an offense
+	level   *Limiter // one token per offense, refilled one per Forget
+	block   *Limiter // its TAT is the end of the current block
+	blocked sync.Map // key string → time.Time: blocks this instance has seen
+	now     func() time.Time
+}
+
+func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
+	if p.Forget == 0 {
+		p.Forget = 24 * time.Hour
+	}
+	if p.Strikes < 1 || p.Window < MinPeriod || len(p.Blocks) == 0 || p.Forget < MinPeriod {
+		return nil, fmt.Errorf("core: %w: penalty needs Strikes ≥ 1, Window ≥ 1ms, at least one block, Forget ≥ 1ms", ErrInvalidOption)
+	}
+	longest := time.Duration(0)
+	for _, b := range p.Blocks {
+		if b < MinPeriod {
+			return nil, fmt.Errorf("core: %w: penalty block %v is shorter than 1ms", ErrInvalidOption, b)
+		}
+		longest = max(longest, b)
+	}
+	pen := &penalties{p: p, now: lim.cfg.now}
+	var err error
+	if pen.strikes, err = lim.Rule("pen.strikes", Limit{Rate: p.Strikes, Period: p.Window, Burst: p.Strikes}); err != nil {
+		return nil, fmt.Errorf("core: penalty: %w", err)
+	}
+	if pen.level, err = lim.Rule("pen.level", Limit{Rate: 1, Period: p.Forget, Burst: maxOffenses}); err != nil {
+		return nil, fmt.Errorf("core: penalty: %w", err)
+	}
+	if pen.block, err = lim.Rule("pen.block", Every(longest)); err != nil {
+		return nil, fmt.Errorf("core: penalty: %w", err)
+	}
+	// Penalty bookkeeping is never shadowed: shadow mode applies to the
+	// decision, and a shadowed Guard does not block anyway.
+	pen.strikes, pen.level, pen.block = pen.strikes.Shadowed(false), pen.level.Shadowed(false), pen.block.Shadowed(false)
+	return pen, nil
+}
+
+// blockedFor reports how long s is still blocked (0: not blocked).
+func (pen *penalties) blockedFor(ctx context.Context, s Scope) time.Duration {
+	key := pen.block.Key(s)
+	now := pen.now()
+	if until, ok := pen.blocked.Load(key); ok {
+		if d := until.(time.Time).Sub(now); d > 0 {
+			return d
+		}
+		pen.blocked.Delete(key)
+	}
+	res, err := pen.block.Peek(ctx, s)
+	if err != nil || res.Allowed {
+		return 0 // a store error never blocks anyone
+	}
+	pen.blocked.Store(key, now.Add(res.RetryAfter))
+	return res.RetryAfter
+}
+
+// strike counts a denial of s and, on an offense, blocks s for the
+// offense's duration, which it returns (0: no block).
+func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
+	res, err := pen.strikes.Take(ctx, s, 1)
+	if err != nil || res.Allowed {
+		return 0
+	}
+	lvl, err := pen.level.Take(ctx, s, 1)
+	if err != nil {
+		return 0
+	}
+	n := maxOffenses - lvl.Remaining - 1 // offenses before this one
+	if !lvl.Allowed {
+		n = maxOffenses - 1
+	}
+	d := pen.p.Blocks[min(n, len(pen.p.Blocks)-1)]
+	b, err := pen.block.Rule("pen.block", Every(d))
+	if err != nil {
+		return 0
+	}
+	if _, err := b.Shadowed(false).Take(ctx, s, 1); err != nil {
+		return 0
+	}
+	pen.blocked.Store(pen.block.Key(s), pen.now().Add(d))
+	return d
+}
