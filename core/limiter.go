@@ -101,10 +101,13 @@ func WithDenyCache(on bool) Option { return func(l *Limiter) { l.cfg.denyCache =
 // fallback store (default time.Now), for tests.
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.cfg.now = now } }
 
-// WithLogger sets where the Limiter and Guards over it log: circuit breaker
-// transitions (once each, never per call) and what adapters could not do
-// on a denial (default slog.Default()). Nothing logged carries a password
-// or token.
+// WithLogger sets where the Limiter and Guards over it log (default
+// slog.Default(), so a bot that configured slog sees floodgate's lines with
+// its own; pass slog.New(slog.DiscardHandler) to silence them): one
+// "limiter ready" summary at New (info), circuit breaker transitions (once
+// each, never per call: warn and info), shadow-mode denials (debug), and
+// what adapters could not do on a denial (warn). Nothing logged carries a
+// password, a token or a credentialed URL.
 func WithLogger(lg *slog.Logger) Option { return func(l *Limiter) { l.cfg.logger = lg } }
 
 // WithPrefix sets the first part of every key (default "floodgate"), e.g.
@@ -161,7 +164,10 @@ func New(store Store, limit Limit, opts ...Option) (*Limiter, error) {
 		return nil, fmt.Errorf("core: %w: nil clock or logger", ErrInvalidOption)
 	}
 	l.shadow = c.shadow
-	if _, local := store.(InProcess); !local {
+	_, local := store.(InProcess)
+	c.logger.Info("floodgate: limiter ready", "prefix", l.prefix, "rule", l.rule, "limit", l.limit.String(),
+		"store", fmt.Sprintf("%T", store), "policy", c.policy.String(), "timeout", c.timeout, "shadow", c.shadow)
+	if !local {
 		l.res = &resilience{policy: c.policy, timeout: c.timeout, fallback: c.fallback, now: c.now,
 			breaker: &breaker{threshold: int32(c.threshold), interval: c.probe, logger: c.logger, now: c.now,
 				name: l.prefix, observer: c.observer}}

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -615,5 +617,37 @@ func TestOpenRedisSentinelAndClusterClosedPortsFailFast(t *testing.T) {
 			t.Errorf("Open took %v against closed ports, want < 2s", elapsed)
 		}
 		assertNoSecret(t, "Open error", msg)
+	}
+}
+
+// What floodgate logs while Redis is down never shows the password, and
+// the summary and breaker lines are there.
+func TestLogsNeverShowSecrets(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-PW-in-logs"
+	srv := testutil.StartRedis(t, "--requirepass", secret)
+	var logs testutil.SyncBuffer
+	st := mustOpen(t, store.Config{Backend: store.BackendRedis, RedisURL: "redis://:" + secret + "@" + srv.Addr + "/0"})
+	lim, err := st.NewLimiter(core.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		core.WithBreaker(2, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := lim.Allow(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	for i := 0; i < 5; i++ {
+		lim.Allow(ctx, int64(i))
+	}
+	out := logs.String() + st.Config.String() + fmt.Sprint(st.Config)
+	if strings.Contains(out, secret) {
+		t.Fatalf("the password appears in what floodgate printed:\n%s", out)
+	}
+	for _, want := range []string{"floodgate: limiter ready", "circuit breaker open"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
 	}
 }

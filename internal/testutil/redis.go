@@ -137,7 +137,7 @@ func pingOnce(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") { // NOAUTH: up, with a password
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
