@@ -1,0 +1,367 @@
+// Command floodgate inspects and manages the state of the floodgate flood
+// limiter in Redis, with the configuration the bots use: the same
+// environment variables (store.FromEnv), and flags that override them.
+//
+//	floodgate status <user-id>   a user's budget, key, stored TAT and PTTL
+//	floodgate reset <user-id>    lift a user's limit (delete the key)
+//	floodgate top [-n 20]        the keys limited right now, longest wait first
+//	floodgate check              connectivity, server, script, cluster, one decision
+//
+// It never runs KEYS (which blocks Redis): top walks the keyspace with SCAN.
+// status and top compute under the configured limit; give the one the bots
+// use (FLOODGATE_LIMIT or -limit), since the stored state is a time and what
+// it means depends on the limit.
+//
+// Exit status: 0 ok; 1 an operation failed (Redis unreachable, a check
+// failed); 2 a usage or configuration error (unknown command, bad user id,
+// bad flag or variable, or a command the memory store cannot serve).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// defaultDeadline bounds a whole command unless -deadline says otherwise.
+const defaultDeadline = 30 * time.Second
+
+// defaultTop is how many keys top lists unless -n says otherwise.
+const defaultTop = 20
+
+const usageText = `Usage: floodgate [flags] <command> [args]
+
+Inspect and manage the floodgate flood limiter's state in Redis, with the
+configuration the bots use (environment variables) and flags overriding it.
+
+Commands:
+  status <user-id>   the user's budget under the limit and rule: allowed now,
+                     remaining, retry after, reset after; the key, its stored
+                     TAT and PTTL (reads only: Peek, GET, PTTL)
+  reset <user-id>    forget the user's state for the rule (deletes the key)
+  top [-n 20]        the keys limited right now, longest retry-after first
+                     (SCAN, never KEYS), and how many keys were scanned
+  check              PING round trips, server version and role, decision
+                     script, cluster slots, config, one test decision
+  help               this text
+
+Flags (before or after the command):
+  -url URL       Redis URL: redis://[user:password@]host:port/db, rediss://,
+                 redis+sentinel://, redis+cluster:// (overrides REDIS_URL,
+                 REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD,
+                 FLOODGATE_STORE and REDIS_ENABLED)
+  -prefix P      key prefix (overrides FLOODGATE_PREFIX and REDIS_KEY_PREFIX)
+  -limit L       the bots' limit, e.g. 1/s or "20/m burst 5" (overrides
+                 FLOODGATE_LIMIT); status and top compute under it
+  -rule R        rule name, the last part of the key (default msg)
+  -deadline D    bound on the whole command (default 30s)
+  -n N           top: how many keys to list (default 20)
+
+Environment (as the bots read it, see the store package): FLOODGATE_STORE,
+REDIS_ENABLED, REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD,
+FLOODGATE_PREFIX, REDIS_KEY_PREFIX, FLOODGATE_LIMIT.
+
+Keys look like <prefix>:{<scope>}:<rule>, e.g. floodgate:{u:123456789}:msg.
+
+Exit status: 0 ok, 1 an operation failed, 2 a usage or configuration error.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command line's flags.
+type options struct {
+	url, prefix, limit, rule string
+	deadline                 time.Duration
+	n                        int
+	set                      map[string]bool // flags given on the command line
+}
+
+// register defines the flags shared by every command on fs, with their
+// current values as defaults (so a second FlagSet keeps what the first
+// parsed).
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.url, "url", o.url, "Redis URL (overrides REDIS_URL and the other REDIS_* variables)")
+	fs.StringVar(&o.prefix, "prefix", o.prefix, "key prefix (overrides FLOODGATE_PREFIX, REDIS_KEY_PREFIX)")
+	fs.StringVar(&o.limit, "limit", o.limit, "limit, e.g. 1/s or \"20/m burst 5\" (overrides FLOODGATE_LIMIT)")
+	fs.StringVar(&o.rule, "rule", o.rule, "rule name")
+	fs.DurationVar(&o.deadline, "deadline", o.deadline, "bound on the whole command")
+}
+
+// usageError is a command line the CLI cannot run: exit 2, usage on stderr.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// cli is what one run works with.
+type cli struct {
+	stdout, stderr io.Writer
+	cfg            store.Config
+	rule           string
+	opened         *store.Opened
+	client         redis.UniversalClient
+	lim            *core.Limiter
+}
+
+// run is the whole program: it parses args (without the program name),
+// reads the configuration through lookup (os.LookupEnv in main), runs the
+// command and returns the exit status.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	o := &options{rule: core.DefaultRule, deadline: defaultDeadline, n: defaultTop, set: map[string]bool{}}
+	cmd, rest, err := parseArgs(o, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if err != nil {
+		return usageFail(stderr, err)
+	}
+
+	cfg, err := loadConfig(o, lookup)
+	if err != nil {
+		return usageFail(stderr, err)
+	}
+	c := &cli{stdout: stdout, stderr: stderr, cfg: cfg, rule: o.rule}
+
+	// Check the prefix, rule and limit together before any I/O.
+	if _, err := core.New(nopStore{}, cfg.Limit, core.WithPrefix(cfg.Prefix), core.WithRule(o.rule),
+		core.WithLogger(slog.New(slog.DiscardHandler))); err != nil {
+		return usageFail(stderr, fmt.Errorf("-rule: %w", err))
+	}
+
+	var userID int64
+	switch cmd {
+	case "status", "reset":
+		if len(rest) != 1 {
+			return usageFail(stderr, usagef("%s takes one user id, got %d arguments", cmd, len(rest)))
+		}
+		if userID, err = parseUserID(rest[0]); err != nil {
+			return usageFail(stderr, fmt.Errorf("%s: %w", cmd, err))
+		}
+	case "top", "check":
+		if len(rest) != 0 {
+			return usageFail(stderr, usagef("%s takes no arguments, got %q", cmd, rest))
+		}
+		if cmd == "top" && o.n < 1 {
+			return usageFail(stderr, usagef("top: -n must be at least 1, got %d", o.n))
+		}
+	}
+
+	if cfg.Backend == store.BackendMemory {
+		if cmd == "check" {
+			return c.checkMemory()
+		}
+		fmt.Fprintf(stderr, "floodgate: %s: the memory store (%v) lives inside each bot process: "+
+			"its state cannot be read or changed from another process. Point floodgate and the bots "+
+			"at a shared Redis (REDIS_URL, or -url) to inspect it.\n", cmd, cfg)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.deadline)
+	defer cancel()
+	if err := c.open(ctx); err != nil {
+		if cmd == "check" {
+			fmt.Fprintf(stdout, "%-10s %v\n", "config:", cfg)
+		}
+		fmt.Fprintf(stderr, "floodgate: %s: %v\n", cmd, err)
+		return exitFail
+	}
+	defer c.opened.Close()
+
+	switch cmd {
+	case "status":
+		err = c.status(ctx, userID)
+	case "reset":
+		err = c.reset(ctx, userID)
+	case "top":
+		err = c.top(ctx, o.n)
+	case "check":
+		err = c.check(ctx)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("%w (the whole command may take -deadline %v)", err, o.deadline)
+		}
+		fmt.Fprintf(stderr, "floodgate: %s: %v\n", cmd, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseArgs parses the flags around the command and returns the command and
+// its positional arguments. Flags may come before or after the command,
+// and between its arguments; "--" ends them.
+func parseArgs(o *options, args []string) (cmd string, rest []string, err error) {
+	top := newFlagSet("floodgate")
+	o.register(top)
+	if err := top.Parse(args); err != nil {
+		return "", nil, err
+	}
+	top.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if top.NArg() == 0 {
+		return "", nil, usagef("no command given")
+	}
+	cmd, args = top.Arg(0), top.Args()[1:]
+	switch cmd {
+	case "help":
+		return "", nil, flag.ErrHelp
+	case "status", "reset", "top", "check":
+	default:
+		return "", nil, usagef("unknown command %q", cmd)
+	}
+
+	fs := newFlagSet("floodgate " + cmd)
+	o.register(fs)
+	if cmd == "top" {
+		fs.IntVar(&o.n, "n", o.n, "how many keys to list")
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		consumed := len(args) - len(fs.Args())
+		if consumed > 0 && args[consumed-1] == "--" {
+			rest = append(rest, fs.Args()...)
+			break
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	return cmd, rest, nil
+}
+
+// newFlagSet returns a FlagSet that reports errors to run, not to stderr.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// usageFail prints err and the usage text on stderr and returns exitUsage.
+func usageFail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "floodgate: %v\n\n%s", err, usageText)
+	return exitUsage
+}
+
+// loadConfig reads the configuration as the bots do, through lookup, and
+// applies the flags over it. A variable a flag overrides is not read (so a
+// bad value there does not matter). Errors never contain a password.
+func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, error) {
+	hidden := map[string]bool{}
+	if o.set["url"] {
+		for _, v := range []string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST",
+			"REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD"} {
+			hidden[v] = true
+		}
+	}
+	if o.set["prefix"] {
+		hidden["FLOODGATE_PREFIX"], hidden["REDIS_KEY_PREFIX"] = true, true
+	}
+	if o.set["limit"] {
+		hidden["FLOODGATE_LIMIT"] = true
+	}
+	cfg, err := store.FromLookup(func(name string) (string, bool) {
+		if hidden[name] {
+			return "", false
+		}
+		return lookup(name)
+	})
+	if err != nil {
+		return store.Config{}, fmt.Errorf("configuration from the environment: %w", err)
+	}
+	if o.set["prefix"] {
+		if err := core.ValidatePrefix(o.prefix); err != nil {
+			return store.Config{}, fmt.Errorf("-prefix: %w", err)
+		}
+		cfg.Prefix = o.prefix
+	}
+	if o.set["limit"] {
+		l, err := core.ParseLimit(o.limit)
+		if err != nil {
+			return store.Config{}, fmt.Errorf("-limit: %w", err)
+		}
+		cfg.Limit = l
+	}
+	if o.set["url"] {
+		if strings.TrimSpace(o.url) == "" {
+			return store.Config{}, errors.New("-url: empty")
+		}
+		cfg.Backend, cfg.RedisURL = store.BackendRedis, strings.TrimSpace(o.url)
+		if err := cfg.Validate(); err != nil { // store errors never hold the password
+			return store.Config{}, fmt.Errorf("-url: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// parseUserID reads a Telegram user id: a positive integer.
+func parseUserID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("bad user id %q: want a positive Telegram user id such as 123456789", s)
+	}
+	return id, nil
+}
+
+// open connects to Redis (store.Open: fail-fast settings, one PING) and
+// builds the Limiter the commands use. The Limiter has no decision timeout
+// of its own (the bots' FLOODGATE_TIMEOUT is for live decisions): the
+// command's deadline bounds every call.
+func (c *cli) open(ctx context.Context) error {
+	o, err := store.Open(ctx, c.cfg)
+	if err != nil {
+		return err // names the address, password masked
+	}
+	lim, err := o.NewLimiter(core.WithRule(c.rule), core.WithTimeout(0),
+		core.WithLogger(slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		_ = o.Close()
+		return err
+	}
+	c.opened, c.client, c.lim = o, o.RedisClient(), lim
+	return nil
+}
+
+// nopStore lets core.New validate the prefix, rule and limit before any
+// I/O. It is never asked to decide.
+type nopStore struct{}
+
+func (nopStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
+	return core.Result{}, errors.New("nopStore")
+}
+func (nopStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
+	return core.Result{}, errors.New("nopStore")
+}
+func (nopStore) Reset(context.Context, string) error { return errors.New("nopStore") }
+func (nopStore) InProcess()                          {}
