@@ -33,6 +33,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/store"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
@@ -84,7 +85,19 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	defer st.Close()
-	limiter, err := st.NewLimiter(core.WithLogger(log))
+	limOpts := []core.Option{core.WithLogger(log)}
+	if v, _ := lookup("METRICS_ADDR"); strings.TrimSpace(v) != "" {
+		addr := strings.TrimSpace(v)
+		m := metrics.New()
+		srv, err := metrics.Listen(addr, m) // Prometheus scrapes http://METRICS_ADDR/metrics
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer srv.Close()
+		log.Info("floodgate metrics", "url", "http://"+srv.Addr()+"/metrics")
+		limOpts = append(limOpts, core.WithObserver(m))
+	}
+	limiter, err := st.NewLimiter(limOpts...)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/store"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -82,7 +83,19 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	defer st.Close()
-	limiter, err := st.NewLimiter(core.WithLogger(log))
+	opts := []core.Option{core.WithLogger(log)}
+	if v, _ := lookup("METRICS_ADDR"); strings.TrimSpace(v) != "" {
+		addr := strings.TrimSpace(v)
+		m := metrics.New()
+		srv, err := metrics.Listen(addr, m) // Prometheus scrapes http://METRICS_ADDR/metrics
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer srv.Close()
+		log.Info("floodgate metrics", "url", "http://"+srv.Addr()+"/metrics")
+		opts = append(opts, core.WithObserver(m))
+	}
+	limiter, err := st.NewLimiter(opts...)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -337,5 +338,45 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	t.Logf("total: %d echoes, %d notice(s) for %d updates", echoes, notices, flood)
 	if n := len(urlOf); n != flood {
 		t.Errorf("%d updates delivered, want %d", n, flood)
+	}
+}
+
+// With METRICS_ADDR set, the bot serves /metrics and counts its decisions.
+func TestMetricsAddr(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := freeAddr(t)
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"FLOODGATE_LIMIT": "2/m", "METRICS_ADDR": addr})
+	for i := range 4 {
+		api.Push(testutil.Message(30, 30, "private", fmt.Sprintf("m %d", i)))
+	}
+	// Filter handles updates one at a time, in order: once the last /ping is
+	// answered, every decision and action before it has been counted.
+	api.Push(testutil.Message(99, 99, "private", "/ping"))
+	// two echoes, one notice, one pong
+	if _, err := api.WaitCalls(waitCtx(t), "sendMessage", 4); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`floodgate_decisions_total{prefix="floodgate",result="allowed",rule="msg",source="store"} 3`,
+		`floodgate_decisions_total{prefix="floodgate",result="denied",rule="msg",source="store"} 2`,
+		`floodgate_actions_total{action="sendMessage",kind="message",result="ok"} 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if err := bot.stop(t); err != nil {
+		t.Fatalf("run() = %v", err)
 	}
 }

@@ -1,0 +1,169 @@
+// Package metrics exports what floodgate does as Prometheus metrics. It
+// implements core.Observer: pass it to the limiter with core.WithObserver
+// and register it with a prometheus.Registerer.
+//
+//	m := metrics.New()
+//	prometheus.MustRegister(m)
+//	limiter, err := opened.NewLimiter(core.WithObserver(m))
+//
+// # Metrics
+//
+//	floodgate_decisions_total{prefix,rule,result,source}   counter; result: allowed, denied, shadow_denied;
+//	                                                       source: store, cache, fallback, policy
+//	floodgate_store_errors_total{prefix,rule}              counter: decisions the store failed or timed out
+//	floodgate_decision_duration_seconds{prefix,rule}       histogram, 10 µs to 2.5 s
+//	floodgate_breaker_open{prefix}                         gauge: 1 while the circuit breaker is open
+//	floodgate_breaker_transitions_total{prefix,state}      counter; state: open, closed
+//	floodgate_actions_total{action,kind,result}            counter: adapters' Bot API calls on denials
+//	                                                       (action="sendMessage" counts notices); result: ok, error
+//
+// # Labels are bounded
+//
+// No metric carries a user id or a chat id. prefix and rule come from
+// configuration (a handful of values), result, source, state, action and
+// kind from fixed lists. The Python middleware this replaces grouped a
+// counter by user_id: one time series per user, which grows without bound
+// and takes the monitoring down with the bot it watches. To see who is
+// limited, use the ops CLI (floodgate top) instead.
+//
+// # Cost
+//
+// The counters of each label combination are looked up once and cached,
+// so a decision costs a map lookup and a few atomic adds, with no
+// allocation after the first decision of each combination.
+package metrics
+
+import (
+	"sync"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is a core.Observer and a prometheus.Collector. Build it with New.
+// It is safe for concurrent use.
+type Metrics struct {
+	decisions   *prometheus.CounterVec
+	storeErrors *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	breakerOpen *prometheus.GaugeVec
+	transitions *prometheus.CounterVec
+	actions     *prometheus.CounterVec
+
+	cache sync.Map // decisionKey → *decisionSeries
+}
+
+var (
+	_ core.Observer        = (*Metrics)(nil)
+	_ prometheus.Collector = (*Metrics)(nil)
+)
+
+// decisionKey is one combination of decision labels.
+type decisionKey struct {
+	prefix, rule string
+	allowed      bool
+	shadow       bool
+	source       core.Source
+}
+
+// decisionSeries holds the series one decisionKey feeds.
+type decisionSeries struct {
+	decisions   prometheus.Counter
+	storeErrors prometheus.Counter
+	duration    prometheus.Observer
+}
+
+// New returns the metrics, not yet registered.
+func New() *Metrics {
+	return &Metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floodgate", Name: "decisions_total",
+			Help: "Decisions by limiter prefix, rule, result (allowed, denied, shadow_denied) and source (store, cache, fallback, policy).",
+		}, []string{"prefix", "rule", "result", "source"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floodgate", Name: "store_errors_total",
+			Help: "Decisions whose store call failed or timed out (decided by the fallback or the policy instead).",
+		}, []string{"prefix", "rule"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "floodgate", Name: "decision_duration_seconds",
+			Help:    "How long a decision took, store call included.",
+			Buckets: []float64{1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5},
+		}, []string{"prefix", "rule"}),
+		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "floodgate", Name: "breaker_open",
+			Help: "1 while the circuit breaker keeps decisions away from the store, else 0.",
+		}, []string{"prefix"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floodgate", Name: "breaker_transitions_total",
+			Help: "Circuit breaker transitions by new state (open, closed).",
+		}, []string{"prefix", "state"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floodgate", Name: "actions_total",
+			Help: "Bot API calls adapters made on denials (sendMessage is a notice) by result (ok, error).",
+		}, []string{"action", "kind", "result"}),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.decisions, m.storeErrors, m.duration, m.breakerOpen, m.transitions, m.actions}
+}
+
+// Decision implements core.Observer.
+func (m *Metrics) Decision(e core.DecisionEvent) {
+	k := decisionKey{prefix: e.Prefix, rule: e.Rule, allowed: e.Allowed, shadow: e.Shadow, source: e.Source}
+	v, ok := m.cache.Load(k)
+	if !ok {
+		result := "denied"
+		switch {
+		case e.Shadow:
+			result = "shadow_denied"
+		case e.Allowed:
+			result = "allowed"
+		}
+		m.breakerOpen.WithLabelValues(e.Prefix) // show the gauge (0) before any transition
+		v, _ = m.cache.LoadOrStore(k, &decisionSeries{
+			decisions:   m.decisions.WithLabelValues(e.Prefix, e.Rule, result, e.Source.String()),
+			storeErrors: m.storeErrors.WithLabelValues(e.Prefix, e.Rule),
+			duration:    m.duration.WithLabelValues(e.Prefix, e.Rule),
+		})
+	}
+	s := v.(*decisionSeries)
+	s.decisions.Inc()
+	s.duration.Observe(e.Latency.Seconds())
+	if e.Err != nil {
+		s.storeErrors.Inc()
+	}
+}
+
+// Breaker implements core.Observer.
+func (m *Metrics) Breaker(e core.BreakerEvent) {
+	state, open := "closed", 0.0
+	if e.Open {
+		state, open = "open", 1
+	}
+	m.breakerOpen.WithLabelValues(e.Prefix).Set(open)
+	m.transitions.WithLabelValues(e.Prefix, state).Inc()
+}
+
+// Action implements core.Observer.
+func (m *Metrics) Action(e core.ActionEvent) {
+	result := "ok"
+	if e.Err != nil {
+		result = "error"
+	}
+	m.actions.WithLabelValues(e.Action, e.Kind.String(), result).Inc()
+}
