@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -306,5 +307,45 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 			strings.Contains(logs, "level=ERROR") {
 			t.Errorf("instance %d log:\n%s", i+1, logs)
 		}
+	}
+}
+
+// scrapeMetrics GETs http://addr/metrics.
+func scrapeMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// With METRICS_ADDR set, the bot serves /metrics and counts its decisions
+// (each is counted before its handler runs, so two echoes mean two counts).
+func TestMetricsAddr(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := freeAddr(t)
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
+	api.Push(testutil.Message(40, 40, "", "one"))
+	api.Push(testutil.Message(40, 40, "", "two"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := api.WaitCalls(ctx, "sendMessage", 2); err != nil {
+		t.Fatal(err)
+	}
+	body := scrapeMetrics(t, addr)
+	for _, want := range []string{`floodgate_decisions_total{prefix="floodgate",result="allowed",rule="msg",source="store"} 2`, "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if _, err := bot.stop(t); err != nil {
+		t.Fatalf("run() = %v", err)
 	}
 }

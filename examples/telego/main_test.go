@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -324,4 +325,31 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 			t.Errorf("instance log:\n%s", logs)
 		}
 	}
+}
+
+// With METRICS_ADDR set, the bot serves /metrics and counts its decisions
+// (each is counted before its handler runs, so two echoes mean two counts).
+func TestMetricsAddr(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := freeAddr(t)
+	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
+	waitFor(t, api, "getUpdates", 1)
+	api.Push(testutil.Message(40, 40, "", "one"))
+	api.Push(testutil.Message(40, 40, "", "two"))
+	waitFor(t, api, "sendMessage", 2)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`floodgate_decisions_total{prefix="floodgate",result="allowed",rule="msg",source="store"} 2`, "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	bot.stop(t)
 }
