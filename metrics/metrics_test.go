@@ -182,3 +182,21 @@ func BenchmarkDecision(b *testing.B) {
 		m.Decision(e)
 	}
 }
+
+func TestFromLookup(t *testing.T) {
+	opts, closeFn, err := metrics.FromLookup(func(string) (string, bool) { return "", false })
+	if err != nil || len(opts) != 0 || closeFn() != nil {
+		t.Fatalf("unset METRICS_ADDR: %v, %v", opts, err)
+	}
+	if _, _, err := metrics.FromLookup(func(string) (string, bool) { return "not an address", true }); err == nil ||
+		!strings.Contains(err.Error(), "METRICS_ADDR") {
+		t.Fatalf("bad METRICS_ADDR: err = %v, want one naming METRICS_ADDR", err)
+	}
+	opts, closeFn, err = metrics.FromLookup(func(string) (string, bool) { return "127.0.0.1:0", true })
+	if err != nil || len(opts) != 1 {
+		t.Fatalf("METRICS_ADDR=127.0.0.1:0: %v, %v", opts, err)
+	}
+	if err := closeFn(); err != nil {
+		t.Fatal(err)
+	}
+}

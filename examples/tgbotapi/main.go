@@ -83,18 +83,12 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return err
 	}
 	defer st.Close()
-	opts := []core.Option{core.WithLogger(log)}
-	if v, _ := lookup("METRICS_ADDR"); strings.TrimSpace(v) != "" {
-		addr := strings.TrimSpace(v)
-		m := metrics.New()
-		srv, err := metrics.Listen(addr, m) // Prometheus scrapes http://METRICS_ADDR/metrics
-		if err != nil {
-			return fmt.Errorf("METRICS_ADDR: %w", err)
-		}
-		defer srv.Close()
-		log.Info("floodgate metrics", "url", "http://"+srv.Addr()+"/metrics")
-		opts = append(opts, core.WithObserver(m))
+	opts, closeMetrics, err := metrics.FromLookup(lookup) // /metrics when METRICS_ADDR is set
+	if err != nil {
+		return err
 	}
+	defer closeMetrics()
+	opts = append(opts, core.WithLogger(log))
 	limiter, err := st.NewLimiter(opts...)
 	if err != nil {
 		return err
