@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +22,11 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runDemo runs the demo with env and returns its report, its log and its
 // error. It fails the test if run takes more than 30 s.
 func runDemo(t *testing.T, ctx context.Context, env map[string]string) (out, logs string, err error) {
 	t.Helper()
-	var o, l syncBuffer
+	var o, l testutil.SyncBuffer
 	began := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, lookupIn(env), &o, &l) }()

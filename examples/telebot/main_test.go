@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +21,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testToken matches the format of real tokens.
 const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one run() in the background.
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 }
 
 // start runs run(ctx, env, logger) in the background. Its stop function
@@ -55,7 +34,7 @@ type instance struct {
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	go func() { in.done <- run(ctx, lookup, slog.New(slog.NewTextHandler(in.logs, nil))) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -179,17 +158,6 @@ func TestPolling(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestThreeInstancesOneLimit runs three instances of the bot in webhook
 // mode over one Redis, and floods them with one user's messages spread
 // round-robin: the limit and the notice hold across instances.
@@ -200,7 +168,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	var urls []string
 	var instances []*instance
 	for range 3 {
-		addr := freeAddr(t)
+		addr := testutil.FreeAddr(t)
 		url := "http://" + addr + "/telegram"
 		urls = append(urls, url)
 		instances = append(instances, start(t, map[string]string{
@@ -329,7 +297,7 @@ func scrapeMetrics(t *testing.T, addr string) string {
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
 	api := testutil.StartBotAPI(t)
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
 	api.Push(testutil.Message(40, 40, "", "one"))

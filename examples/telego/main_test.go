@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,35 +28,17 @@ type env map[string]string
 
 func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok }
 
-// syncBuffer collects a logger's output for the test to read.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one run() in a goroutine.
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 }
 
 func start(t *testing.T, e env) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, e.lookup, log) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -213,18 +194,6 @@ func TestPolling(t *testing.T) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestThreeInstancesOneLimit runs three bots in webhook mode over one
 // Redis; the fake server spreads one user's flood over them round-robin.
 // The limit (5 per hour, burst 5) and the notice are shared: exactly 5
@@ -235,7 +204,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	var urls []string
 	var bots []*instance
 	for i := 1; i <= 3; i++ {
-		addr := freeAddr(t)
+		addr := testutil.FreeAddr(t)
 		url := "http://" + addr + "/telegram"
 		urls = append(urls, url)
 		// Each instance uses its own token so the test can tell their Bot
@@ -331,7 +300,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
 	api := testutil.StartBotAPI(t)
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
 	waitFor(t, api, "getUpdates", 1)
 	api.Push(testutil.Message(40, 40, "", "one"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,35 +24,17 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one run() in a goroutine.
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 }
 
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, lookupIn(env), log) }()
 	t.Cleanup(func() { _ = in.stop(t) })
@@ -204,21 +184,11 @@ func TestRunPolling(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestWebhookSecret: with WEBHOOK_SECRET the bot passes it to setWebhook
 // and refuses deliveries that do not carry it.
 func TestWebhookSecret(t *testing.T) {
 	api := testutil.StartBotAPI(t)
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	hook := "http://" + addr + "/hook"
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": hook, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret"})
@@ -270,7 +240,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	var urls []string
 	var bots []*instance
 	for range 3 {
-		addr := freeAddr(t)
+		addr := testutil.FreeAddr(t)
 		url := "http://" + addr + "/hook"
 		urls = append(urls, url)
 		bots = append(bots, start(t, map[string]string{
@@ -344,7 +314,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions.
 func TestMetricsAddr(t *testing.T) {
 	api := testutil.StartBotAPI(t)
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "2/m", "METRICS_ADDR": addr})
 	for i := range 4 {
