@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,31 @@ func TestScrapedMetrics(t *testing.T) {
 	}
 }
 
+// No metric has a label naming a user, a chat or any id: those are
+// unbounded (one series per user), the flaw of the replaced middleware.
+func TestNoIDLabels(t *testing.T) {
+	families, err := exercise(t, metrics.New()).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := regexp.MustCompile(`(?i)user|chat|sender|(^|_)id$`)
+	labels := map[string]bool{}
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = true
+				if bad.MatchString(l.GetName()) {
+					t.Errorf("%s has label %q: unbounded cardinality", f.GetName(), l.GetName())
+				}
+			}
+		}
+	}
+	want := []string{"action", "kind", "prefix", "result", "rule", "source", "state"}
+	if got := slices.Sorted(maps.Keys(labels)); !slices.Equal(got, want) {
+		t.Errorf("label names = %v, want exactly %v", got, want)
+	}
+}
+
 // The Grafana dashboard references only metrics that exist.
 func TestDashboardReferencesExistingMetrics(t *testing.T) {
 	raw, err := os.ReadFile("../docs/grafana/floodgate.json")
@@ -162,15 +189,21 @@ func TestDashboardReferencesExistingMetrics(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("dashboard: %d panels referencing %d metrics, all exposed: %v", len(dash.Panels), len(seen), keys(seen))
-}
+	t.Logf("dashboard: %d panels referencing %d metrics, all exposed: %v", len(dash.Panels), len(seen), slices.Sorted(maps.Keys(seen)))
 
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+	// docs/monitoring.md writes out every panel's query (spacing aside).
+	doc, err := os.ReadFile("../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			if !strings.Contains(squash(string(doc)), squash(tg.Expr)) {
+				t.Errorf("docs/monitoring.md lacks panel %q's query %s", p.Title, tg.Expr)
+			}
+		}
+	}
 }
 
 func BenchmarkDecision(b *testing.B) {
