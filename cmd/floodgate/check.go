@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -12,16 +13,34 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// check reports connectivity, the server, whether the decision script is
-// loaded, the cluster's slots, the configuration, and the result of one
-// test decision. It fails (exit 1) if Redis does not answer or the test
-// decision does not come from Redis.
+// pings is how many PING round trips check measures.
+const pings = 5
+
+// checkRule is the rule of check's throw-away key, "<prefix>:{g}:floodgate-check".
+const checkRule = "floodgate-check"
+
+// checkLimit is the limit of check's test decision: the key lives at most
+// one second.
+var checkLimit = core.Every(time.Second)
+
+// check reports the configuration, PING round trips, each node's version
+// and role and whether it has the decision script, the cluster's slot
+// coverage, and one test decision on a throw-away key with a TTL. It prints
+// every line it can, and fails (exit 1) when Redis does not answer or a
+// line says something is wrong (a replica, a cluster not ok, a decision
+// that did not go through, a key without TTL).
 func (c *cli) check(ctx context.Context) error {
 	w := c.stdout
+	var problems []string
+	problem := func(format string, args ...any) string {
+		p := fmt.Sprintf(format, args...)
+		problems = append(problems, p)
+		return "PROBLEM: " + p
+	}
 	line(w, "config", "%v", c.cfg)
 
 	var rtts []time.Duration
-	for i := 0; i < 5; i++ {
+	for range pings {
 		start := time.Now()
 		if err := c.client.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("PING: %w", err)
@@ -35,29 +54,59 @@ func (c *cli) check(ctx context.Context) error {
 	line(w, "ping", "min %v, avg %v, max %v over %d round trips", lo.Round(time.Microsecond),
 		(sum / time.Duration(len(rtts))).Round(time.Microsecond), hi.Round(time.Microsecond), len(rtts))
 
-	var nodes []string
-	err := forEachNode(ctx, c.client, func(ctx context.Context, node *redis.Client) error {
-		server, err := node.Info(ctx, "server", "replication").Result()
+	_, isCluster := c.client.(*redis.ClusterClient)
+	type node struct {
+		addr, version, role, mode string
+		script                    bool
+	}
+	var (
+		mu    sync.Mutex
+		nodes []node
+	)
+	err := forEachNode(ctx, c.client, func(ctx context.Context, cl *redis.Client) error {
+		info, err := cl.Info(ctx).Result() // the default sections: server and replication among them
 		if err != nil {
-			return err
+			return fmt.Errorf("INFO on %s: %w", cl.Options().Addr, err)
 		}
-		loaded, err := node.ScriptExists(ctx, redisstore.ScriptSHA()).Result()
+		loaded, err := cl.ScriptExists(ctx, redisstore.ScriptSHA()).Result()
 		if err != nil {
-			return err
+			return fmt.Errorf("SCRIPT EXISTS on %s: %w", cl.Options().Addr, err)
 		}
-		script := "not loaded yet (the first decision loads it)"
-		if len(loaded) == 1 && loaded[0] {
-			script = "loaded"
-		}
-		nodes = append(nodes, fmt.Sprintf("%s: redis %s, role %s, decision script %s",
-			node.Options().Addr, infoField(server, "redis_version"), infoField(server, "role"), script))
+		mu.Lock()
+		defer mu.Unlock()
+		nodes = append(nodes, node{addr: cl.Options().Addr, version: infoField(info, "redis_version"),
+			role: infoField(info, "role"), mode: infoField(info, "redis_mode"), script: len(loaded) == 1 && loaded[0]})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].addr < nodes[j].addr })
+	scripts := 0
 	for _, n := range nodes {
-		line(w, "server", "%s", n)
+		s := fmt.Sprintf("%s: redis %s, role %s", n.addr, n.version, n.role)
+		if n.role != "master" {
+			s += "; " + problem("%s is a %s: decisions write, so the bots must reach the master", n.addr, n.role)
+		}
+		if !isCluster && n.mode == "cluster" {
+			s += "; " + problem("%s runs in cluster mode: use a redis+cluster:// URL", n.addr)
+		}
+		line(w, "server", "%s", s)
+		if n.script {
+			scripts++
+		}
+	}
+	sha := redisstore.ScriptSHA()
+	switch {
+	case scripts == len(nodes) && !isCluster:
+		line(w, "script", "loaded (SCRIPT EXISTS %s)", sha)
+	case scripts == len(nodes):
+		line(w, "script", "loaded on all %d masters (SCRIPT EXISTS %s)", len(nodes), sha)
+	case !isCluster:
+		line(w, "script", "not loaded (SCRIPT EXISTS %s): the first decision loads it with EVAL", sha)
+	default:
+		line(w, "script", "loaded on %d of %d masters (SCRIPT EXISTS %s): the first decision on a node loads it with EVAL",
+			scripts, len(nodes), sha)
 	}
 
 	if cc, ok := c.client.(*redis.ClusterClient); ok {
@@ -65,28 +114,49 @@ func (c *cli) check(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("CLUSTER INFO: %w", err)
 		}
-		line(w, "cluster", "state %s, %s of 16384 slots assigned, %s known nodes",
-			infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"), infoField(info, "cluster_known_nodes"))
+		state, assigned, ok := infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"),
+			infoField(info, "cluster_slots_ok")
+		s := fmt.Sprintf("cluster_state:%s, %s of 16384 slots assigned, %s ok, %d masters", state, assigned, ok, len(nodes))
+		if state != "ok" || assigned != "16384" || ok != "16384" {
+			s += "; " + problem("the cluster does not serve every slot: decisions for some keys fail")
+		}
+		line(w, "cluster", "%s", s)
 	} else {
-		line(w, "cluster", "no (one server)")
+		line(w, "cluster", "standalone")
 	}
 
-	probe, err := c.lim.Rule("floodgate-check", core.Every(time.Second))
+	probe, err := c.lim.Rule(checkRule, checkLimit)
 	if err != nil {
 		return err
 	}
-	res, err := probe.Take(ctx, core.Global(), 1)
-	if err != nil {
-		return fmt.Errorf("test decision: %w", err)
-	}
 	key := probe.Key(core.Global())
-	pttl, err := c.client.PTTL(ctx, key).Result()
+	start := time.Now()
+	// The store itself, not the Limiter, so that an error shows as one
+	// rather than as a decision of the failure policy.
+	res, err := c.opened.Take(ctx, key, checkLimit, 1)
+	took := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("test decision: PTTL %s: %w", key, err)
+		line(w, "decision", "%s", problem("test decision on %s: %v", key, err))
+	} else {
+		pttl, err := c.client.PTTL(ctx, key).Result()
+		if err != nil {
+			return fmt.Errorf("PTTL %s: %w", key, err)
+		}
+		verdict := "allowed"
+		if !res.Allowed {
+			verdict = fmt.Sprintf("denied (another check within %v, retry after %v)", checkLimit.Period, res.RetryAfter)
+		}
+		s := fmt.Sprintf("%s in %v on %s (limit %v), PTTL %s", verdict, took.Round(time.Microsecond), key,
+			checkLimit, formatPTTL(pttl))
+		if pttl <= 0 && pttl != -2 { // -2: it expired already
+			s += "; " + problem("the test key has no TTL")
+		}
+		line(w, "decision", "%s", s)
 	}
-	line(w, "decision", "on %s: allowed=%v from %v, key TTL %s", key, res.Allowed, res.Source, formatPTTL(pttl))
-	if res.Source != core.SourceStore {
-		return errors.New("the test decision did not come from Redis")
+
+	if len(problems) > 0 {
+		line(w, "result", "%d problem(s)", len(problems))
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	line(w, "result", "ok")
 	return nil
@@ -95,8 +165,9 @@ func (c *cli) check(ctx context.Context) error {
 // checkMemory is check for the memory backend: there is no server.
 func (c *cli) checkMemory() int {
 	line(c.stdout, "config", "%v", c.cfg)
-	line(c.stdout, "store", "memory: it lives inside each bot process, so there is nothing to reach from here;"+
-		" each instance limits on its own")
+	line(c.stdout, "store", "memory: it lives inside each bot process, so there is nothing to reach from here; "+
+		"each instance limits on its own (status, reset and top need the Redis store)")
+	line(c.stdout, "result", "ok")
 	return exitOK
 }
 

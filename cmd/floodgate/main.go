@@ -87,11 +87,19 @@ Exit status: 0 ok, 1 an operation failed, 2 a usage or configuration error.
 `
 
 func main() {
+	// go-redis logs each failed dial on its own; the command reports the
+	// failure once, with the address (never the password), and exits 1.
+	redis.SetLogger(quietLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// quietLogger drops go-redis' internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // options are the command line's flags.
 type options struct {
@@ -187,7 +195,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	defer cancel()
 	if err := c.open(ctx); err != nil {
 		if cmd == "check" {
-			fmt.Fprintf(stdout, "%-10s %v\n", "config:", cfg)
+			line(stdout, "config", "%v", cfg)
 		}
 		fmt.Fprintf(stderr, "floodgate: %s: %v\n", cmd, err)
 		return exitFail

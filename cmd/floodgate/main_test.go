@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -13,9 +14,11 @@ import (
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
-// cliRun runs the CLI with env and returns its exit code and output.
+// cliRun runs the CLI with env as its environment and returns its exit
+// code, stdout and stderr.
 func cliRun(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -23,110 +26,548 @@ func cliRun(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
-func TestCommandsOnRealRedis(t *testing.T) {
-	srv := testutil.StartRedis(t)
-	client := srv.Client(t)
-	ctx := context.Background()
-	limit := core.PerMinute(3)
-	lim, err := core.New(redisstore.New(client), limit, core.WithPrefix("ops"), core.WithTimeout(5*time.Second),
-		core.WithLogger(slog.New(slog.DiscardHandler)))
+// mustRun is cliRun that fails the test unless the exit code is want. It
+// logs the command and its output.
+func mustRun(t *testing.T, want int, env map[string]string, args ...string) string {
+	t.Helper()
+	code, out, errOut := cliRun(t, env, args...)
+	t.Logf("$ floodgate %s\n%s%s", strings.Join(args, " "), out, errOut)
+	if code != want {
+		t.Fatalf("floodgate %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out
+}
+
+// newLimiter returns a Limiter as a bot builds it, over client.
+func newLimiter(t *testing.T, client redis.UniversalClient, limit core.Limit, prefix string) *core.Limiter {
+	t.Helper()
+	lim, err := core.New(redisstore.New(client), limit, core.WithPrefix(prefix), core.WithTimeout(5*time.Second),
+		core.WithDenyCache(false), core.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 5; i++ { // user 1 floods: 3 admitted, then limited
-		lim.Allow(ctx, 1)
-	}
-	lim.Allow(ctx, 2) // user 2: one message, not limited
-	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 6; i++ { // user 3 floods into a one-hour block
-		g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: 3, ChatID: 3})
-	}
-	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_PREFIX": "ops", "FLOODGATE_LIMIT": "3/m"}
+	return lim
+}
 
-	code, out, errOut := cliRun(t, env, "status", "1")
-	t.Logf("$ floodgate status 1\n%s", out)
-	if code != exitOK || !strings.Contains(out, "allowed:      no") || !strings.Contains(out, "key:          ops:{u:1}:msg") ||
-		!strings.Contains(out, "penalty:      none") {
-		t.Fatalf("status 1: exit %d\n%s%s", code, out, errOut)
-	}
-	if code, out, _ := cliRun(t, env, "status", "2"); code != exitOK || !strings.Contains(out, "allowed:      yes") ||
-		!strings.Contains(out, "remaining:    1") {
-		t.Fatalf("status 2: exit %d\n%s", code, out)
-	}
-	if code, out, _ := cliRun(t, env, "status", "3"); code != exitOK || !strings.Contains(out, "penalty:      blocked for") {
-		t.Fatalf("status 3 (blocked): exit %d\n%s", code, out)
-	}
-
-	if err := client.ConfigResetStat(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut = cliRun(t, env, "top")
-	t.Logf("$ floodgate top\n%s", out)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || len(lines) < 3 || !strings.Contains(out, "user 1 ") || strings.Contains(out, "user 2 ") {
-		t.Fatalf("top: exit %d\n%s%s", code, out, errOut)
-	}
-	calls, err := testutil.CommandCalls(ctx, client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls["scan"] == 0 || calls["keys"] != 0 {
-		t.Fatalf("top ran SCAN %d times and KEYS %d times; want SCAN only", calls["scan"], calls["keys"])
-	}
-
-	code, out, _ = cliRun(t, env, "reset", "1")
-	t.Logf("$ floodgate reset 1\n%s", out)
-	if code != exitOK || !strings.Contains(out, "deleted ops:{u:1}:msg") {
-		t.Fatalf("reset 1: exit %d\n%s", code, out)
-	}
-	if code, out, _ := cliRun(t, env, "status", "1"); code != exitOK || !strings.Contains(out, "allowed:      yes") ||
-		!strings.Contains(out, "stored TAT:   none") {
-		t.Fatalf("status after reset: exit %d\n%s", code, out)
-	}
-
-	code, out, errOut = cliRun(t, env, "check")
-	t.Logf("$ floodgate check\n%s", out)
-	if code != exitOK || !strings.Contains(out, "result:       ok") || !strings.Contains(out, "decision script loaded") {
-		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+// take makes n decisions for s and fails the test on an error or a decision
+// that did not come from Redis.
+func take(t *testing.T, lim *core.Limiter, s core.Scope, n int) {
+	t.Helper()
+	for range n {
+		res, err := lim.Take(context.Background(), s, 1)
+		if err != nil || res.Source != core.SourceStore {
+			t.Fatalf("Take %v: %+v, %v", s, res, err)
+		}
 	}
 }
 
-func TestUsageAndFailures(t *testing.T) {
-	t.Parallel()
+// report parses the "label: value" lines status and check print.
+func report(out string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) < 14 || !strings.Contains(l[:14], ":") {
+			continue
+		}
+		m[strings.TrimSuffix(strings.TrimSpace(l[:13]), ":")] = l[14:]
+	}
+	return m
+}
+
+// first returns the first word of s.
+func first(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// duration parses the first word of s as a duration.
+func duration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(first(s))
+	if err != nil {
+		t.Fatalf("%q does not start with a duration: %v", s, err)
+	}
+	return d
+}
+
+// within fails the test unless lo ≤ got ≤ hi.
+func within(t *testing.T, what string, got, lo, hi time.Duration) {
+	t.Helper()
+	if got < lo || got > hi {
+		t.Errorf("%s = %v, want within [%v, %v]", what, got, lo, hi)
+	}
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closedPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	const secret = "sup3r-s3cret"
-	down := map[string]string{"REDIS_URL": "redis://:" + secret + "@127.0.0.1:" + closedPort + "/0"}
+	return port
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	limit := core.PerMinute(3) // one event per 20 s, burst 3
+	lim := newLimiter(t, client, limit, "ops")
+	take(t, lim, core.User(1), 3) // user 1 floods: 3 admitted...
+	for range 2 {                 // ...then denied (a denial writes nothing)
+		if res, _ := lim.Allow(ctx, 1); res.Allowed {
+			t.Fatal("user 1 not limited after 3 messages")
+		}
+	}
+	take(t, lim, core.User(2), 1) // user 2: one message, not limited
+	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 { // user 3 floods into a one-hour block
+		g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: 3, ChatID: 3})
+	}
+	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_PREFIX": "ops", "FLOODGATE_LIMIT": "3/m"}
+	if err := client.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The flooded user: compare with a Peek made right before; the Redis
+	// clock moves by at most the time the two calls take.
+	start := time.Now()
+	before, err := lim.Peek(ctx, core.User(1))
+	if err != nil || before.Allowed {
+		t.Fatalf("Peek user 1: %+v, %v", before, err)
+	}
+	r := report(mustRun(t, exitOK, env, "status", "1"))
+	elapsed := time.Since(start)
+	if r["key"] != "ops:{u:1}:msg" || first(r["limit"]) != "3/m" || first(r["allowed"]) != "no" || r["remaining"] != "0" {
+		t.Errorf("status 1: %q", r)
+	}
+	within(t, "retry after", duration(t, r["retry after"]), before.RetryAfter-elapsed, before.RetryAfter)
+	within(t, "reset after", duration(t, r["reset after"]), before.ResetAfter-elapsed, before.ResetAfter)
+	stored, err := client.Get(ctx, "ops:{u:1}:msg").Result()
+	if err != nil || first(r["stored TAT"]) != stored {
+		t.Errorf("stored TAT %q, GET says %q (%v)", r["stored TAT"], stored, err)
+	}
+	within(t, "PTTL", duration(t, r["PTTL"]), before.ResetAfter-elapsed-time.Millisecond, before.ResetAfter+time.Millisecond)
+	if r["penalty"] != "none" {
+		t.Errorf("status 1: penalty %q, want none", r["penalty"])
+	}
+
+	// One message 20 s ago at most: allowed, one left after the next.
+	start = time.Now()
+	before, err = lim.Peek(ctx, core.User(2))
+	if err != nil || !before.Allowed || before.Remaining != 1 {
+		t.Fatalf("Peek user 2: %+v, %v", before, err)
+	}
+	r = report(mustRun(t, exitOK, env, "status", "2"))
+	elapsed = time.Since(start)
+	if first(r["allowed"]) != "yes" || first(r["remaining"]) != "1" || r["retry after"] != "0s" {
+		t.Errorf("status 2: %q", r)
+	}
+	within(t, "reset after", duration(t, r["reset after"]), before.ResetAfter-elapsed, before.ResetAfter)
+
+	// Never seen: no key, the full burst (Peek's Remaining is after one
+	// more message), ResetAfter exactly one interval.
+	r = report(mustRun(t, exitOK, env, "status", "4"))
+	if first(r["allowed"]) != "yes" || first(r["remaining"]) != "2" || r["retry after"] != "0s" ||
+		r["reset after"] != "20s" || first(r["stored TAT"]) != "none" || first(r["PTTL"]) != "none" {
+		t.Errorf("status 4: %q", r)
+	}
+
+	// The penalty block (core.WithPenalty) shows.
+	if r := report(mustRun(t, exitOK, env, "status", "3")); !strings.HasPrefix(r["penalty"], "blocked for") {
+		t.Errorf("status 3: penalty %q, want a block", r["penalty"])
+	}
+
+	// status only reads: nothing was written or deleted, no KEYS.
+	calls, err := testutil.CommandCalls(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls["set"] != 0 || calls["del"] != 0 || calls["keys"] != 0 {
+		t.Errorf("status wrote or listed: %v", calls)
+	}
+	if n, _ := client.Exists(ctx, "ops:{u:4}:msg").Result(); n != 0 {
+		t.Error("status created a key for user 4")
+	}
+
+	// -rule names another rule; flags may follow the user id.
+	r = report(mustRun(t, exitOK, env, "status", "1", "-rule", "report", "-limit", "1/h"))
+	if r["key"] != "ops:{u:1}:report" || first(r["limit"]) != "1/h" || first(r["allowed"]) != "yes" {
+		t.Errorf("status 1 -rule report: %q", r)
+	}
+}
+
+func TestReset(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	lim := newLimiter(t, client, core.PerMinute(3), "floodgate")
+	take(t, lim, core.User(7), 3)
+	take(t, lim, core.User(8), 3)
+	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "3/m"}
+
+	out := mustRun(t, exitOK, env, "reset", "7")
+	if !strings.HasPrefix(out, "deleted floodgate:{u:7}:msg") || !strings.Contains(out, "deny cache") {
+		t.Errorf("reset 7:\n%s", out)
+	}
+	if n, err := client.Exists(ctx, "floodgate:{u:7}:msg").Result(); err != nil || n != 0 {
+		t.Errorf("the key of user 7 is still there (%d, %v)", n, err)
+	}
+	if n, err := client.Exists(ctx, "floodgate:{u:8}:msg").Result(); err != nil || n != 1 {
+		t.Errorf("reset 7 touched user 8's key (%d, %v)", n, err)
+	}
+	r := report(mustRun(t, exitOK, env, "status", "7"))
+	if first(r["allowed"]) != "yes" || first(r["remaining"]) != "2" || r["retry after"] != "0s" || first(r["stored TAT"]) != "none" {
+		t.Errorf("status after reset: %q", r)
+	}
+	if res, err := lim.Allow(ctx, 7); err != nil || !res.Allowed || res.Remaining != 2 {
+		t.Errorf("user 7 after reset: %+v, %v; want allowed with 2 left", res, err)
+	}
+	client.Del(ctx, "floodgate:{u:7}:msg")
+	if out := mustRun(t, exitOK, env, "reset", "7"); !strings.HasPrefix(out, "no key floodgate:{u:7}:msg") {
+		t.Errorf("second reset 7:\n%s", out)
+	}
+}
+
+// topRows returns the SCOPE column of top's table, in order.
+func topRows(t *testing.T, out string) []string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "RETRY AFTER") {
+		return nil
+	}
+	var scopes []string
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 4 || !strings.Contains(f[len(f)-1], ":{") {
+			break
+		}
+		scopes = append(scopes, strings.Join(f[2:len(f)-1], " "))
+	}
+	return scopes
+}
+
+func TestTop(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	limit := core.PerMinute(3)
+	// A prefix with a glob character: MATCH must escape it, or the
+	// neighbouring tenant "botX1" would be listed too.
+	lim := newLimiter(t, client, limit, "bot*1")
+	other := newLimiter(t, client, limit, "botX1")
+	report, err := lim.Rule("report", limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Limited in this order, 30 ms apart: the last has the longest wait.
+	for _, s := range []core.Scope{core.Global(), core.UserInChat(1003, -100500), core.Chat(-100500)} {
+		take(t, lim, s, 3)
+		time.Sleep(30 * time.Millisecond)
+	}
+	take(t, other, core.User(555), 3)  // another tenant
+	take(t, report, core.User(666), 3) // another rule
+	take(t, lim, core.User(1001), 3)
+	lim.Allow(ctx, 1001) // denied: writes nothing
+	take(t, lim, core.User(1002), 1)
+	// Idle keys (TAT 1 s ahead: not limited under 3/m) so that SCAN takes
+	// several calls and the GETs several pipelines; and one foreign key.
+	tm, err := client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := client.Pipeline()
+	for i := range 2500 {
+		pipe.Set(ctx, fmt.Sprintf("bot*1:{u:%d}:msg", 50000+i), tm.UnixMicro()+1e6, time.Minute)
+	}
+	pipe.Set(ctx, "bot*1:{junk}:msg", "hello", time.Minute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_PREFIX": "bot*1", "FLOODGATE_LIMIT": "3/m"}
+	if err := client.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := mustRun(t, exitOK, env, "top")
+	want := []string{"user 1001", "chat -100500", "user 1003 in chat -100500", "global"}
+	if got := topRows(t, out); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("top lists %q, want %q", got, want)
+	}
+	for _, absent := range []string{"user 1002", "botX1", ":report", "junk", "user 50000"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("top lists %q, which is not limited under this prefix and rule", absent)
+		}
+	}
+	// SCAN may return a key twice while Redis rehashes the keyspace, so
+	// the count of keys scanned (and of GETs) is at least the number of
+	// keys; the limited keys are counted once each.
+	var scanned int
+	_, after, _ := strings.Cut(out, "4 limited under 3/m of ")
+	if _, err := fmt.Sscanf(after, "%d keys scanned (SCAN MATCH bot\\*1:{*}:msg COUNT 1000 on 1 node)", &scanned); err != nil ||
+		scanned < 2506 || !strings.Contains(out, "keys matching the pattern hold no TAT") {
+		t.Errorf("top summary (%v):\n%s", err, out)
+	}
+	retry := duration(t, strings.Split(out, "\n")[1])
+	within(t, "the longest retry after", retry, 19*time.Second, 20*time.Second)
+
+	calls, err := testutil.CommandCalls(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls["scan"] < 3 || calls["keys"] != 0 {
+		t.Errorf("top ran SCAN %d times and KEYS %d times; want several SCANs and no KEYS", calls["scan"], calls["keys"])
+	}
+	if calls["get"] != int64(scanned) || calls["time"] < 2 || calls["set"] != 0 || calls["evalsha"] != 0 {
+		t.Errorf("top's commands: %v; want one GET per key, a TIME leading each pipeline (at least 2 here), no writes", calls)
+	}
+
+	out = mustRun(t, exitOK, env, "top", "-n", "2")
+	if got := topRows(t, out); strings.Join(got, "|") != strings.Join(want[:2], "|") || !strings.Contains(out, "showing the first 2") {
+		t.Errorf("top -n 2 lists %q:\n%s", got, out)
+	}
+	// Under the other rule, only user 666 is limited.
+	out = mustRun(t, exitOK, env, "-rule", "report", "top")
+	if got := topRows(t, out); len(got) != 1 || got[0] != "user 666" {
+		t.Errorf("top -rule report lists %q", got)
+	}
+	// top decides under the limit it is given: with a burst of 10 (a
+	// tolerance of 200 s), no stored TAT is far enough ahead to deny.
+	out = mustRun(t, exitOK, env, "top", "-limit", "3/m burst 10")
+	if !strings.HasPrefix(out, "no key is limited right now") || !strings.Contains(out, "0 limited under 3/m burst 10") {
+		t.Errorf("top -limit '3/m burst 10':\n%s", out)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	ctx := context.Background()
+	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_PREFIX": "booking_bot:client1", "FLOODGATE_LIMIT": "20/m burst 5"}
+
+	// A fresh server has no script yet: the test decision loads it.
+	r := report(mustRun(t, exitOK, env, "check"))
+	want := map[string]string{
+		"config":   "backend=redis addr=redis://" + srv.Addr + " db=0 prefix=booking_bot:client1 limit=20/m burst 5",
+		"server":   srv.Addr + ": redis ",
+		"script":   "not loaded",
+		"cluster":  "standalone",
+		"decision": "allowed in ",
+		"result":   "ok",
+	}
+	for k, v := range want {
+		if !strings.HasPrefix(r[k], v) {
+			t.Errorf("check: %s: %q, want it to start with %q", k, r[k], v)
+		}
+	}
+	if !strings.Contains(r["server"], "role master") || !strings.Contains(r["decision"], "on booking_bot:client1:{g}:floodgate-check") {
+		t.Errorf("check: %q", r)
+	}
+	if !strings.HasPrefix(r["ping"], "min ") || !strings.Contains(r["ping"], "over 5 round trips") {
+		t.Errorf("check: ping %q", r["ping"])
+	}
+	pttl, err := client.PTTL(ctx, "booking_bot:client1:{g}:floodgate-check").Result()
+	if err != nil || pttl <= 0 || pttl > time.Second {
+		t.Errorf("the test key's PTTL is %v (%v), want (0, 1s]", pttl, err)
+	}
+
+	// Again within the second: the script is loaded, the test decision is
+	// denied, and that is fine.
+	r = report(mustRun(t, exitOK, env, "check"))
+	if !strings.HasPrefix(r["script"], "loaded (SCRIPT EXISTS "+redisstore.ScriptSHA()) ||
+		!strings.HasPrefix(r["decision"], "denied (another check within 1s, retry after ") || r["result"] != "ok" {
+		t.Errorf("second check: %q", r)
+	}
+
+	// A password: masked in the config line, never printed.
+	const password = "Pa55w0rd-check-42"
+	if err := client.ConfigSet(ctx, "requirepass", password).Err(); err != nil {
+		t.Fatal(err)
+	}
+	withPassword := map[string]string{"REDIS_URL": "redis://:" + password + "@" + srv.Addr + "/0"}
+	out := mustRun(t, exitOK, withPassword, "check")
+	if strings.Contains(out, password) || !strings.Contains(out, "addr=redis://:xxxxx@"+srv.Addr) {
+		t.Errorf("check with a password:\n%s", out)
+	}
+	const wrong = "Wr0ng-pa55-word"
+	code, out, errOut := cliRun(t, map[string]string{"REDIS_URL": "redis://:" + wrong + "@" + srv.Addr + "/0"}, "check")
+	if code != exitFail || strings.Contains(out+errOut, wrong) || !strings.Contains(out+errOut, "xxxxx") {
+		t.Errorf("check with a wrong password: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	cl := testutil.StartCluster(t)
+	client := cl.Client(t)
+	ctx := context.Background()
+	lim := newLimiter(t, client, core.PerMinute(3), "floodgate")
+	for id := int64(1); id <= 8; id++ { // users spread over the three masters
+		take(t, lim, core.User(id), 3)
+	}
+	time.Sleep(30 * time.Millisecond)
+	take(t, lim, core.User(9), 3) // the longest wait
+	take(t, lim, core.User(10), 1)
+	for _, n := range cl.Nodes() {
+		if err := n.Client(t).ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"REDIS_URL": cl.URL(), "FLOODGATE_LIMIT": "3/m"}
+
+	out := mustRun(t, exitOK, env, "top")
+	rows := topRows(t, out)
+	if len(rows) != 9 || rows[0] != "user 9" || strings.Contains(out, "user 10 ") ||
+		!strings.Contains(out, "9 limited under 3/m of 10 keys scanned") || !strings.Contains(out, "on 3 masters") {
+		t.Errorf("top on a cluster lists %q:\n%s", rows, out)
+	}
+	for _, n := range cl.Nodes() { // every master was scanned, none listed
+		calls, err := testutil.CommandCalls(ctx, n.Client(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls["scan"] < 1 || calls["keys"] != 0 {
+			t.Errorf("node %s: SCAN %d, KEYS %d", n.Addr, calls["scan"], calls["keys"])
+		}
+	}
+
+	r := report(mustRun(t, exitOK, env, "status", "9"))
+	if first(r["allowed"]) != "no" || r["key"] != "floodgate:{u:9}:msg" || !strings.HasSuffix(r["stored TAT"], "after server time") {
+		t.Errorf("status 9 on a cluster: %q", r)
+	}
+	if out := mustRun(t, exitOK, env, "reset", "9"); !strings.HasPrefix(out, "deleted floodgate:{u:9}:msg") {
+		t.Errorf("reset 9 on a cluster:\n%s", out)
+	}
+
+	out = mustRun(t, exitOK, env, "check")
+	r = report(out)
+	if !strings.HasPrefix(r["cluster"], "cluster_state:ok, 16384 of 16384 slots assigned, 16384 ok, 3 masters") ||
+		strings.Count(out, "\nserver:") != 3 || r["result"] != "ok" || !strings.HasPrefix(r["script"], "loaded on ") {
+		t.Errorf("check on a cluster:\n%s", out)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client := srv.Client(t)
+	lim := newLimiter(t, client, core.PerMinute(3), "ops")
+	take(t, lim, core.User(1), 3)
+
+	// Every variable a flag overrides is wrong, even invalid: it is not read.
+	env := map[string]string{"FLOODGATE_STORE": "memory", "REDIS_URL": "redis://127.0.0.1:" + closedPort(t) + "/0",
+		"FLOODGATE_PREFIX": "wrong", "FLOODGATE_LIMIT": "not a limit"}
+	for _, args := range [][]string{
+		{"-url", srv.URL(), "-prefix", "ops", "-limit", "3/m", "status", "1"},
+		{"status", "-url", srv.URL(), "1", "-prefix", "ops", "-limit", "3/m"},
+		{"-url", srv.URL(), "status", "-prefix=ops", "-limit=3/m", "--", "1"},
+	} {
+		r := report(mustRun(t, exitOK, env, args...))
+		if r["key"] != "ops:{u:1}:msg" || first(r["limit"]) != "3/m" || first(r["allowed"]) != "no" {
+			t.Errorf("%q: %q", args, r)
+		}
+	}
+
+	// The replaced middleware's variables work as the bots read them.
+	legacy := map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port),
+		"REDIS_KEY_PREFIX": "booking_bot:client1", "FLOODGATE_LIMIT": "3/m"}
+	if r := report(mustRun(t, exitOK, legacy, "status", "1")); r["key"] != "booking_bot:client1:{u:1}:msg" {
+		t.Errorf("status with REDIS_* variables: %q", r)
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	t.Parallel()
+	const secret = "sup3r-s3cret-pw"
+	env := map[string]string{"REDIS_URL": "redis://:" + secret + "@127.0.0.1:" + closedPort(t) + "/0"}
+	for _, args := range [][]string{{"status", "1"}, {"reset", "1"}, {"top"}, {"check"}} {
+		start := time.Now()
+		code, out, errOut := cliRun(t, env, args...)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%q took %v against a closed port", args, took)
+		}
+		if code != exitFail || !strings.Contains(errOut, "did not answer PING") || !strings.Contains(errOut, ":xxxxx@127.0.0.1") {
+			t.Errorf("%q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, exitFail, out, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("%q: the password appears in the output:\n%s%s", args, out, errOut)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "sup3r-s3cret-pw"
+	redisEnv := map[string]string{"REDIS_URL": "redis://:" + secret + "@127.0.0.1:" + closedPort(t) + "/0"}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
 		args []string
-		code int
+		want string // in stderr
 	}{
-		{"no command", down, nil, exitUsage},
-		{"unknown command", down, []string{"frobnicate"}, exitUsage},
-		{"bad user id", down, []string{"status", "bob"}, exitUsage},
-		{"negative user id", down, []string{"reset", "-5"}, exitUsage},
-		{"bad limit", down, []string{"-limit", "0/s", "top"}, exitUsage},
-		{"redis down", down, []string{"status", "1"}, exitFail},
-		{"redis down: check", down, []string{"check"}, exitFail},
-		{"memory store: status", map[string]string{}, []string{"status", "1"}, exitUsage},
-		{"memory store: check", map[string]string{}, []string{"check"}, exitOK},
-		{"help", map[string]string{}, []string{"-h"}, exitOK},
+		{"no command", redisEnv, nil, "no command given"},
+		{"unknown command", redisEnv, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"status without id", redisEnv, []string{"status"}, "status takes one user id, got 0"},
+		{"status with two ids", redisEnv, []string{"status", "1", "2"}, "status takes one user id, got 2"},
+		{"bad user id", redisEnv, []string{"status", "bob"}, `bad user id "bob"`},
+		{"zero user id", redisEnv, []string{"reset", "0"}, `bad user id "0"`},
+		{"negative user id", redisEnv, []string{"reset", "--", "-5"}, `bad user id "-5"`},
+		{"top with an argument", redisEnv, []string{"top", "5"}, "top takes no arguments"},
+		{"top -n 0", redisEnv, []string{"top", "-n", "0"}, "-n must be at least 1"},
+		{"-n outside top", redisEnv, []string{"status", "-n", "3", "1"}, "flag provided but not defined: -n"},
+		{"unknown flag", redisEnv, []string{"-bogus", "top"}, "flag provided but not defined: -bogus"},
+		{"bad -limit", redisEnv, []string{"-limit", "0/s", "top"}, "-limit:"},
+		{"bad -prefix", redisEnv, []string{"-prefix", "a{b", "top"}, "-prefix:"},
+		{"bad -rule", redisEnv, []string{"-rule", "a b", "top"}, "-rule:"},
+		{"bad -deadline", redisEnv, []string{"-deadline", "soon", "top"}, "invalid value"},
+		{"bad -url", redisEnv, []string{"-url", "redis://:" + secret + "@host:99999/0", "top"}, "-url:"},
+		{"bad -url scheme", redisEnv, []string{"-url", "http://:" + secret + "@host:6379", "top"}, "-url:"},
+		{"bad FLOODGATE_LIMIT", map[string]string{"FLOODGATE_LIMIT": "lots"}, []string{"top"}, "FLOODGATE_LIMIT"},
+		{"bad REDIS_URL", map[string]string{"REDIS_URL": "redis://:" + secret + "@h:0/x"}, []string{"top"}, "REDIS_URL"},
 	} {
 		code, out, errOut := cliRun(t, tc.env, tc.args...)
-		if code != tc.code {
-			t.Errorf("%s: exit %d, want %d\n%s%s", tc.name, code, tc.code, out, errOut)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Usage: floodgate") || out != "" {
+			t.Errorf("%s: exit %d, want %d, stderr with %q and the usage\nstdout:\n%s\nstderr:\n%s",
+				tc.name, code, exitUsage, tc.want, out, errOut)
 		}
 		if strings.Contains(out+errOut, secret) {
-			t.Errorf("%s: the password appears in the output:\n%s%s", tc.name, out, errOut)
+			t.Errorf("%s: the password appears in the output:\n%s", tc.name, errOut)
+		}
+	}
+
+	for _, args := range [][]string{{"-h"}, {"help"}, {"status", "-help"}} {
+		if code, out, errOut := cliRun(t, nil, args...); code != exitOK || !strings.HasPrefix(out, "Usage: floodgate") || errOut != "" {
+			t.Errorf("%q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
+		}
+	}
+}
+
+func TestMemoryBackend(t *testing.T) {
+	t.Parallel()
+	for _, env := range []map[string]string{{}, {"FLOODGATE_STORE": "memory"}, {"REDIS_ENABLED": "false", "REDIS_HOST": "redis"}} {
+		for _, args := range [][]string{{"status", "1"}, {"reset", "1"}, {"top"}} {
+			code, out, errOut := cliRun(t, env, args...)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, "lives inside each bot process") ||
+				!strings.Contains(errOut, "backend=memory") {
+				t.Errorf("%v %q: exit %d\nstdout:\n%s\nstderr:\n%s", env, args, code, out, errOut)
+			}
+		}
+		out := mustRun(t, exitOK, env, "check")
+		r := report(out)
+		if !strings.HasPrefix(r["config"], "backend=memory prefix=floodgate limit=1/s") ||
+			!strings.HasPrefix(r["store"], "memory: it lives inside each bot process") || r["result"] != "ok" {
+			t.Errorf("check on memory: %q", r)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // line prints one "label: value" line of a report, aligned.
-func line(w interface{ Write([]byte) (int, error) }, label, format string, args ...any) {
+func line(w io.Writer, label, format string, args ...any) {
 	fmt.Fprintf(w, "%-13s %s\n", label+":", fmt.Sprintf(format, args...))
 }
 
