@@ -19,7 +19,8 @@
 // a failover to a replica that never saw it), and then, and only then, the
 // same call is retried once as EVAL, which runs the script and caches it
 // again. A NOSCRIPT reply runs nothing, so the retry never counts an event
-// twice. [ScriptSHA] is the digest, for SCRIPT EXISTS in health checks.
+// twice. [ScriptSHA] is the digest, for SCRIPT EXISTS in health checks, and
+// [WindowScriptSHA] the sliding-window script's.
 //
 // A Store holds no state besides the client: it is safe for concurrent use,
 // and any number of Stores in any number of processes over the same server
