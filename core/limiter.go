@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,13 +64,17 @@ type limiterConfig struct {
 	logger    *slog.Logger
 	observer  Observer
 	shadow    bool
+
+	localFailLogged atomic.Bool // localFailure logged its warning
 }
 
 // Option configures a Limiter in New.
 type Option func(*Limiter)
 
 // WithPolicy sets what happens when the store fails or times out (default
-// FailLocal). See FailurePolicy.
+// FailLocal), whatever the store: Redis, an InProcess store such as a full
+// memorystore, or the FailLocal fallback. See FailurePolicy and
+// Limiter.Take.
 func WithPolicy(p FailurePolicy) Option { return func(l *Limiter) { l.cfg.policy = p } }
 
 // WithTimeout bounds each store call of a decision (default
@@ -79,7 +84,9 @@ func WithTimeout(d time.Duration) Option { return func(l *Limiter) { l.cfg.timeo
 
 // WithFallback sets the store FailLocal decides with while the main store
 // is out (default: a minimal in-process store). Pass a memorystore.Store to
-// cap and evict its keys like the main memory store.
+// cap and evict its keys like the main memory store. When the fallback
+// fails too (a memorystore at its WithMaxKeys cap refusing a new key), the
+// decision is a denial by the policy (SourcePolicy), never an error.
 func WithFallback(s Store) Option { return func(l *Limiter) { l.cfg.fallback = s } }
 
 // WithBreaker tunes the circuit breaker: it opens after threshold
@@ -231,14 +238,28 @@ func (l *Limiter) AllowN(ctx context.Context, userID int64, n int) (Result, erro
 }
 
 // Take decides an event of cost n (1 ≤ n ≤ Burst) against any scope: Chat,
-// UserInChat, Global or User. A done ctx returns ctx.Err() without touching
-// the store; an n outside 1..Burst returns an error wrapping ErrInvalidCost.
+// UserInChat, Global or User. It returns an error, with a zero Result, in
+// two cases only: an n outside 1..Burst (wrapping ErrInvalidCost), and the
+// caller's ctx ending, before the store call (the store is not touched) or
+// during it (ctx.Err()).
 //
 // A store that fails or does not answer within the timeout never surfaces
-// as an error: the decision follows the failure policy, and Result.Source
-// says so (SourceFallback or SourcePolicy). A flooding key already denied
-// is answered from the deny cache (SourceCache). Only an error of the
-// caller's own ctx is returned, with a zero Result.
+// as an error: the decision follows the failure policy (WithPolicy), the
+// Observer hears of the error, and Result.Source says who decided. That
+// holds for every store, the in-process ones (InProcess, such as a
+// memorystore at its WithMaxKeys cap) and the FailLocal fallback store
+// included: FailOpen admits (SourcePolicy); FailClosed denies
+// (SourcePolicy); FailLocal decides with the fallback store
+// (SourceFallback), and denies (SourcePolicy) when the store that fails is
+// itself in-process, the main InProcess store or the fallback, since there
+// is nothing left to fall back to. A policy denial carries a RetryAfter of
+// one emission interval. A flooding key already denied is answered from
+// the deny cache (SourceCache).
+//
+// A decision that timed out may still have been applied by the store: the
+// call can reach Redis and run there after the Limiter stopped waiting. The
+// event is then counted in the store although the fallback or the policy
+// decided it; choose the timeout above the store's real latency.
 func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
 	obs := l.cfg.observer
 	if obs == nil && !l.shadow {
@@ -276,9 +297,15 @@ func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, erro
 	}
 	key := l.Key(s)
 	r := l.res
-	if r == nil { // an in-process store: nothing to guard against
+	if r == nil { // an in-process store: no timeout, breaker or deny cache
 		res, err := l.store.Take(ctx, key, l.limit, n)
-		return res, err, nil
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return Result{}, ctxErr, nil
+			}
+			return l.localFailure(ctx, err), nil, err
+		}
+		return res, nil, nil
 	}
 	var now time.Time
 	if r.cache != nil {
@@ -318,8 +345,33 @@ func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, erro
 		return policyResult(r.policy, l.limit), nil, storeErr
 	}
 	res, err := r.fallback.Take(ctx, key, l.limit, n)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Result{}, ctxErr, nil
+		}
+		return l.localFailure(ctx, err), nil, errors.Join(storeErr, err)
+	}
 	res.Source = SourceFallback
-	return res, err, storeErr
+	return res, nil, storeErr
+}
+
+// localFailure is the decision when a store with nothing behind it fails:
+// an InProcess main store, or the fallback store of FailLocal (typically a
+// memorystore at its WithMaxKeys cap). FailOpen admits; FailClosed denies;
+// so does FailLocal, whose local store is the one failing: a capped store
+// refusing new keys is protecting memory from a flood of fresh ids, and
+// admitting them uncounted would defeat both the cap and the limit. The
+// first such failure of a Limiter (its Rules included) is logged at warn
+// level; the Observer hears of every one.
+func (l *Limiter) localFailure(ctx context.Context, err error) Result {
+	if l.cfg.localFailLogged.CompareAndSwap(false, true) {
+		l.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: in-process store failing; deciding by policy (logged once)",
+			slog.String("limiter", l.prefix), slog.String("policy", l.cfg.policy.String()), slog.String("error", err.Error()))
+	}
+	if l.cfg.policy == FailOpen {
+		return policyResult(FailOpen, l.limit)
+	}
+	return policyResult(FailClosed, l.limit)
 }
 
 // Peek returns the decision Take(ctx, s, 1) would make, consuming nothing.
