@@ -326,7 +326,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if res.Allowed {
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	}
-	if g.pen != nil {
+	if g.pen != nil && res.Source != SourcePolicy { // a policy denial is the store's outage, not a strike
 		if d := g.pen.strike(ctx, scope); d > 0 {
 			res.RetryAfter = max(res.RetryAfter, d)
 		}

@@ -375,21 +375,59 @@ func (l *Limiter) localFailure(ctx context.Context, err error) Result {
 }
 
 // Peek returns the decision Take(ctx, s, 1) would make, consuming nothing.
-// It is for inspection (a /status command, an ops tool): it asks the store
-// under the decision timeout and returns its error, if any, rather than
-// applying the failure policy.
+// It is for inspection (a /status command, an ops tool) and for the
+// Guard's penalty check. It goes through the circuit breaker as Take does:
+//
+//   - breaker closed (or a probe due): Peek asks the store under the
+//     decision timeout. If the store fails or times out, Peek returns its
+//     error rather than applying the failure policy, so an ops tool can say
+//     that the store is out; the failure counts toward opening the breaker,
+//     and a success closes it after an outage.
+//   - breaker open: Peek does not call the store, so an outage costs no
+//     timeout per call. It answers as Take would: from the fallback store
+//     under FailLocal (SourceFallback; the fallback's error, if any, is
+//     returned), from the policy under FailOpen or FailClosed
+//     (SourcePolicy), with no error.
+//
+// Peek does not consult the deny cache. A done ctx returns ctx.Err(); over
+// an InProcess store, Peek returns the store's answer and error as they
+// are.
 func (l *Limiter) Peek(ctx context.Context, s Scope) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	key := l.Key(s)
-	if l.res == nil {
+	r := l.res
+	if r == nil {
 		return l.store.Peek(ctx, key, l.limit)
 	}
-	res, err, _ := storeCall(ctx, l.res.timeout, func(ctx context.Context) (Result, error) {
+	call, probe := r.breaker.admit()
+	if !call {
+		if r.policy != FailLocal {
+			return policyResult(r.policy, l.limit), nil
+		}
+		res, err := r.fallback.Peek(ctx, key, l.limit)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Source = SourceFallback
+		return res, nil
+	}
+	res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
 		return l.store.Peek(ctx, key, l.limit)
 	})
-	return res, err
+	switch {
+	case err == nil:
+		r.breaker.success(probe)
+		return res, nil
+	case callerDone:
+		if probe {
+			r.breaker.failure(true, err)
+		}
+		return Result{}, ctx.Err()
+	}
+	r.breaker.failure(probe, err)
+	return Result{}, err
 }
 
 // Reset forgets everything recorded for s under this rule, e.g. to lift a

@@ -17,7 +17,13 @@ import (
 //
 // With a penalty set, each update costs one more store call (a Peek of the
 // block), and each denial one more (counting the strike); a block, once
-// seen, is remembered on the instance until it ends.
+// seen, is remembered on the instance until it ends (Guard.Reset lifts it
+// on this instance). These calls go through the Limiter's timeout and
+// circuit breaker like every decision: while the breaker is open they cost
+// no store call. During an outage, FailLocal counts strikes and blocks in
+// the fallback store, on this instance only; a denial made by FailClosed
+// (or a failing in-process store) is the store's outage, not the user's
+// flooding, and neither counts as a strike nor blocks anyone.
 type Penalty struct {
 	// Strikes is how many denials within Window are tolerated. ≥ 1.
 	Strikes int
@@ -92,22 +98,25 @@ func (pen *penalties) blockedFor(ctx context.Context, s Scope) time.Duration {
 		pen.blocked.Delete(key)
 	}
 	res, err := pen.block.Peek(ctx, s)
-	if err != nil || res.Allowed {
-		return 0 // a store error never blocks anyone
+	if err != nil || res.Allowed || res.Source == SourcePolicy {
+		return 0 // a store outage never blocks anyone: the policy's answer is no block
 	}
 	pen.blocked.Store(key, now.Add(res.RetryAfter))
 	return res.RetryAfter
 }
 
 // strike counts a denial of s and, on an offense, blocks s for the
-// offense's duration, which it returns (0: no block).
+// offense's duration, which it returns (0: no block). A step decided by the
+// failure policy (the store out, no fallback) stops it: a policy denial is
+// no evidence of flooding, and FailClosed would otherwise turn the first
+// strike into the longest block.
 func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	res, err := pen.strikes.Take(ctx, s, 1)
-	if err != nil || res.Allowed {
+	if err != nil || res.Allowed || res.Source == SourcePolicy {
 		return 0
 	}
 	lvl, err := pen.level.Take(ctx, s, 1)
-	if err != nil {
+	if err != nil || lvl.Source == SourcePolicy {
 		return 0
 	}
 	n := maxOffenses - lvl.Remaining - 1 // offenses before this one
@@ -119,7 +128,7 @@ func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	if err != nil {
 		return 0
 	}
-	if _, err := b.Shadowed(false).Take(ctx, s, 1); err != nil {
+	if r, err := b.Shadowed(false).Take(ctx, s, 1); err != nil || r.Source == SourcePolicy {
 		return 0
 	}
 	pen.blocked.Store(pen.block.Key(s), pen.now().Add(d))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
@@ -133,5 +134,103 @@ func TestFailingFallbackDenies(t *testing.T) {
 	last := rec.decisions[1].Err
 	if !errors.Is(last, testutil.ErrStoreDown) || !errors.Is(last, memorystore.ErrTooManyKeys) {
 		t.Fatalf("observer saw %v; want both the store's and the fallback's error", last)
+	}
+}
+
+// Peek goes through the circuit breaker: its failures open it, and while it
+// is open Peek answers without calling the store. Before, every Peek went
+// to the store and waited out the decision timeout during an outage.
+func TestPeekUsesTheBreaker(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		policy  core.FailurePolicy
+		allowed bool
+		source  core.Source
+	}{
+		{core.FailLocal, true, core.SourceFallback},
+		{core.FailOpen, true, core.SourcePolicy},
+		{core.FailClosed, false, core.SourcePolicy},
+	} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			t.Parallel()
+			st := &flakyStore{mapStore: newMapStore()}
+			st.mode.Store(modeFail)
+			lim := mustNew(t, st, core.PerSecond(1), core.WithPolicy(tc.policy), core.WithBreaker(2, time.Second),
+				core.WithLogger(discard))
+			ctx := t.Context()
+			for i := range 2 { // the store is asked, and its error returned
+				if _, err := lim.Peek(ctx, core.User(1)); !errors.Is(err, errFlaky) {
+					t.Fatalf("Peek %d with the breaker closed: err = %v, want the store's", i, err)
+				}
+			}
+			for i := range 10 { // two failures opened the breaker
+				res, err := lim.Peek(ctx, core.User(1))
+				if err != nil || res.Allowed != tc.allowed || res.Source != tc.source {
+					t.Fatalf("Peek %d with the breaker open: %+v, %v; want allowed=%v from %v", i, res, err, tc.allowed, tc.source)
+				}
+			}
+			if n := st.peeks.Load(); n != 2 {
+				t.Fatalf("store saw %d Peeks, want 2: none while the breaker is open", n)
+			}
+			if _, err := lim.Allow(ctx, 1); err != nil || st.takes.Load() != 0 {
+				t.Fatalf("Take after Peeks opened the breaker: err %v, store saw %d Takes, want 0", err, st.takes.Load())
+			}
+			// A Peek may be the probe: the store is back, the breaker closes.
+			st.mode.Store(modeOK)
+			st.advance(time.Second)
+			if res, err := lim.Peek(ctx, core.User(1)); err != nil || res.Source != core.SourceStore {
+				t.Fatalf("Peek after recovery: %+v, %v", res, err)
+			}
+			if res, err := lim.Allow(ctx, 2); err != nil || res.Source != core.SourceStore {
+				t.Fatalf("Take after a Peek probe succeeded: %+v, %v; want the store", res, err)
+			}
+		})
+	}
+}
+
+// A Guard with penalties over a store that is down calls the store only
+// until the breaker opens: the penalty check no longer bypasses it.
+func TestGuardPenaltyCheckRespectsTheBreaker(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{mapStore: newMapStore()}
+	st.mode.Store(modeFail)
+	lim := mustNew(t, st, core.PerMinute(1), core.WithLogger(discard))
+	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 2, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		g.Check(t.Context(), msg(int64(i%3), 1, "x"))
+	}
+	if n := st.calls(); n != core.DefaultBreakerThreshold {
+		t.Fatalf("store saw %d calls over 20 updates, want %d: the breaker opens after that many failures",
+			n, core.DefaultBreakerThreshold)
+	}
+}
+
+// Denials made by the failure policy are not the user's doing: under
+// FailClosed during an outage they must not count as strikes, and the
+// policy's answer to the penalty check must not read as a block. Before,
+// the first policy denial escalated to the longest block, which this
+// instance then enforced for its whole length after the store came back.
+func TestPolicyDenialsNeverPenalize(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{mapStore: newMapStore()}
+	st.mode.Store(modeFail)
+	lim := mustNew(t, st, core.PerMinute(1), core.WithPolicy(core.FailClosed), core.WithLogger(discard))
+	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 { // before and after the breaker opens
+		v := g.Check(t.Context(), msg(1, 1, "x"))
+		if v.Pass || v.Reason != core.ReasonLimited || v.Result.Source != core.SourcePolicy || v.Result.RetryAfter >= time.Hour {
+			t.Fatalf("update %d during the outage: %+v; want a plain policy denial", i, v)
+		}
+	}
+	st.mode.Store(modeOK)
+	st.advance(time.Second) // a probe is due
+	if v := g.Check(t.Context(), msg(1, 1, "x")); !v.Pass || v.Reason != core.ReasonAllowed {
+		t.Fatalf("first update after the store is back: %+v; want allowed", v)
 	}
 }
