@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -49,12 +48,17 @@ func WithPenalty(p Penalty) GuardOption { return func(g *Guard) { g.penaltyCfg =
 // penalties is the Guard's machinery for one Penalty.
 type penalties struct {
 	p       Penalty
-	strikes *Limiter // Strikes per Window: a denied Take is an offense
-	level   *Limiter // one token per offense, refilled one per Forget
-	block   *Limiter // its TAT is the end of the current block
-	blocked sync.Map // key string → time.Time: blocks this instance has seen
+	strikes *Limiter           // Strikes per Window: a denied Take is an offense
+	level   *Limiter           // one token per offense, refilled one per Forget
+	block   *Limiter           // its TAT is the end of the current block
+	blocked shardMap[blockEnd] // pen.block key → end of a block this instance has seen; ended ones are swept
 	now     func() time.Time
 }
+
+// blockEnd is when a block ends, on the Limiter's clock.
+type blockEnd time.Time
+
+func (b blockEnd) expiry() time.Time { return time.Time(b) }
 
 func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 	if p.Forget == 0 {
@@ -71,6 +75,7 @@ func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 		longest = max(longest, b)
 	}
 	pen := &penalties{p: p, now: lim.cfg.now}
+	pen.blocked.init()
 	var err error
 	if pen.strikes, err = lim.Rule("pen.strikes", Limit{Rate: p.Strikes, Period: p.Window, Burst: p.Strikes}); err != nil {
 		return nil, fmt.Errorf("core: penalty: %w", err)
@@ -91,17 +96,18 @@ func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 func (pen *penalties) blockedFor(ctx context.Context, s Scope) time.Duration {
 	key := pen.block.Key(s)
 	now := pen.now()
-	if until, ok := pen.blocked.Load(key); ok {
-		if d := until.(time.Time).Sub(now); d > 0 {
+	if until, ok := pen.blocked.load(key); ok {
+		if d := time.Time(until).Sub(now); d > 0 {
 			return d
 		}
-		pen.blocked.Delete(key)
+		// Ended; unless another goroutine recorded a new block meanwhile.
+		pen.blocked.deleteIf(key, func(b blockEnd) bool { return !now.Before(time.Time(b)) })
 	}
 	res, err := pen.block.Peek(ctx, s)
 	if err != nil || res.Allowed || res.Source == SourcePolicy {
 		return 0 // a store outage never blocks anyone: the policy's answer is no block
 	}
-	pen.blocked.Store(key, now.Add(res.RetryAfter))
+	pen.blocked.store(key, blockEnd(now.Add(res.RetryAfter)), now)
 	return res.RetryAfter
 }
 
@@ -131,6 +137,7 @@ func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	if r, err := b.Shadowed(false).Take(ctx, s, 1); err != nil || r.Source == SourcePolicy {
 		return 0
 	}
-	pen.blocked.Store(pen.block.Key(s), pen.now().Add(d))
+	now := pen.now()
+	pen.blocked.store(pen.block.Key(s), blockEnd(now.Add(d)), now)
 	return d
 }
