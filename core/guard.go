@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -261,6 +262,35 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *Limiter { return g.lim }
+
+// Reset lifts everything the Guard holds against s, e.g. for a user
+// throttled or blocked by mistake: the limit's key, every command limit's
+// key, and, with WithPenalty, the penalty's keys (strikes, offense level
+// and block, so the next offense starts again from the first block) and the
+// block this instance remembers. The notify-once cooldown is kept, so a
+// reset does not earn the user an extra notice. s is the scope the key
+// function gives for the user's updates: User(id) under ByUser (the
+// default), UserInChat(id, chat) under ByUserInChat, SenderChat(id) for a
+// channel or anonymous admin, and so on.
+//
+// It resets every key even when one fails, and returns the store errors
+// joined (nil if none); a done ctx returns ctx.Err() at once. Like
+// Limiter.Reset, it reaches the store and this instance only: other
+// instances keep a denial in their deny cache until its RetryAfter ends,
+// and a block they have seen until the block ends.
+func (g *Guard) Reset(ctx context.Context, s Scope) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	errs := []error{g.lim.Reset(ctx, s)}
+	for _, cmd := range g.commands {
+		errs = append(errs, cmd.Reset(ctx, s))
+	}
+	if g.pen != nil {
+		errs = append(errs, g.pen.reset(ctx, s))
+	}
+	return errors.Join(errs...)
+}
 
 // ReportAction records a Bot API call an adapter made on a denial: action
 // is the method ("answerCallbackQuery", "answerInlineQuery", "sendMessage"),

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -140,4 +141,11 @@ func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	now := pen.now()
 	pen.blocked.store(pen.block.Key(s), blockEnd(now.Add(d)), now)
 	return d
+}
+
+// reset forgets s's strikes, offenses and block, in the store and on this
+// instance.
+func (pen *penalties) reset(ctx context.Context, s Scope) error {
+	pen.blocked.delete(pen.block.Key(s))
+	return errors.Join(pen.strikes.Reset(ctx, s), pen.level.Reset(ctx, s), pen.block.Reset(ctx, s))
 }
