@@ -27,10 +27,13 @@ var ErrInvalidOption = errors.New("invalid option")
 // Limiter decides whether events may go through, per scope, under one Limit
 // and one rule name, over a Store shared by every instance of the bot.
 //
-// Build it with New; derive limiters for other rules with Rule. A Limiter is
-// safe for concurrent use and holds no per-key state of its own: two
-// Limiters with the same store, prefix and rule share their budgets, which
-// is how several bot instances share one limit.
+// Build it with New; derive limiters for other rules with Rule. The zero
+// Limiter is not usable: its methods panic. A Limiter is safe for
+// concurrent use, and its budgets live in the store: two Limiters with the
+// same store, prefix and rule share them, which is how several bot
+// instances share one limit. What it keeps in process (the deny cache, the
+// circuit breaker, the default fallback store) only saves store calls or
+// stands in while the store is out.
 type Limiter struct {
 	store  Store
 	limit  Limit
