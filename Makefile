@@ -6,6 +6,6 @@ test:
 	./scripts/test.sh
 
 # floodgate beside other Go rate limiters (docs/performance.md). COUNT=5 and
-# BENCHTIME=1s by default: `make bench COUNT=1` for a quick look.
+# BENCHTIME=500ms by default: `make bench COUNT=1` for a quick look.
 bench:
-	COUNT=$(or $(COUNT),5) BENCHTIME=$(or $(BENCHTIME),1s) ./scripts/bench.sh
+	COUNT=$(or $(COUNT),5) BENCHTIME=$(or $(BENCHTIME),500ms) ./scripts/bench.sh

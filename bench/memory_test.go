@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -180,12 +181,17 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
+				// No collection while inserting (it would take most of the
+				// time); the one below frees the garbage before reading.
+				gc := debug.SetGCPercent(-1)
 				insert, store := c.build(b)
 				for i := range memPerKeyKeys {
 					if !insert(int64(firstUser + i)) {
+						debug.SetGCPercent(gc)
 						b.Fatalf("user %d denied on its first decision", firstUser+i)
 					}
 				}
+				debug.SetGCPercent(gc)
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 				runtime.KeepAlive(store)

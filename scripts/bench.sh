@@ -6,13 +6,13 @@
 # per contender, then the ratios issue 6 sets as targets.
 #
 # Environment: COUNT (default 5), BENCHTIME (go test -benchtime, default
-# 1s), BENCH (the -bench pattern, default "."), FLOODGATE_BENCH_REDIS
+# 500ms: a full run then takes about 6 to 10 minutes on 2 vCPUs), BENCH (the -bench pattern, default "."), FLOODGATE_BENCH_REDIS
 # (host:port of a Redis to use instead of starting one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 COUNT=${COUNT:-5}
-BENCHTIME=${BENCHTIME:-1s}
+BENCHTIME=${BENCHTIME:-500ms}
 BENCH=${BENCH:-.}
 # The version of golang.org/x/perf whose benchstat is used when none is
 # installed in $(go env GOPATH)/bin.
@@ -74,8 +74,22 @@ if [ ! -x "$benchstat" ]; then
   benchstat="go run golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION"
 fi
 echo
-echo "== benchstat -col /contender $out"
-# benchstat needs two or more samples for its ± columns; one still prints.
-$benchstat -col /contender "$out"
+grep -E '^[a-z]+: ' "$out" # the run's configuration, once
+# One table set per benchmark, one column per contender, the first
+# (floodgate) as the base the others are compared with. benchstat wants 6
+# samples (COUNT=6) for its ± intervals; fewer still print.
+for table in \
+  "Redis|.name:Redis" \
+  "Memory|.name:Memory" \
+  "B/key|.name:(MemoryPerKey OR RedisPerKey) .unit:B/key" \
+  "Redis paired|.name:RedisPaired"; do
+  title=${table%%|*}
+  filter=${table#*|}
+  col="-col /contender"
+  [ "$title" = "Redis paired" ] && col=""
+  echo
+  echo "== $title: benchstat -filter '$filter' $col"
+  $benchstat -filter "$filter" $col "$out" | sed '/^[a-z]*: /d'
+done
 echo
 (cd bench && go run ./cmd/ratios "../$out")
