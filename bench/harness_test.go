@@ -104,6 +104,14 @@ func shapes() []shape {
 	}
 }
 
+// callers returns how many goroutines call in the shape.
+func (sh shape) callers() int {
+	if sh.perProc == 0 {
+		return 1
+	}
+	return sh.perProc * runtime.GOMAXPROCS(0)
+}
+
 // run times decide over n keys in the given shape, reports decisions/s and
 // allocations, and fails unless every decision was made and admitted.
 // Serial loops walk the keys round-robin; each parallel goroutine walks

@@ -155,55 +155,6 @@ func BenchmarkRedis(b *testing.B) {
 	}
 }
 
-// BenchmarkRedisPaired alternates, in one serial loop, a floodgate Store.Take
-// and a bare EVALSHA of the same script with the same arguments (each on its
-// own keys and connection pool), timing each call. Both see the machine's
-// load at the same moments, so on a shared machine their ratio is far
-// steadier than one taken from two separate benchmarks. It reports
-// floodgate-ns/op, evalsha-ns/op and ratio (floodgate ÷ evalsha; the target
-// is ≤ 1.1).
-func BenchmarkRedisPaired(b *testing.B) {
-	addr := redisAddr(b)
-	var fg, raw decideFunc
-	for _, c := range redisContenders(b) {
-		switch c.name {
-		case "floodgate":
-			fg = c.build(b, newClient(b, addr, 0), manyKeys)
-		case "evalsha-gcra":
-			raw = c.build(b, newClient(b, addr, 0), manyKeys)
-		}
-	}
-	for _, d := range []decideFunc{fg, raw} { // dial and load the script before timing
-		if ok, err := d(0); err != nil || !ok {
-			b.Fatalf("warm-up: allowed=%v err=%v", ok, err)
-		}
-	}
-	for _, n := range []int{hotKeys, manyKeys} {
-		b.Run("keys="+keysName(n), func(b *testing.B) {
-			b.ReportAllocs()
-			var fgTime, rawTime time.Duration
-			for i := 0; b.Loop(); i++ {
-				k := i % n
-				t0 := time.Now()
-				okRaw, err := raw(k)
-				t1 := time.Now()
-				if err != nil || !okRaw {
-					b.Fatalf("evalsha-gcra: allowed=%v err=%v", okRaw, err)
-				}
-				okFg, err := fg(k)
-				fgTime += time.Since(t1)
-				rawTime += t1.Sub(t0)
-				if err != nil || !okFg {
-					b.Fatalf("floodgate: allowed=%v err=%v", okFg, err)
-				}
-			}
-			b.ReportMetric(float64(fgTime)/float64(b.N), "floodgate-ns/op")
-			b.ReportMetric(float64(rawTime)/float64(b.N), "evalsha-ns/op")
-			b.ReportMetric(float64(fgTime)/float64(rawTime), "ratio")
-		})
-	}
-}
-
 // Redis memory per key: perKeyKeys fresh keys under a limit real bots use
 // (20 per hour, so no key expires during the measurement), each contender in
 // a database of its own that starts empty, reported as the growth of INFO

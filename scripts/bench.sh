@@ -82,11 +82,11 @@ for table in \
   "Redis|.name:Redis" \
   "Memory|.name:Memory" \
   "B/key|.name:(MemoryPerKey OR RedisPerKey) .unit:B/key" \
-  "Redis paired|.name:RedisPaired"; do
+  "Paired|.name:Paired .unit:ratio"; do
   title=${table%%|*}
   filter=${table#*|}
   col="-col /contender"
-  [ "$title" = "Redis paired" ] && col=""
+  [ "$title" = "Paired" ] && col=""
   echo
   echo "== $title: benchstat -filter '$filter' $col"
   $benchstat -filter "$filter" $col "$out" | sed '/^[a-z]*: /d'
