@@ -31,7 +31,7 @@ const (
 // Store is a core.Store for one process, built on go-cache. Create it with
 // New and stop its janitor with Close. It is safe for concurrent use.
 type Store struct {
-	*index // shared with the janitor goroutine, which must not keep the Store alive
+	*index  // shared with the janitor goroutine, which must not keep the Store alive
 	janitor *janitor
 }
 
