@@ -242,8 +242,9 @@ func (x *index) takeLocked(sh *shard, key string, l core.Limit, n int, now int64
 	} else {
 		v.(entry).retire(math.MaxInt64) // the key changed algorithm: start over
 	}
-	// The key is absent or its entry dead: nobody else can index it while we
-	// hold the lock, so it starts from a full bucket, as a key never seen.
+	// The key is absent, or its entry dead or retired above: nobody else can
+	// index it while we hold the lock, so it starts from a full bucket, as a
+	// key never seen.
 	e := &gcraEntry{}
 	res, next := core.Decide(l, 0, now, n)
 	e.tat.Store(next)
