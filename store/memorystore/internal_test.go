@@ -2,6 +2,9 @@ package memorystore
 
 import (
 	"context"
+	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,71 +12,209 @@ import (
 	"github.com/floodgate-go/floodgate/internal/testutil"
 )
 
-// The item's go-cache expiration follows the TAT: TAT + grace, on the wall
-// clock.
-func TestExpirationFollowsTAT(t *testing.T) {
-	s := New(WithGrace(2 * time.Second))
+// An entry lives until the store clock passes its TAT by the grace, and not
+// a microsecond less: before that, forgetting it could change a decision.
+func TestEvictionFollowsTAT(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithGrace(2*time.Second), WithCleanupInterval(0))
 	defer s.Close()
 	l := core.PerHour(3) // interval 20 min
-	before := time.Now()
-	for i := 0; i < 2; i++ {
-		if _, err := s.Take(context.Background(), "k", l, 1); err != nil {
+	for range 2 {
+		if _, err := s.Take(ctx, "k", l, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	after := time.Now()
-	_, exp, ok := s.items.GetWithExpiration("k")
-	if !ok {
-		t.Fatal("key not indexed")
+	// TAT = now + 40 min; the entry may go at TAT + 2s.
+	clock.Advance(40*time.Minute + 2*time.Second - time.Microsecond)
+	s.sweep()
+	if s.Len() != 1 {
+		t.Fatal("evicted before TAT + grace")
 	}
-	lo, hi := before.Add(40*time.Minute+2*time.Second), after.Add(40*time.Minute+2*time.Second)
-	if exp.Before(lo) || exp.After(hi) {
-		t.Fatalf("expiration %v outside [%v, %v] (TAT + grace)", exp, lo, hi)
+	clock.Advance(time.Microsecond)
+	s.sweep()
+	if s.Len() != 0 {
+		t.Fatal("not evicted at TAT + grace")
+	}
+	if _, ok := s.shard("k").items.Get("k"); ok {
+		t.Fatal("Len says 0 but the key is still indexed")
 	}
 }
 
-// A lock-free swap that cannot prove its entry was still indexed is settled
-// under the key lock: it stands if the entry is still the key's entry, and
-// counts for nothing otherwise (the decision is made again).
-func TestStalledSwap(t *testing.T) {
+// A decision that meets an entry the janitor has retired, but not yet
+// deleted, starts over under the shard lock on a fresh entry: the key
+// counts once in Len, and the dead entry is left alone by the janitor.
+func TestDecisionOnRetiredEntry(t *testing.T) {
 	ctx := context.Background()
 	clock := testutil.NewClock()
-	l := core.PerMinute(10) // interval 6s
-	for _, tc := range []struct {
-		name      string
-		reset     bool
-		remaining int // after the settled decision
-	}{
-		{"entry still indexed: counted once", false, 8},
-		{"entry reset meanwhile: decided again on a new entry", true, 9},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := New(WithClock(clock.Now))
-			defer s.Close()
-			if _, err := s.Take(ctx, "k", l, 1); err != nil {
-				t.Fatal(err)
-			}
-			v, _ := s.items.Get("k")
-			e := v.(*entry)
-			if tc.reset {
-				if err := s.Reset(ctx, "k"); err != nil {
-					t.Fatal(err)
+	s := New(WithClock(clock.Now), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.PerMinute(10)
+	if _, err := s.Take(ctx, "k", l, 3); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.shard("k").items.Get("k")
+	old := v.(*gcraEntry)
+	if !old.retire(math.MaxInt64) {
+		t.Fatal("retire of a live entry failed")
+	}
+	r, err := s.Take(ctx, "k", l, 1)
+	if err != nil || !r.Allowed || r.Remaining != 9 {
+		t.Fatalf("Take on a retired entry: %+v %v, want a fresh bucket (9 left)", r, err)
+	}
+	if v, _ := s.shard("k").items.Get("k"); v == old {
+		t.Fatal("dead entry still indexed")
+	}
+	if s.Len() != 1 {
+		t.Fatalf("Len = %d, want 1", s.Len())
+	}
+	s.sweep() // the new entry is not idle: nothing to do
+	if p, _ := s.Peek(ctx, "k", l); p.Remaining != 8 || s.Len() != 1 {
+		t.Fatalf("after a sweep: Peek %+v, Len %d", p, s.Len())
+	}
+}
+
+// Decisions racing with the janitor on an idle key are all recorded: on a
+// frozen clock exactly Burst pass, however the retire, the delete and the
+// swaps interleave. A swap landing on a retired entry would let a fresh
+// entry admit a second burst.
+func TestSweepRace(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithGrace(time.Second), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.PerSecond(3)
+	for round := range 2000 {
+		if _, err := s.Take(ctx, "k", l, 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(2 * time.Second) // idle for longer than the grace
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; s.sweep() })
+		for range 8 {
+			wg.Go(func() {
+				<-start
+				for range 2 {
+					if r, err := s.Take(ctx, "k", l, 1); err == nil && r.Allowed {
+						admitted.Add(1)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if got := admitted.Load(); got != 3 {
+			t.Fatalf("round %d: %d admitted, want exactly the burst (3)", round, got)
+		}
+		if s.Len() != 1 {
+			t.Fatalf("round %d: Len = %d, want 1", round, s.Len())
+		}
+		clock.Advance(2 * time.Second)
+	}
+}
+
+// Reset racing with decisions: a decision either lands before the Reset
+// (and is forgotten with it) or starts over on the key's next entry, and Len
+// stays the number of indexed keys.
+func TestResetRace(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.PerMinute(5)
+	for round := range 300 {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { _, _ = s.Take(ctx, "k", l, 1) })
+		}
+		wg.Go(func() { _ = s.Reset(ctx, "k") })
+		wg.Wait()
+		// What survived the Reset is on the indexed entry, and Len counts
+		// that entry alone.
+		v, ok := s.shard("k").items.Get("k")
+		used := 0
+		if ok {
+			used = int((v.(*gcraEntry).tat.Load() - clock.Now().UnixMicro()) / 12e6) // interval 12s
+		}
+		if p, _ := s.Peek(ctx, "k", l); used > 4 || p.Remaining != max(4-used, 0) {
+			t.Fatalf("round %d: %d decisions on the indexed entry, Peek says %d left", round, used, p.Remaining)
+		}
+		if want := map[bool]int{true: 1, false: 0}[ok]; s.Len() != want {
+			t.Fatalf("round %d: Len = %d with the key indexed = %v", round, s.Len(), ok)
+		}
+		_ = s.Reset(ctx, "k")
+	}
+}
+
+// WithMaxKeys is exact under concurrency: never one key more than the cap.
+func TestMaxKeysExact(t *testing.T) {
+	ctx := context.Background()
+	s := New(WithMaxKeys(100), WithCleanupInterval(0))
+	defer s.Close()
+	keys := testutil.BenchKeys(1000)
+	var added atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := g; i < len(keys); i += 16 {
+				if _, err := s.Take(ctx, keys[i], core.PerSecond(1), 1); err == nil {
+					added.Add(1)
 				}
 			}
-			now := clock.Now().UnixMicro()
-			old := e.tat.Load()
-			res, next := core.Decide(l, old, now, 1)
-			if !e.tat.CompareAndSwap(old, next) {
-				t.Fatal("swap failed")
-			}
-			got, err := s.takeLocked("k", l, 1, now, e, res)
-			if err != nil || !got.Allowed || got.Remaining != tc.remaining {
-				t.Fatalf("settled decision %+v %v, want allowed with %d left", got, err, tc.remaining)
-			}
-			p, _ := s.Peek(ctx, "k", l)
-			if p.Remaining != tc.remaining-1 {
-				t.Fatalf("after settling, Peek says %d left, want %d (no double count, nothing lost)", p.Remaining, tc.remaining-1)
-			}
 		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range s.shards {
+		n += s.shards[i].items.ItemCount()
+	}
+	if added.Load() != 100 || s.Len() != 100 || n != 100 {
+		t.Fatalf("added %d, Len %d, indexed %d; want 100 each", added.Load(), s.Len(), n)
+	}
+}
+
+// A window key lives until its newest event has left the window by the
+// grace; a lane decision on an entry retired meanwhile starts over on a
+// fresh one; and a key that changes algorithm starts from scratch.
+func TestWindowEntries(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithGrace(time.Second), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.Window(2, time.Minute)
+	lanes := []core.Lane{{Key: "g", Limit: l}, {Key: "c", Limit: l}}
+	if res, err := s.TakeAll(ctx, lanes, 2); err != nil || !res.Allowed {
+		t.Fatalf("TakeAll = %+v, %v", res, err)
+	}
+	clock.Advance(time.Minute + time.Second - time.Microsecond)
+	s.sweep()
+	if s.Len() != 2 {
+		t.Fatalf("Len %d after an early sweep, want 2", s.Len())
+	}
+	if res, _ := s.Take(ctx, "g", l, 1); res.Allowed {
+		// The events left the window a second ago, so this is admitted;
+		// denying it would mean the entry's times were lost or wrong.
+	} else {
+		t.Fatalf("window still full a minute later: %+v", res)
+	}
+	v, _ := s.shard("c").items.Get("c")
+	if !v.(entry).retire(math.MaxInt64) {
+		t.Fatal("retire of a live window failed")
+	}
+	if res, err := s.TakeAll(ctx, lanes, 1); err != nil || !res.Allowed || res.Remaining != 0 {
+		t.Fatalf("TakeAll after a retire = %+v, %v; want admitted with g's one slot left used", res, err)
+	}
+	if v2, _ := s.shard("c").items.Get("c"); v2 == v {
+		t.Fatal("the retired entry was decided on")
+	}
+	if res, _ := s.Take(ctx, "g", core.PerMinute(1), 1); !res.Allowed {
+		t.Fatalf("GCRA on a key that held a window: %+v, want a fresh key", res)
+	}
+	clock.Advance(2 * time.Minute)
+	s.sweep()
+	if s.Len() != 0 {
+		t.Fatalf("Len %d after every key went idle, want 0", s.Len())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -30,45 +31,110 @@ const (
 // Store is a core.Store for one process, built on go-cache. Create it with
 // New and stop its janitor with Close. It is safe for concurrent use.
 type Store struct {
-	items     *cache.Cache
-	now       func() time.Time
-	realClock bool  // now is time.Now: one reading serves both clocks
-	grace     int64 // ns
-	maxKeys   int
-	seed      maphash.Seed
-	locks     [64]sync.Mutex
-	janitor   *janitor
-	windows   *windows // SlidingWindow keys (window.go)
+	*index  // shared with the janitor goroutine, which must not keep the Store alive
+	janitor *janitor
 }
 
 var _ core.LaneStore = (*Store)(nil)
 
-// entry is the value go-cache indexes for one key.
-type entry struct {
-	// tat is the key's theoretical arrival time, in microseconds on the
-	// store clock; decisions move it forward by compare-and-swap.
-	tat atomic.Int64
-	// lease is when go-cache will consider the item expired, in wall-clock
-	// Unix nanoseconds (go-cache's own clock), as last set. It only grows
-	// while the entry is indexed.
-	lease atomic.Int64
+// index is the store's state: the keys, in go-cache shards, and the clock.
+type index struct {
+	shards  [numShards]shard
+	seed    maphash.Seed
+	clock   func() time.Time // WithClock; nil: the monotonic clock below
+	start   time.Time        // origin of the monotonic clock (carries a monotonic reading)
+	startUS int64            // start on the wall clock, µs
+	grace   int64            // µs
+	maxKeys int64            // 0: no cap
+	keys    atomic.Int64     // keys indexed, dead entries not yet deleted included
+}
+
+// numShards is how many go-cache instances share the keys. Each has its own
+// RWMutex, so parallel decisions on different keys rarely meet on one lock.
+const numShards = 64
+
+// shard is one go-cache and the lock every write of its keys holds.
+type shard struct {
+	// items maps a key to its entry. Nothing in it has a go-cache
+	// expiration: Get then reads no clock, and the janitor does the expiry.
+	items *cache.Cache
+	// mu is held by every Set and Delete of this shard's keys, so a key is
+	// never indexed twice and a live entry is never replaced.
+	mu sync.Mutex
+	_  [64 - 16]byte // one cache line per shard: a write to mu slows no reader of another shard
+}
+
+// entry is what the index holds for a key, one kind per algorithm (GCRA
+// keys hold a *gcraEntry). The janitor knows entries only by this method.
+//
+// Every kind follows one rule: a live entry is always the one indexed for
+// its key. Only a dead entry is deleted or replaced, and a decision that
+// meets a dead entry is made again under the shard lock, where it finds the
+// key absent or a fresh entry. A decision made on a live entry is therefore
+// recorded, whatever the janitor does meanwhile.
+type entry interface {
+	// retire marks the entry dead if it has been idle since cutoff or
+	// earlier (µs on the store clock), where idle means that forgetting the
+	// entry changes no decision. It reports whether this call did so. A dead
+	// entry never comes back to life. retire(math.MaxInt64) kills a live
+	// entry whatever its state (Reset).
+	retire(cutoff int64) bool
+}
+
+// gcraEntry is a GCRA key's state: its theoretical arrival time, in µs on
+// the store clock, moved forward by compare-and-swap, or dead.
+type gcraEntry struct{ tat atomic.Int64 }
+
+// dead is the TAT of a retired gcraEntry. Real TATs are positive.
+const dead = math.MinInt64
+
+// take decides on e without a lock. ok is false when e is dead: the caller
+// must decide again on the key's current entry. Take has the same loop
+// written out.
+func (e *gcraEntry) take(l core.Limit, now int64, n int) (res core.Result, ok bool) {
+	for {
+		old := e.tat.Load()
+		if old == dead {
+			return core.Result{}, false
+		}
+		res, next := core.Decide(l, old, now, n)
+		// A denial writes nothing; an admission counts once its swap lands.
+		if !res.Allowed || e.tat.CompareAndSwap(old, next) {
+			return res, true
+		}
+	}
+}
+
+// retire implements entry. A GCRA key is idle once its TAT has passed:
+// it is back to a full burst, exactly like a key never seen.
+func (e *gcraEntry) retire(cutoff int64) bool {
+	for {
+		t := e.tat.Load()
+		if t == dead || t > cutoff {
+			return false
+		}
+		if e.tat.CompareAndSwap(t, dead) {
+			return true
+		}
+	}
 }
 
 // Option configures a Store.
 type Option func(*Store)
 
-// WithClock makes the store read time from now instead of time.Now, so
-// tests can freeze and move time. Idle entries are still evicted by wall
-// time (DefaultGrace after their TAT, mapped onto the wall clock).
+// WithClock makes the store read time from now instead of its own clock, so
+// tests can freeze and move time. The janitor reads the same clock: an idle
+// entry is evicted once now has passed its TAT by the grace, so a frozen
+// clock evicts nothing until it is moved.
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) { s.now, s.realClock = now, false }
+	return func(s *Store) { s.clock = now }
 }
 
 // WithGrace sets how long an entry outlives its TAT (default DefaultGrace,
-// minimum 1s). Longer keeps idle keys in memory longer; shorter makes the
-// store refresh go-cache expirations more often.
+// minimum 1s). Longer keeps idle keys in memory longer; it never changes a
+// decision, since an entry past its TAT is a full bucket either way.
 func WithGrace(d time.Duration) Option {
-	return func(s *Store) { s.grace = int64(max(d, time.Second)) }
+	return func(s *Store) { s.grace = max(d, time.Second).Microseconds() }
 }
 
 // WithCleanupInterval sets how often the janitor evicts idle entries
@@ -80,27 +146,31 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithMaxKeys caps the number of keys held (default 0: no cap). When full,
 // Take on a new key returns ErrTooManyKeys, so a flood of fresh user ids
-// cannot exhaust memory. A core.Limiter treats that error as a store
-// failure: its failure policy decides for the new key (FailOpen admits;
-// FailClosed and FailLocal deny) and no error reaches the caller.
-func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = n } }
+// cannot exhaust memory; the limiter reports that error to the caller. The
+// cap is exact: Len never exceeds n, however many goroutines add keys. Keys
+// count until the janitor deletes them.
+func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = int64(max(n, 0)) } }
 
 // New returns an empty Store and starts its janitor.
 func New(opts ...Option) *Store {
+	start := time.Now()
 	s := &Store{
-		now:       time.Now,
-		realClock: true,
-		grace:     int64(DefaultGrace),
-		seed:      maphash.MakeSeed(),
-		janitor:   &janitor{interval: DefaultCleanupInterval},
-		windows:   newWindows(),
+		index: &index{
+			seed:    maphash.MakeSeed(),
+			start:   start,
+			startUS: start.UnixMicro(),
+			grace:   DefaultGrace.Microseconds(),
+		},
+		janitor: &janitor{interval: DefaultCleanupInterval},
 	}
 	for _, opt := range opts {
 		opt(s)
 	}
-	s.items = cache.New(cache.NoExpiration, 0) // our janitor below, so Close can stop it
+	for i := range s.shards {
+		s.shards[i].items = cache.New(cache.NoExpiration, 0) // no go-cache janitor: ours below
+	}
 	if s.janitor.interval > 0 {
-		s.janitor.start(s.items)
+		s.janitor.start(s.index)
 		// Stop the janitor if the Store is dropped without Close.
 		runtime.AddCleanup(s, func(j *janitor) { j.close() }, s.janitor)
 	}
@@ -114,100 +184,93 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Len returns how many keys the store holds, counting expired entries the
+// Len returns how many keys the store holds, counting idle entries the
 // janitor has not evicted yet.
-func (s *Store) Len() int { return s.items.ItemCount() + s.windows.items.ItemCount() }
+func (s *Store) Len() int { return int(s.keys.Load()) }
+
+// now reads the store clock, in µs. Without WithClock it is the wall time
+// at New plus the monotonic time since: one reading of the monotonic clock
+// (about half the cost of time.Now, which reads two clocks), and immune to
+// steps of the wall clock.
+func (x *index) now() int64 {
+	if x.clock != nil {
+		return x.clock().UnixMicro()
+	}
+	return x.startUS + time.Since(x.start).Microseconds()
+}
+
+func (x *index) shard(key string) *shard {
+	return &x.shards[maphash.String(x.seed, key)%numShards]
+}
 
 // Take implements core.Store.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
 	if l.Algorithm == core.SlidingWindow {
 		return s.TakeAll(ctx, []core.Lane{{Key: key, Limit: l}}, n)
 	}
-	t := s.now()
-	now := t.UnixMicro()
-	wall := t.UnixNano()
-	if !s.realClock {
-		wall = time.Now().UnixNano()
-	}
-	sweep := s.janitor.sweeps.Load()
-	if sweep%2 == 1 {
-		// The janitor is evicting right now: decide under the key lock.
-		return s.takeLocked(key, l, n, now, nil, core.Result{})
-	}
-	v, ok := s.items.Get(key)
-	if !ok {
-		return s.takeLocked(key, l, n, now, nil, core.Result{})
-	}
-	e := v.(*entry)
-	for {
-		old := e.tat.Load()
-		res, next := core.Decide(l, old, now, n)
-		if !res.Allowed {
-			return res, nil
-		}
-		if e.lease.Load() < wall+(next-now)*1e3+s.grace/2 {
-			// The lease must grow first: decide under the key lock.
-			return s.takeLocked(key, l, n, now, nil, core.Result{})
-		}
-		if e.tat.CompareAndSwap(old, next) {
-			if s.janitor.sweeps.Load() == sweep {
-				// No eviction ran between the lookup and the swap, so e
-				// was still indexed: the decision is recorded.
-				return res, nil
+	now := s.now()
+	sh := s.shard(key)
+	if v, ok := sh.items.Get(key); ok {
+		if e, ok := v.(*gcraEntry); ok {
+			// e.take, written out: a Result is nine words, and passing it
+			// up through one more call cost ~7% of a decision.
+			for {
+				old := e.tat.Load()
+				if old == dead {
+					break
+				}
+				res, next := core.Decide(l, old, now, n)
+				if !res.Allowed || e.tat.CompareAndSwap(old, next) {
+					return res, nil
+				}
 			}
-			// A sweep ran meanwhile and may have evicted e.
-			return s.takeLocked(key, l, n, now, e, res)
 		}
 	}
+	return s.takeLocked(sh, key, l, n, now)
 }
 
-// takeLocked decides under the key's lock, which every go-cache write of
-// the key (Set, Delete) holds. It handles new keys and lease renewals. When
-// swapped is not nil, the caller already recorded res on that entry but
-// cannot tell whether the entry was still indexed at the time: if it still
-// is, res stands; otherwise the decision is made again on the key's current
-// entry, since a swap on an evicted or reset entry counts for nothing.
-func (s *Store) takeLocked(key string, l core.Limit, n int, now int64, swapped *entry, res core.Result) (core.Result, error) {
-	mu := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
-	mu.Lock()
-	defer mu.Unlock()
-	var e *entry
-	if v, ok := s.items.Get(key); ok {
-		e = v.(*entry)
-		if e == swapped {
-			s.renew(key, e, now)
-			return res, nil
+// takeLocked decides under the shard lock, for a key that was absent, dead
+// or held another kind of entry when Take looked.
+func (x *index) takeLocked(sh *shard, key string, l core.Limit, n int, now int64) (core.Result, error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if v, ok := sh.items.Get(key); !ok {
+		if !x.addKey() {
+			return core.Result{}, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, x.maxKeys)
+		}
+	} else if e, ok := v.(*gcraEntry); ok {
+		if res, ok := e.take(l, now, n); ok {
+			return res, nil // indexed by another decision since Take looked
 		}
 	} else {
-		// Absent or expired: nobody else can index the key while we hold the
-		// lock, so a fresh entry (or an evicted one, stale by construction)
-		// starts from a full bucket.
-		if s.maxKeys > 0 && s.items.ItemCount() >= s.maxKeys {
-			return core.Result{}, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, s.maxKeys)
-		}
-		e = &entry{}
+		v.(entry).retire(math.MaxInt64) // the key changed algorithm: start over
 	}
-	for {
-		old := e.tat.Load()
-		res, next := core.Decide(l, old, now, n)
-		if !res.Allowed {
-			return res, nil
-		}
-		if !e.tat.CompareAndSwap(old, next) {
-			continue // a lock-free decision got there first
-		}
-		s.renew(key, e, now)
-		return res, nil
-	}
+	// The key is absent, or its entry dead or retired above: nobody else can
+	// index it while we hold the lock, so it starts from a full bucket, as a
+	// key never seen.
+	e := &gcraEntry{}
+	res, next := core.Decide(l, 0, now, n)
+	e.tat.Store(next)
+	sh.items.Set(key, e, cache.NoExpiration)
+	return res, nil
 }
 
-// renew (re)indexes e under key with a lease that covers its TAT plus the
-// grace. The caller holds the key's lock.
-func (s *Store) renew(key string, e *entry, now int64) {
-	wall := time.Now().UnixNano()
-	lease := max(e.lease.Load(), wall+max(e.tat.Load()-now, 0)*1e3+s.grace)
-	s.items.Set(key, e, time.Duration(lease-wall))
-	e.lease.Store(lease)
+// addKey counts a key about to be indexed, or reports that the cap is
+// reached. The caller holds the key's shard lock.
+func (x *index) addKey() bool {
+	if x.maxKeys == 0 {
+		x.keys.Add(1)
+		return true
+	}
+	for {
+		k := x.keys.Load()
+		if k >= x.maxKeys {
+			return false
+		}
+		if x.keys.CompareAndSwap(k, k+1) {
+			return true
+		}
+	}
 }
 
 // Peek implements core.Store.
@@ -215,37 +278,75 @@ func (s *Store) Peek(_ context.Context, key string, l core.Limit) (core.Result, 
 	if l.Algorithm == core.SlidingWindow {
 		return s.peekWindow(key, l), nil
 	}
-	var tat int64
-	if v, ok := s.items.Get(key); ok {
-		tat = v.(*entry).tat.Load()
+	now := s.now()
+	var tat int64 // a dead or absent entry is a key never seen
+	if v, ok := s.shard(key).items.Get(key); ok {
+		if e, ok := v.(*gcraEntry); ok {
+			tat = max(e.tat.Load(), 0)
+		}
 	}
-	res, _ := core.Decide(l, tat, s.now().UnixMicro(), 1)
+	res, _ := core.Decide(l, tat, now, 1)
 	return res, nil
 }
 
 // Reset implements core.Store.
 func (s *Store) Reset(_ context.Context, key string) error {
-	mu := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
-	mu.Lock()
-	s.items.Delete(key)
-	mu.Unlock()
-	s.resetWindow(key)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	if v, ok := sh.items.Get(key); ok {
+		// Kill it first, so a decision holding it swaps in vain and starts
+		// over on the key's next entry.
+		v.(entry).retire(math.MaxInt64)
+		sh.items.Delete(key)
+		s.keys.Add(-1)
+	}
+	sh.mu.Unlock()
 	return nil
 }
 
-// janitor evicts expired go-cache items on a ticker until closed.
+// sweep evicts the entries idle for the grace or longer, one shard at a
+// time. It retires each one first (no lock: a decision racing with it either
+// lands first, and the entry is no longer idle, or finds it dead and starts
+// over), then deletes the retired ones under the shard lock.
+func (x *index) sweep() {
+	cutoff := x.now() - x.grace
+	type victim struct {
+		key string
+		e   any
+	}
+	var retired []victim
+	for i := range x.shards {
+		sh := &x.shards[i]
+		retired = retired[:0]
+		for k, it := range sh.items.Items() { // a copy: decisions go on meanwhile
+			if it.Object.(entry).retire(cutoff) {
+				retired = append(retired, victim{k, it.Object})
+			}
+		}
+		if len(retired) == 0 {
+			continue
+		}
+		sh.mu.Lock()
+		for _, r := range retired {
+			// A decision or Reset may have replaced or deleted it since.
+			if v, ok := sh.items.Get(r.key); ok && v == r.e {
+				sh.items.Delete(r.key)
+				x.keys.Add(-1)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// janitor sweeps the index on a ticker until closed.
 type janitor struct {
-	// sweeps is odd while an eviction pass runs and grows by two per pass:
-	// a lock-free decision that sees the same even value before its lookup
-	// and after its swap knows no eviction happened in between.
-	sweeps   atomic.Uint64
 	interval time.Duration
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
 }
 
-func (j *janitor) start(items *cache.Cache) {
+func (j *janitor) start(x *index) {
 	j.stop, j.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(j.done)
@@ -254,9 +355,7 @@ func (j *janitor) start(items *cache.Cache) {
 		for {
 			select {
 			case <-t.C:
-				j.sweeps.Add(1)
-				items.DeleteExpired()
-				j.sweeps.Add(1)
+				x.sweep()
 			case <-j.stop:
 				return
 			}

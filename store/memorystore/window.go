@@ -3,90 +3,134 @@ package memorystore
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/patrickmn/go-cache"
 )
 
-// windows holds the store's SlidingWindow keys: a go-cache of *windowLog,
-// apart from the GCRA entries, written under striped locks. A multi-lane
-// decision (TakeAll) holds the stripes of all its keys, taken in index
-// order, so it is atomic and cannot deadlock with another.
-type windows struct {
-	items  *cache.Cache
-	locks  [64]sync.Mutex
-	writes atomic.Int64 // since the last sweep of expired logs
+// windowEntry is a SlidingWindow key's state: its events' times, oldest
+// first, in µs on the store clock, under a mutex. Multi-lane decisions lock
+// the entries of all their keys, in key order, so that they are atomic and
+// cannot deadlock with one another.
+type windowEntry struct {
+	mu      sync.Mutex
+	times   []int64 // capacity Rate once written
+	expires int64   // when the newest event leaves the window, µs
+	dead    bool
 }
 
-// windowLog is one SlidingWindow key: its events' times, oldest first, in
-// µs on the store clock, with capacity for the limit's Rate.
-type windowLog struct{ times []int64 }
-
-func newWindows() *windows {
-	return &windows{items: cache.New(cache.NoExpiration, 0)}
-}
-
-func (w *windows) stripe(seed maphash.Seed, key string) int {
-	return int(maphash.String(seed, key) % uint64(len(w.locks)))
-}
-
-// lock locks the stripes of keys in index order and returns the unlock.
-func (w *windows) lock(seed maphash.Seed, keys ...string) (unlock func()) {
-	var held [len(windows{}.locks)]bool
-	for _, k := range keys {
-		held[w.stripe(seed, k)] = true
+// retire implements entry: a window is idle once its newest event has left
+// it.
+func (e *windowEntry) retire(cutoff int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dead || e.expires > cutoff {
+		return false
 	}
-	for i, h := range held {
-		if h {
-			w.locks[i].Lock()
+	e.dead = true
+	return true
+}
+
+// window returns key's live window entry, indexing a new one when the key
+// is absent, dead or held another kind of entry.
+func (x *index) window(key string) (*windowEntry, error) {
+	sh := x.shard(key)
+	if v, ok := sh.items.Get(key); ok && isLiveWindow(v) {
+		return v.(*windowEntry), nil // maybe dead by now: the caller checks under e.mu
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	v, ok := sh.items.Get(key)
+	switch {
+	case !ok:
+		if !x.addKey() {
+			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, x.maxKeys)
 		}
+	case isLiveWindow(v):
+		return v.(*windowEntry), nil
+	default:
+		v.(entry).retire(math.MaxInt64) // dead, or the key changed algorithm
 	}
-	return func() {
-		for i, h := range held {
-			if h {
-				w.locks[i].Unlock()
+	e := &windowEntry{}
+	sh.items.Set(key, e, cache.NoExpiration)
+	return e, nil
+}
+
+func isLiveWindow(v any) bool {
+	e, ok := v.(*windowEntry)
+	if !ok {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.dead
+}
+
+// lockWindows returns the live entries of keys, locked in key order; the
+// caller unlocks them. Entries are looked up first, with no entry locked,
+// and then locked: the lock order is always shard lock, then entry lock. It
+// starts over when the janitor or a Reset retired an entry in between.
+func (x *index) lockWindows(keys []string) ([]*windowEntry, error) {
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	entries := make([]*windowEntry, len(keys))
+	for {
+		for i, k := range keys {
+			e, err := x.window(k)
+			if err != nil {
+				return nil, err
 			}
+			entries[i] = e
+		}
+		live := true
+		for _, i := range order {
+			entries[i].mu.Lock()
+			live = live && !entries[i].dead
+		}
+		if live {
+			return entries, nil
+		}
+		unlockWindows(entries)
+	}
+}
+
+func unlockWindows(entries []*windowEntry) {
+	for _, e := range entries {
+		if e != nil {
+			e.mu.Unlock()
 		}
 	}
 }
 
-func (w *windows) get(key string) *windowLog {
-	if v, ok := w.items.Get(key); ok {
-		return v.(*windowLog)
-	}
-	return nil
-}
-
-// TakeAll implements core.LaneStore: all lanes are decided and recorded
-// together under their keys' locks.
+// TakeAll implements core.LaneStore: the lanes are decided together, under
+// the locks of all their entries.
 func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Result, error) {
-	w := s.windows
 	keys := make([]string, len(lanes))
 	for i, ln := range lanes {
 		keys[i] = ln.Key
 	}
-	defer w.lock(s.seed, keys...)()
-	now := s.now().UnixMicro()
-	logs := make([][]int64, len(lanes))
-	fresh := 0
-	for i, k := range keys {
-		if e := w.get(k); e != nil {
-			logs[i] = e.times
-		} else {
-			fresh++
-		}
+	entries, err := s.lockWindows(keys)
+	if err != nil {
+		return core.Result{}, err
 	}
-	if fresh > 0 && s.maxKeys > 0 && s.Len()+fresh > s.maxKeys {
-		return core.Result{}, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, s.maxKeys)
+	defer unlockWindows(entries)
+	now := s.now()
+	logs := make([][]int64, len(lanes))
+	for i, e := range entries {
+		logs[i] = e.times
 	}
 	res := core.DecideLanes(lanes, logs, now, n)
 	if res.Allowed {
-		for i, k := range keys {
-			s.keepWindow(k, logs[i], lanes[i].Limit, now)
+		for i, e := range entries {
+			e.keep(logs[i], lanes[i].Limit)
 		}
 	}
 	return res, nil
@@ -97,47 +141,38 @@ func (s *Store) Block(_ context.Context, key string, l core.Limit, d time.Durati
 	if d <= 0 {
 		return nil
 	}
-	defer s.windows.lock(s.seed, key)()
-	now := s.now().UnixMicro()
-	var times []int64
-	if e := s.windows.get(key); e != nil {
-		times = e.times
+	entries, err := s.lockWindows([]string{key})
+	if err != nil {
+		return err
 	}
-	log, _ := core.BlockWindow(l, times, now, d)
-	s.keepWindow(key, log, l, now)
+	defer unlockWindows(entries)
+	log, _ := core.BlockWindow(l, entries[0].times, s.now(), d)
+	entries[0].keep(log, l)
 	return nil
 }
 
-// keepWindow stores key's log with a go-cache expiration that covers its
-// newest event's stay in the window plus the grace, on the wall clock.
-// Every so many writes it first evicts expired logs, so the window keys
-// need no janitor of their own. The caller holds key's lock.
-func (s *Store) keepWindow(key string, times []int64, l core.Limit, now int64) {
-	w := s.windows
-	if w.writes.Add(1) >= int64(max(1024, w.items.ItemCount())) {
-		w.writes.Store(0)
-		w.items.DeleteExpired()
-	}
-	ttl := time.Duration(times[len(times)-1]+l.Period.Microseconds()-now)*time.Microsecond + time.Duration(s.grace)
+// keep stores a log on e, whose lock the caller holds.
+func (e *windowEntry) keep(times []int64, l core.Limit) {
 	if cap(times) < l.Rate {
 		times = append(make([]int64, 0, l.Rate), times...)
 	}
-	w.items.Set(key, &windowLog{times: times}, ttl)
+	e.times = times
+	e.expires = times[len(times)-1] + l.Period.Microseconds()
 }
 
-// peekWindow is Peek for a SlidingWindow limit.
+// peekWindow is Peek for a SlidingWindow limit: a key absent, dead or of
+// another kind reads as never seen.
 func (s *Store) peekWindow(key string, l core.Limit) core.Result {
-	defer s.windows.lock(s.seed, key)()
 	var times []int64
-	if e := s.windows.get(key); e != nil {
-		times = e.times
+	if v, ok := s.shard(key).items.Get(key); ok {
+		if e, ok := v.(*windowEntry); ok {
+			e.mu.Lock()
+			if !e.dead {
+				times = slices.Clone(e.times)
+			}
+			e.mu.Unlock()
+		}
 	}
-	res, _ := core.DecideWindow(l, times, s.now().UnixMicro(), 1)
+	res, _ := core.DecideWindow(l, times, s.now(), 1)
 	return res
-}
-
-// resetWindow forgets a SlidingWindow key.
-func (s *Store) resetWindow(key string) {
-	defer s.windows.lock(s.seed, key)()
-	s.windows.items.Delete(key)
 }
