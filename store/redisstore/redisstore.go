@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -13,16 +14,21 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua. One EVALSHA per decision; go-redis' Script.Run
-// falls back to EVAL (which loads the script) only on NOSCRIPT.
-var gcra = redis.NewScript(gcraSource)
+// gcra is core.Decide in Lua. One EVALSHA per decision, alone or in a
+// pipeline with concurrent ones; EVAL (which loads the script) only on
+// NOSCRIPT.
+var gcra = newScript(gcraSource)
 
 // Store is a core.Store over Redis, shared by every process that uses the
 // same server (standalone, Sentinel or Cluster) and key prefix. It is safe
-// for concurrent use and holds no state besides the client.
+// for concurrent use. Besides the client it holds only the queue of
+// decisions waiting to share a pipeline, and a cache of formatted limits.
 type Store struct {
-	client redis.UniversalClient
-	now    func() time.Time
+	client     redis.UniversalClient
+	now        func() time.Time
+	noCoalesce bool
+	batch      *batcher
+	limits     limitCache
 }
 
 var _ core.Store = (*Store)(nil)
@@ -36,6 +42,14 @@ type Option func(*Store)
 // Keys still expire by the server's real clock.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithoutCoalescing makes every decision its own round trip (one EVALSHA),
+// however many run at once. By default, decisions made concurrently on one
+// Store share pipelines: up to 128 scripts in one round trip, several
+// times the throughput under load, the same latency for a lone caller.
+// Turn it off to compare, or if something between the client and Redis
+// (a proxy, a hook) must see each decision as a command of its own.
+func WithoutCoalescing() Option { return func(s *Store) { s.noCoalesce = true } }
+
 // New returns a Store over client, which the caller built and owns (New
 // neither dials nor pings; Close the client yourself). Any
 // redis.UniversalClient works: *redis.Client, *redis.ClusterClient, or a
@@ -45,15 +59,20 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, opt := range opts {
 		opt(s)
 	}
+	s.batch = newBatcher(client, !s.noCoalesce)
 	return s
 }
 
-// Take implements core.Store with one EVALSHA.
+// Take implements core.Store with one EVALSHA, sent alone or in a pipeline
+// with concurrent decisions (see the package doc, Coalescing). If ctx ends
+// first, Take returns at once with an error wrapping ctx.Err(), and the
+// decision may still have been applied.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
 	return s.run(ctx, key, l, n, "1")
 }
 
-// Peek implements core.Store with one EVALSHA that writes nothing.
+// Peek implements core.Store with one EVALSHA that writes nothing, sent
+// like Take's.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
 	return s.run(ctx, key, l, 1, "0")
 }
@@ -67,27 +86,22 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 }
 
 func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply string) (core.Result, error) {
-	// One allocation for the arguments, sized for the optional "now".
-	args := make([]any, 4, 5)
-	args[0], args[1], args[2], args[3] = l.Interval().Microseconds(), l.Burst, n, apply
+	la := s.limits.get(l)
+	r := s.batch.request(gcra, newIntSliceCmd, key)
+	r.arg(la.interval, la.burst, n, apply)
 	if s.now != nil {
-		args = append(args, s.now().UnixMicro())
+		r.arg(s.now().UnixMicro())
 	}
-	// Read the reply as it arrives ([]any of int64) rather than through
-	// Int64Slice, which would copy it into one more slice.
-	reply, err := gcra.Run(ctx, s.client, []string{key}, args...).Slice()
+	c, err := s.batch.run(ctx, r)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	var v [4]int64
-	if len(reply) != len(v) {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
+	v, err := c.(*redis.IntSliceCmd).Result()
+	if err != nil {
+		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	for i, x := range reply {
-		var ok bool
-		if v[i], ok = x.(int64); !ok {
-			return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
-		}
+	if len(v) != 4 {
+		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
 	}
 	return core.Result{
 		Allowed:    v[0] == 1,
@@ -96,6 +110,37 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 		ResetAfter: time.Duration(v[3]) * time.Microsecond,
 		Limit:      l,
 	}, nil
+}
+
+// newIntSliceCmd reads a script's reply as an array of integers, straight
+// into one []int64 (a *redis.Cmd would box every element).
+func newIntSliceCmd(ctx context.Context, args ...any) redis.Cmder {
+	return redis.NewIntSliceCmd(ctx, args...)
+}
+
+// limitArgs is a Limit's script arguments, boxed once: the emission
+// interval in µs and the burst (an integer above 255 allocates when boxed).
+type limitArgs struct {
+	limit           core.Limit
+	interval, burst any
+}
+
+// limitCache remembers the arguments of recently used limits, 64 slots
+// indexed by a hash of the limit; a bot uses a handful of limits, so a
+// lookup is one atomic load and a comparison, and a collision only costs
+// formatting the arguments again.
+type limitCache [64]atomic.Pointer[limitArgs]
+
+// get returns l's arguments.
+func (c *limitCache) get(l core.Limit) *limitArgs {
+	h := uint64(l.Rate)*0x9e3779b97f4a7c15 ^ uint64(l.Period)*0xbf58476d1ce4e5b9 ^ uint64(l.Burst)*0x94d049bb133111eb
+	slot := &c[(h>>32)%uint64(len(c))]
+	if a := slot.Load(); a != nil && a.limit == l {
+		return a
+	}
+	a := &limitArgs{limit: l, interval: l.Interval().Microseconds(), burst: l.Burst}
+	slot.Store(a)
+	return a
 }
 
 // ScriptSHA returns the SHA1 of the decision script, as EVALSHA and
