@@ -68,13 +68,13 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 // first, Take returns at once with an error wrapping ctx.Err(), and the
 // decision may still have been applied.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
-	return s.run(ctx, key, l, n, "1")
+	return s.run(ctx, key, l, n, applyTake)
 }
 
 // Peek implements core.Store with one EVALSHA that writes nothing, sent
 // like Take's.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
-	return s.run(ctx, key, l, 1, "0")
+	return s.run(ctx, key, l, 1, applyPeek)
 }
 
 // Reset implements core.Store with one DEL.
@@ -85,7 +85,11 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply string) (core.Result, error) {
+// The script's ARGV[4], boxed once: "1" records an admitted decision, "0"
+// only looks.
+var applyTake, applyPeek any = "1", "0"
+
+func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply any) (core.Result, error) {
 	la := s.limits.get(l)
 	r := s.batch.request(gcra, newIntSliceCmd, key)
 	r.arg(la.interval, la.burst, n, apply)
