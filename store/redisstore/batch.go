@@ -14,6 +14,15 @@ package redisstore
 // caller, so no caller waits longer than its own decision, and a caller whose
 // context ends leaves at once; the flight runs its script anyway (it may
 // already be on the wire) and recycles the request.
+//
+// The batcher knows nothing of GCRA: a script is a newScript, a run is
+// built by request (script, reply constructor, keys), given its ARGV with
+// arg, and handed to run. A second script (say, a sliding-window decision
+// over several keys of one hash tag) is used the same way:
+//
+//	r := s.batch.request(window, newIntSliceCmd, key1, key2)
+//	r.arg(windowMicros, limit, cost)
+//	cmd, err := s.batch.run(ctx, r) // err: ctx ended; cmd.Err(): the script's
 
 import (
 	"context"
@@ -143,12 +152,8 @@ func (b *batcher) request(sc *script, newCmd cmdFunc, keys ...string) *request {
 
 // put recycles r. Only the request's last owner calls it.
 func (b *batcher) put(r *request) {
-	clear(r.buf[:]) // drop references to keys and values
-	if cap(r.args) > len(r.buf) {
-		r.args = r.buf[:0] // an oversized argument list is not kept
-	} else {
-		clear(r.args[:cap(r.args)])
-	}
+	clear(r.buf[:])    // drop references to keys and values
+	r.args = r.buf[:0] // an argument list that outgrew buf is not kept
 	r.sc, r.newCmd, r.ctx, r.cmd = nil, nil, nil, nil
 	r.state.Store(waiting)
 	b.reqs.Put(r)
@@ -164,8 +169,13 @@ func (b *batcher) run(ctx context.Context, r *request) (redis.Cmder, error) {
 		b.put(r)
 		return nil, err
 	}
+	if !b.coalesce {
+		cmd := b.direct(ctx, r)
+		b.put(r)
+		return cmd, nil
+	}
 	b.mu.Lock()
-	if !b.coalesce || b.inFlight < b.maxInFlight {
+	if b.inFlight < b.maxInFlight {
 		// Nothing to wait for (the queue is empty whenever a round trip
 		// is free): run alone, now, on the caller's own context.
 		b.inFlight++

@@ -329,13 +329,13 @@ func TestCancelIsolatedToItsDecision(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Signal(syscall.SIGCONT) })
 
 	// Both round trips go to decisions that block on the stopped server
-	// until their 1 s deadline; meanwhile the others queue behind them.
+	// until their 2 s deadline; meanwhile the others queue behind them.
 	var blockers sync.WaitGroup
 	for i := range s.batch.maxInFlight {
 		blockers.Add(1)
 		go func() {
 			defer blockers.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			if _, err := s.Take(ctx, "floodgate:{u:blocker"+strconv.Itoa(i)+"}:msg", l, 1); err == nil {
 				t.Error("a Take against a stopped server succeeded")
@@ -361,7 +361,7 @@ func TestCancelIsolatedToItsDecision(t *testing.T) {
 			results <- outcome{res, err}
 		}()
 	}
-	qctx, quit := context.WithCancel(context.Background())
+	qctx, quit := context.WithTimeout(context.Background(), 20*time.Second) // quit() cancels it long before
 	quitDone := make(chan error, 1)
 	go func() {
 		_, err := s.Take(qctx, quitter, l, 1)
@@ -536,16 +536,14 @@ func TestClusterCoalescingExact(t *testing.T) {
 	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 100}
 	admitted := flood(t, s, keys, l, 64, 150) // 200 Takes per key: 100 admitted
 	checkExact(t, admitted, keys, 64*150/len(keys), l.Burst)
-	slots := map[int64]bool{}
-	for _, k := range keys {
-		slot, err := client.ClusterKeySlot(context.Background(), k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		slots[slot/5462] = true // 3 masters own 0-5460, 5461-10922, 10923-16383
+	sizes, err := cluster.DBSizes(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(slots) != 3 {
-		t.Fatalf("keys cover %d masters' slot ranges, want 3", len(slots))
+	for i, n := range sizes {
+		if n == 0 {
+			t.Errorf("master %d holds no key (keys per master %v): the pipelines did not span every master", i, sizes)
+		}
 	}
 	decisions := int64(64 * 150)
 	t.Logf("%d decisions: %d alone, %d in %d pipelines", decisions, trips.single.Load(), trips.pipelined.Load(), trips.pipelines.Load())
