@@ -10,6 +10,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -552,4 +553,35 @@ func TestClusterCoalescingExact(t *testing.T) {
 			trips.trips(), trips.pipelines.Load(), decisions)
 	}
 	cluster.AssertEveryKeyHasTTL(t)
+}
+
+// BenchmarkMaxInFlight measures 64 callers on 100k keys with 1 to 8 round
+// trips in flight at once, the figure defaultMaxInFlight was chosen by.
+func BenchmarkMaxInFlight(b *testing.B) {
+	srv := testutil.StartRedis(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { _ = client.Close() })
+	keys := testutil.BenchKeys(100_000)
+	l := core.PerSecond(1_000_000)
+	for _, k := range []int{1, 2, 3, 4, 8} {
+		s := New(client)
+		s.batch.maxInFlight = k
+		b.Run("k="+strconv.Itoa(k), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			var seq atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seq.Add(7919))
+				for pb.Next() {
+					i++
+					if _, err := s.Take(context.Background(), keys[i%len(keys)], l, 1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+			b.ReportMetric(float64(s.batch.batched.Load())/float64(max(1, s.batch.pipelines.Load())), "per-pipeline")
+		})
+	}
 }
