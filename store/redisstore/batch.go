@@ -37,9 +37,9 @@ import (
 const (
 	// defaultMaxInFlight is how many round trips (direct runs and
 	// pipelines) may be in flight at once before callers queue. Measured
-	// on a 2-vCPU machine with 64 callers (bench_test.go): 1 leaves the
-	// connection idle while a batch is decoded and delivered; 2 keeps the
-	// server busy; more only makes batches smaller.
+	// on a 2-vCPU machine with 64 callers (BenchmarkMaxInFlight): 1 leaves
+	// the server idle while a batch is decoded and delivered; 2 and 3 are
+	// equal within noise; 4 and 8 are slower (batches get smaller).
 	defaultMaxInFlight = 2
 	// defaultMaxBatch caps one pipeline, so one flight never holds a
 	// connection for long and the reply buffer stays small.
