@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -13,19 +14,24 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua. One EVALSHA per decision; go-redis' Script.Run
-// falls back to EVAL (which loads the script) only on NOSCRIPT.
-var gcra = redis.NewScript(gcraSource)
+// gcra is core.Decide in Lua. One EVALSHA per decision, alone or in a
+// pipeline with concurrent ones; EVAL (which loads the script) only on
+// NOSCRIPT.
+var gcra = newScript(gcraSource)
 
 // Store is a core.Store over Redis, shared by every process that uses the
 // same server (standalone, Sentinel or Cluster) and key prefix. It is safe
-// for concurrent use and holds no state besides the client.
+// for concurrent use. Besides the client it holds only the queue of
+// decisions waiting to share a pipeline, and a cache of formatted limits.
 type Store struct {
-	client redis.UniversalClient
-	now    func() time.Time
+	client     redis.UniversalClient
+	now        func() time.Time
+	noCoalesce bool
+	batch      *batcher
+	limits     limitCache
 }
 
-var _ core.Store = (*Store)(nil)
+var _ core.LaneStore = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -36,36 +42,45 @@ type Option func(*Store)
 // Keys still expire by the server's real clock.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithoutCoalescing makes every decision its own round trip (one EVALSHA),
+// however many run at once. By default, decisions made concurrently on one
+// Store share pipelines: up to 128 scripts in one round trip, several
+// times the throughput under load, the same latency for a lone caller.
+// Turn it off to compare, or if something between the client and Redis
+// (a proxy, a hook) must see each decision as a command of its own.
+func WithoutCoalescing() Option { return func(s *Store) { s.noCoalesce = true } }
+
 // New returns a Store over client, which the caller built and owns (New
 // neither dials nor pings; Close the client yourself). Any
 // redis.UniversalClient works: *redis.Client, *redis.ClusterClient, or a
-// failover client for Sentinel. Build it with ContextTimeoutEnabled: true
-// (and short dial/read/write timeouts, see the package example): without
-// it go-redis ignores context deadlines on socket reads, and a hung server
-// holds each decision for the client's ReadTimeout whatever the Limiter's
-// timeout is.
+// failover client for Sentinel.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{client: client}
 	for _, opt := range opts {
 		opt(s)
 	}
+	s.batch = newBatcher(client, !s.noCoalesce)
 	return s
 }
 
-// Take implements core.Store with one EVALSHA.
+// Take implements core.Store with one EVALSHA, sent alone or in a pipeline
+// with concurrent decisions (see the package doc, Coalescing). If ctx ends
+// first, Take returns at once with an error wrapping ctx.Err(), and the
+// decision may still have been applied.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
 	if l.Algorithm == core.SlidingWindow {
-		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, n, "1")
+		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, n, applyTake)
 	}
-	return s.run(ctx, key, l, n, "1")
+	return s.run(ctx, key, l, n, applyTake)
 }
 
-// Peek implements core.Store with one EVALSHA that writes nothing.
+// Peek implements core.Store with one EVALSHA that writes nothing, sent
+// like Take's.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
 	if l.Algorithm == core.SlidingWindow {
-		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, 1, "0")
+		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, 1, applyPeek)
 	}
-	return s.run(ctx, key, l, 1, "0")
+	return s.run(ctx, key, l, 1, applyPeek)
 }
 
 // Reset implements core.Store with one DEL.
@@ -76,22 +91,27 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply string) (core.Result, error) {
-	// One allocation for the arguments, sized for the optional "now".
-	args := make([]any, 4, 5)
-	args[0], args[1], args[2], args[3] = l.Interval().Microseconds(), l.Burst, n, apply
+// The script's ARGV[4], boxed once: "1" records an admitted decision, "0"
+// only looks.
+var applyTake, applyPeek any = "1", "0"
+
+func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply any) (core.Result, error) {
+	la := s.limits.get(l)
+	r := s.batch.request(gcra, newIntSliceCmd, key)
+	r.arg(la.interval, la.burst, n, apply)
 	if s.now != nil {
-		args = append(args, s.now().UnixMicro())
+		r.arg(s.now().UnixMicro())
 	}
-	// Read the reply as it arrives ([]any of int64) rather than through
-	// Int64Slice, which would copy it into one more slice.
-	reply, err := gcra.Run(ctx, s.client, []string{key}, args...).Slice()
+	c, err := s.batch.run(ctx, r)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	var v [4]int64
-	if err := readInts(reply, v[:]); err != nil {
-		return core.Result{}, err
+	v, err := c.(*redis.IntSliceCmd).Result()
+	if err != nil {
+		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
+	}
+	if len(v) != 4 {
+		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
 	}
 	return core.Result{
 		Allowed:    v[0] == 1,
@@ -100,6 +120,37 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 		ResetAfter: time.Duration(v[3]) * time.Microsecond,
 		Limit:      l,
 	}, nil
+}
+
+// newIntSliceCmd reads a script's reply as an array of integers, straight
+// into one []int64 (a *redis.Cmd would box every element).
+func newIntSliceCmd(ctx context.Context, args ...any) redis.Cmder {
+	return redis.NewIntSliceCmd(ctx, args...)
+}
+
+// limitArgs is a Limit's script arguments, boxed once: the emission
+// interval in µs and the burst (an integer above 255 allocates when boxed).
+type limitArgs struct {
+	limit           core.Limit
+	interval, burst any
+}
+
+// limitCache remembers the arguments of recently used limits, 64 slots
+// indexed by a hash of the limit; a bot uses a handful of limits, so a
+// lookup is one atomic load and a comparison, and a collision only costs
+// formatting the arguments again.
+type limitCache [64]atomic.Pointer[limitArgs]
+
+// get returns l's arguments.
+func (c *limitCache) get(l core.Limit) *limitArgs {
+	h := uint64(l.Rate)*0x9e3779b97f4a7c15 ^ uint64(l.Period)*0xbf58476d1ce4e5b9 ^ uint64(l.Burst)*0x94d049bb133111eb
+	slot := &c[(h>>32)%uint64(len(c))]
+	if a := slot.Load(); a != nil && a.limit == l {
+		return a
+	}
+	a := &limitArgs{limit: l, interval: l.Interval().Microseconds(), burst: l.Burst}
+	slot.Store(a)
+	return a
 }
 
 // ScriptSHA returns the SHA1 of the decision script, as EVALSHA and

@@ -17,17 +17,16 @@ var (
 	//go:embed block.lua
 	blockSource string
 	// window is core.DecideLanes in Lua: one EVALSHA decides every lane.
-	window = redis.NewScript(windowSource)
+	window = newScript(windowSource)
 	// block is core.BlockWindow in Lua.
-	block = redis.NewScript(blockSource)
+	block = newScript(blockSource)
 )
 
-var _ core.LaneStore = (*Store)(nil)
-
 // TakeAll implements core.LaneStore with one EVALSHA over all the lanes'
-// keys, which in Redis Cluster must share a hash slot (one hash tag).
+// keys, which in Redis Cluster must share a hash slot (one hash tag). It is
+// coalesced with concurrent decisions like Take.
 func (s *Store) TakeAll(ctx context.Context, lanes []core.Lane, n int) (core.Result, error) {
-	return s.runWindow(ctx, lanes, n, "1")
+	return s.runWindow(ctx, lanes, n, applyTake)
 }
 
 // Block implements core.LaneStore with one EVALSHA.
@@ -35,12 +34,19 @@ func (s *Store) Block(ctx context.Context, key string, l core.Limit, d time.Dura
 	if d <= 0 {
 		return nil
 	}
-	err := block.Run(ctx, s.client, []string{key}, l.Rate, l.Period.Microseconds(), d.Microseconds(), s.nowArg()).Err()
+	r := s.batch.request(block, newIntCmd, key)
+	r.arg(l.Rate, l.Period.Microseconds(), d.Microseconds(), s.nowArg())
+	c, err := s.batch.run(ctx, r)
+	if err == nil {
+		err = c.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: block: %w", err)
 	}
 	return nil
 }
+
+func newIntCmd(ctx context.Context, args ...any) redis.Cmder { return redis.NewIntCmd(ctx, args...) }
 
 // nowArg is the "now" argument of the window scripts: "" for the server's
 // TIME, or the WithClock time in µs.
@@ -51,24 +57,26 @@ func (s *Store) nowArg() string {
 	return strconv.FormatInt(s.now().UnixMicro(), 10)
 }
 
-func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply string) (core.Result, error) {
+func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply any) (core.Result, error) {
 	keys := make([]string, len(lanes))
-	args := make([]any, 3, 3+2*len(lanes))
-	args[0], args[1], args[2] = n, apply, s.nowArg()
 	for i, ln := range lanes {
 		keys[i] = ln.Key
-		args = append(args, ln.Limit.Rate, ln.Limit.Period.Microseconds())
 	}
-	reply, err := window.Run(ctx, s.client, keys, args...).Slice()
+	r := s.batch.request(window, newIntSliceCmd, keys...)
+	r.arg(n, apply, s.nowArg())
+	for _, ln := range lanes {
+		r.arg(ln.Limit.Rate, ln.Limit.Period.Microseconds())
+	}
+	c, err := s.batch.run(ctx, r)
 	if err != nil {
 		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	var v [5]int64
-	if err := readInts(reply, v[:]); err != nil {
-		return core.Result{}, err
+	v, err := c.(*redis.IntSliceCmd).Result()
+	if err != nil {
+		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	if v[4] < 1 || int(v[4]) > len(lanes) {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
+	if len(v) != 5 || v[4] < 1 || int(v[4]) > len(lanes) {
+		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
 	}
 	return core.Result{
 		Allowed:    v[0] == 1,
@@ -77,20 +85,6 @@ func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply s
 		ResetAfter: time.Duration(v[3]) * time.Microsecond,
 		Limit:      lanes[v[4]-1].Limit,
 	}, nil
-}
-
-// readInts copies a script's reply of len(v) integers into v.
-func readInts(reply []any, v []int64) error {
-	if len(reply) != len(v) {
-		return fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
-	}
-	for i, x := range reply {
-		var ok bool
-		if v[i], ok = x.(int64); !ok {
-			return fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
-		}
-	}
-	return nil
 }
 
 // WindowScriptSHA returns the SHA1 of the sliding-window decision script
