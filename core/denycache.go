@@ -45,9 +45,10 @@ func (c *denyCache) shard(key string) *denyShard {
 	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
 }
 
-// remember records a store denial of cost n made at now.
+// remember records a store denial of cost n made at now. Only GCRA
+// denials are cached: their arithmetic above is GCRA's.
 func (c *denyCache) remember(key string, res Result, n int, now time.Time) {
-	if res.Allowed || res.RetryAfter <= 0 {
+	if res.Allowed || res.RetryAfter <= 0 || res.Limit.Algorithm != GCRA {
 		return
 	}
 	d := denial{

@@ -19,7 +19,8 @@ func FuzzParseLimit(f *testing.F) {
 		"", "0/s", "-1/s", "1/0s", "1/500us", "NaN/s", "1/NaNd", "1/infd",
 		"99999999999999999999/s", "1/s burst 0", "1/s burst x", "10000000/ms",
 		"1/s burst 2000000000", "1000000000/106751.99116730064d", "1/0x1p-2d",
-		"1/1e3d", "1/9223372036854775807ns",
+		"1/1e3d", "1/9223372036854775807ns", "20/m window", "1/s burst 2 window",
+		"20000/s window", "window", "1/s WINDOW",
 	} {
 		f.Add(s)
 	}

@@ -38,8 +38,12 @@ type Limit struct {
 	// Period is the window Rate refers to. ≥ 1 ms; sub-second periods work.
 	Period time.Duration
 	// Burst is how many events may arrive at once after a quiet spell. ≥ 1.
-	// A Limit built by the helpers has Burst == Rate.
+	// A Limit built by the helpers has Burst == Rate; a SlidingWindow Limit
+	// must have Burst == Rate.
 	Burst int
+	// Algorithm is how the Limit is enforced: GCRA (the zero value) or
+	// SlidingWindow (see Window).
+	Algorithm Algorithm
 }
 
 // PerSecond returns a Limit of n events per second with a burst of n.
@@ -70,6 +74,15 @@ func (l Limit) Validate() error {
 		return limitErr("Burst", "must be at least 1, got %d", l.Burst)
 	case int64(l.Rate) > l.Period.Microseconds():
 		return limitErr("Rate", "%d per %v is more than one event per microsecond", l.Rate, l.Period)
+	case l.Algorithm > SlidingWindow:
+		return limitErr("Algorithm", "unknown algorithm %d", l.Algorithm)
+	case l.Algorithm == SlidingWindow && l.Burst != l.Rate:
+		return limitErr("Burst", "of a sliding window must equal Rate (%d), got %d", l.Rate, l.Burst)
+	case l.Algorithm == SlidingWindow && l.Rate > MaxWindowRate:
+		return limitErr("Rate", "of a sliding window must be at most %d, got %d (use GCRA for larger rates)",
+			MaxWindowRate, l.Rate)
+	case l.Algorithm == SlidingWindow && l.Period.Microseconds() > maxTolerance:
+		return limitErr("Period", "%v exceeds the longest supported window (about 35 years)", l.Period)
 	case int64(l.Burst) > maxTolerance/l.intervalMicros():
 		return limitErr("Burst", "%d × (%v / %d) exceeds the longest supported window (about 35 years)",
 			l.Burst, l.Period, l.Rate)
@@ -98,11 +111,15 @@ func (l Limit) intervalMicros() int64 {
 }
 
 // String formats l in the syntax ParseLimit reads: "20/m", "5/10s",
-// "10/100ms", and " burst N" appended when Burst differs from Rate.
+// "10/100ms", " burst N" appended when Burst differs from Rate, and
+// " window" appended for a SlidingWindow Limit.
 func (l Limit) String() string {
 	s := strconv.Itoa(l.Rate) + "/" + formatPeriod(l.Period)
 	if l.Burst != l.Rate {
 		s += " burst " + strconv.Itoa(l.Burst)
+	}
+	if l.Algorithm == SlidingWindow {
+		s += " window"
 	}
 	return s
 }
@@ -132,7 +149,8 @@ var periodUnits = map[string]time.Duration{
 }
 
 // ParseLimit reads a Limit written as "RATE/PERIOD" with an optional
-// " burst N":
+// " burst N" (GCRA) or " window" (SlidingWindow: at most RATE in any
+// PERIOD):
 //
 //	1/s            one per second, burst 1
 //	20/m           twenty per minute, burst 20
@@ -140,6 +158,7 @@ var periodUnits = map[string]time.Duration{
 //	10/100ms       ten per 100 ms (sub-second periods work)
 //	100/h burst 10 a hundred per hour, at most ten at once
 //	1000/d         a thousand per day
+//	20/m window    at most twenty in any minute (SlidingWindow)
 //
 // PERIOD is a unit (ms, s, m, h, d; or millisecond, second, minute, hour, day,
 // also plural), or a number and a unit ("10s", "1.5s", "2d", "1m30s": Go
@@ -149,6 +168,7 @@ var periodUnits = map[string]time.Duration{
 // that names the part at fault.
 func ParseLimit(s string) (Limit, error) {
 	text := strings.ToLower(strings.TrimSpace(s))
+	text, window := strings.CutSuffix(text, "window")
 	body, burstText, hasBurst := strings.Cut(text, "burst")
 	rateText, periodText, ok := strings.Cut(body, "/")
 	if !ok {
@@ -167,6 +187,9 @@ func ParseLimit(s string) (Limit, error) {
 		if l.Burst, err = parseCount(burstText); err != nil {
 			return Limit{}, fmt.Errorf("core: %w: %q: Burst %v", ErrInvalidLimit, s, err)
 		}
+	}
+	if window {
+		l.Algorithm = SlidingWindow
 	}
 	if err := l.Validate(); err != nil {
 		return Limit{}, err

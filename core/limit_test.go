@@ -262,6 +262,8 @@ func TestLimitString(t *testing.T) {
 		{core.Every(1500 * time.Microsecond), "1/1.5ms"},
 		{core.Every(2*time.Hour + 100*time.Microsecond), "1/2h0m0.0001s"},
 		{core.Limit{Rate: 1, Period: time.Second, Burst: 1000}, "1/s burst 1000"},
+		{core.Window(20, time.Minute), "20/m window"},
+		{core.Window(1, 1500*time.Millisecond), "1/1500ms window"},
 	}
 	for _, tt := range tests {
 		got := tt.l.String()

@@ -72,7 +72,7 @@ var suiteSeq atomic.Int64
 // and its failure message says why the behaviour matters.
 func RunStoreSuite(t *testing.T, newStore NewStoreFunc) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	for _, c := range suiteCases {
+	for _, c := range append(suiteCases[:len(suiteCases):len(suiteCases)], windowCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock()

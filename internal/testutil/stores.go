@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/core"
 )
@@ -32,6 +33,16 @@ func (FailingStore) Peek(context.Context, string, core.Limit) (core.Result, erro
 
 // Reset implements core.Store: it fails.
 func (FailingStore) Reset(context.Context, string) error { return ErrStoreDown }
+
+// TakeAll implements core.LaneStore: it fails.
+func (FailingStore) TakeAll(context.Context, []core.Lane, int) (core.Result, error) {
+	return core.Result{}, ErrStoreDown
+}
+
+// Block implements core.LaneStore: it fails.
+func (FailingStore) Block(context.Context, string, core.Limit, time.Duration) error {
+	return ErrStoreDown
+}
 
 // AllowStore admits every call at once and costs nothing, so a benchmark
 // over it times the adapter and core, not a store. It is core.InProcess:

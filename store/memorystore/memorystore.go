@@ -38,9 +38,10 @@ type Store struct {
 	seed      maphash.Seed
 	locks     [64]sync.Mutex
 	janitor   *janitor
+	windows   *windows // SlidingWindow keys (window.go)
 }
 
-var _ core.Store = (*Store)(nil)
+var _ core.LaneStore = (*Store)(nil)
 
 // entry is the value go-cache indexes for one key.
 type entry struct {
@@ -90,6 +91,7 @@ func New(opts ...Option) *Store {
 		grace:     int64(DefaultGrace),
 		seed:      maphash.MakeSeed(),
 		janitor:   &janitor{interval: DefaultCleanupInterval},
+		windows:   newWindows(),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -112,10 +114,13 @@ func (s *Store) Close() error {
 
 // Len returns how many keys the store holds, counting expired entries the
 // janitor has not evicted yet.
-func (s *Store) Len() int { return s.items.ItemCount() }
+func (s *Store) Len() int { return s.items.ItemCount() + s.windows.items.ItemCount() }
 
 // Take implements core.Store.
-func (s *Store) Take(_ context.Context, key string, l core.Limit, n int) (core.Result, error) {
+func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
+	if l.Algorithm == core.SlidingWindow {
+		return s.TakeAll(ctx, []core.Lane{{Key: key, Limit: l}}, n)
+	}
 	t := s.now()
 	now := t.UnixMicro()
 	wall := t.UnixNano()
@@ -205,6 +210,9 @@ func (s *Store) renew(key string, e *entry, now int64) {
 
 // Peek implements core.Store.
 func (s *Store) Peek(_ context.Context, key string, l core.Limit) (core.Result, error) {
+	if l.Algorithm == core.SlidingWindow {
+		return s.peekWindow(key, l), nil
+	}
 	var tat int64
 	if v, ok := s.items.Get(key); ok {
 		tat = v.(*entry).tat.Load()
@@ -219,6 +227,7 @@ func (s *Store) Reset(_ context.Context, key string) error {
 	mu.Lock()
 	s.items.Delete(key)
 	mu.Unlock()
+	s.resetWindow(key)
 	return nil
 }
 

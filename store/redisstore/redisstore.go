@@ -50,11 +50,17 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 
 // Take implements core.Store with one EVALSHA.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
+	if l.Algorithm == core.SlidingWindow {
+		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, n, "1")
+	}
 	return s.run(ctx, key, l, n, "1")
 }
 
 // Peek implements core.Store with one EVALSHA that writes nothing.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
+	if l.Algorithm == core.SlidingWindow {
+		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, 1, "0")
+	}
 	return s.run(ctx, key, l, 1, "0")
 }
 
@@ -80,14 +86,8 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
 	}
 	var v [4]int64
-	if len(reply) != len(v) {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
-	}
-	for i, x := range reply {
-		var ok bool
-		if v[i], ok = x.(int64); !ok {
-			return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", reply)
-		}
+	if err := readInts(reply, v[:]); err != nil {
+		return core.Result{}, err
 	}
 	return core.Result{
 		Allowed:    v[0] == 1,
