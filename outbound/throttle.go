@@ -445,7 +445,7 @@ func (r *run) lanes(p params) []core.Lane {
 
 // admit waits until every lane admits the request, within its budget.
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
-	start := time.Now()
+	start, slept := time.Now(), false
 	for {
 		res, err := r.t.lim.TakeAll(r.ctx, lanes, 1)
 		if err != nil {
@@ -453,11 +453,12 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
 		}
 		if res.Allowed {
-			if waited := time.Since(start); waited > time.Millisecond {
-				r.event(Event{Kind: Waited, Wait: waited})
+			if slept {
+				r.event(Event{Kind: Waited, Wait: time.Since(start)})
 			}
 			return nil
 		}
+		slept = true
 		if err := r.sleep(max(res.RetryAfter, time.Millisecond), closed); err != nil {
 			return err
 		}
