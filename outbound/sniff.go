@@ -86,14 +86,18 @@ func readSmall(r io.Reader) ([]byte, bool, io.Reader, error) {
 // errGateClosed ends a gate's parser when the body is closed before its end.
 var errGateClosed = errors.New("outbound: body closed")
 
-// gate streams a multipart body to the transport, byte for byte, while a
-// parser reads the copy it is fed for chat_id and allow_paid_broadcast,
-// skipping file parts without keeping them. It always holds back the last
-// byte read until the body has ended and decide has admitted the request:
-// Telegram cannot act on a request whose body is incomplete, so the
-// admission happens when the upload is all but done, and the request
-// arrives as soon as it is admitted, however long the upload took. At most
-// gateBuf bytes are in memory, whatever the file size.
+// gate passes a request body to the transport byte for byte and admits
+// the request at the body's end: it always holds back the last byte read
+// until the body has ended and decide has admitted the request. Telegram
+// cannot act on a request whose body is incomplete, so the admission
+// happens when the request is all but sent: after the connection was made
+// and, for an upload, after the file went up. The request then arrives
+// within moments of its admission, however long the dial or the upload
+// took, and the lanes' timing is the timing Telegram sees.
+//
+// For multipart bodies (a boundary) a parser reads a copy of the stream
+// for chat_id and allow_paid_broadcast, skipping file parts without
+// keeping them. At most gateBuf bytes are in memory, whatever the size.
 //
 // When decide fails, Read returns its error and the request never
 // completes. A gate is read by one goroutine (the transport's); Close may
@@ -124,12 +128,19 @@ type gate struct {
 }
 
 func newGate(src io.Reader, boundary string, decide func(p params, closed <-chan struct{}) ([]core.Lane, error)) *gate {
-	pr, pw := io.Pipe()
-	g := &gate{src: src, decide: decide, buf: make([]byte, gateBuf), pw: pw, parsed: make(chan struct{}),
+	g := &gate{src: src, decide: decide, parsed: make(chan struct{}),
 		closed: make(chan struct{}), decided: make(chan struct{})}
 	if c, ok := src.(io.Closer); ok {
 		g.closer = c
 	}
+	if boundary == "" { // nothing to parse: hold the last byte only
+		g.buf = make([]byte, 4<<10)
+		close(g.parsed)
+		return g
+	}
+	g.buf = make([]byte, gateBuf)
+	pr, pw := io.Pipe()
+	g.pw = pw
 	go g.parse(pr, boundary)
 	return g
 }
@@ -191,12 +202,16 @@ func (g *gate) Read(p []byte) (int, error) {
 		n, err := g.src.Read(g.buf[g.w:])
 		if n > 0 {
 			g.read += int64(n)
-			_, _ = g.pw.Write(g.buf[g.w : g.w+n]) // the parser drains until the end
+			if g.pw != nil {
+				_, _ = g.pw.Write(g.buf[g.w : g.w+n]) // the parser drains until the end
+			}
 			g.w += n
 		}
 		switch {
 		case err == io.EOF:
-			_ = g.pw.Close()
+			if g.pw != nil {
+				_ = g.pw.Close()
+			}
 			<-g.parsed
 			g.mu.Lock()
 			select {
@@ -217,7 +232,9 @@ func (g *gate) Read(p []byte) (int, error) {
 			g.finished = true
 		case err != nil:
 			g.err = err
-			g.pw.CloseWithError(err)
+			if g.pw != nil {
+				g.pw.CloseWithError(err)
+			}
 			return 0, err
 		}
 	}
@@ -244,7 +261,9 @@ func (g *gate) Close() error {
 		g.mu.Lock()
 		close(g.closed)
 		g.mu.Unlock()
-		g.pw.CloseWithError(errGateClosed)
+		if g.pw != nil {
+			g.pw.CloseWithError(errGateClosed)
+		}
 		if g.closer != nil {
 			err = g.closer.Close()
 		}

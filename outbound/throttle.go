@@ -283,12 +283,15 @@ type Reply struct {
 // error: one wrapping ErrWaitTooLong, the context's error, or the store's
 // (a lane that is invalid for the store), with nothing sent.
 //
-// For a throttled method (see Throttled) Do first waits until every lane
-// of the request admits it, then calls send. A multipart body is admitted
-// at its end instead: send reads it through a gate that lets the upload
-// stream while it finds chat_id, holds back the last byte, waits for the
-// lanes, then releases it; if the wait fails, body's Read returns the
-// error and send must abandon the request (net/http and fasthttp do).
+// A throttled method (see Throttled) is admitted when its body ends: send
+// reads the body through a gate that passes it on as it is read (finding
+// chat_id in an upload on the way), holds back the last byte, waits until
+// every lane admits the request, then releases it. The connection is made
+// and the upload sent before the admission, so the request reaches
+// Telegram within moments of it. If the wait fails, body's Read returns
+// the error and send must abandon the request (net/http and fasthttp do);
+// Telegram never acts on an incomplete body. A request without a body is
+// admitted before send.
 //
 // On a 429 the throttle pauses the request's chat lane (or, for a request
 // without a chat, the global or paid lane) for retry_after on every
@@ -355,10 +358,15 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		var lanes []core.Lane
 		var g *gate
 		if throttled {
-			if kind == bodyMultipart && rd != nil {
-				// decide runs on the goroutine that reads the body; the gate
-				// orders its writes before this one reads them (g.wait).
-				g = newGate(rd, boundary, func(found params, closed <-chan struct{}) ([]core.Lane, error) {
+			if rd != nil {
+				// Admit at the body's end (see gate). decide runs on the
+				// goroutine that reads the body; the gate orders its writes
+				// before this one reads them (g.wait).
+				bd := ""
+				if kind == bodyMultipart {
+					bd = boundary
+				}
+				g = newGate(rd, bd, func(found params, closed <-chan struct{}) ([]core.Lane, error) {
 					q := p
 					if found.chat != "" {
 						q.chat, r.chat = found.chat, found.chat

@@ -1,6 +1,7 @@
 package telegolimit
 
 import (
+	"bytes"
 	"context"
 	"io"
 
@@ -20,10 +21,11 @@ import (
 // (telego.WithHTTPClient(throttle.Client(c))); do not do both, or requests
 // are paced twice.
 //
-// JSON calls (BodyRaw) are always retryable. Uploads (BodyStream, telego's
-// multipart pipe) stream through the throttle without being held in memory
-// and are admitted when their body ends; they cannot be replayed, so their
-// 429 is returned, not retried. fasthttp ignores context cancellation
+// Throttled calls reach next as a BodyStream that the throttle releases
+// when they are admitted (fasthttp then sends them chunked). JSON calls
+// (BodyRaw) are always retryable. Uploads (BodyStream, telego's multipart
+// pipe) stream through the throttle without being held in memory; they
+// cannot be replayed, so their 429 is returned, not retried. fasthttp ignores context cancellation
 // while a request is in flight, but not while it waits in the throttle.
 //
 // Caller panics when t is nil, a wiring mistake.
@@ -51,9 +53,11 @@ func (c *caller) Call(ctx context.Context, url string, data *ta.RequestData) (*t
 	}
 	var resp *ta.Response
 	err := c.t.Do(ctx, call, func(ctx context.Context, body io.Reader) (outbound.Reply, error) {
-		d := &ta.RequestData{ContentType: data.ContentType, BodyRaw: data.BodyRaw}
-		if d.BodyRaw == nil {
-			d.BodyStream = body
+		d := &ta.RequestData{ContentType: data.ContentType}
+		if br, ok := body.(*bytes.Reader); ok && data.BodyRaw != nil && br.Len() == len(data.BodyRaw) {
+			d.BodyRaw = data.BodyRaw // not throttled: sent as telego made it
+		} else {
+			d.BodyStream = body // through the throttle's gate (see outbound.Throttle.Do)
 		}
 		var err error
 		if resp, err = c.next.Call(ctx, url, d); err != nil || resp == nil {

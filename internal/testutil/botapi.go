@@ -69,6 +69,9 @@ type Call struct {
 	// Flooded is true when the 429 came from the flood limits of
 	// WithFloodLimits: the bot sent faster than Telegram allows.
 	Flooded bool
+	// FloodLane is the flood limit a Flooded call hit: "global", "paid"
+	// or "chat:<chat_id>" (the first full one).
+	FloodLane string
 	// Failed is the HTTP status of an error injected by FailNext or
 	// FailNextError (429 included), or 0.
 	Failed int
@@ -733,8 +736,8 @@ func (a *BotAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		call.Failed, call.RateLimited = f.code, f.code == http.StatusTooManyRequests
 		fail = &apiError{code: f.code, desc: f.desc, retryAfter: f.retryAfter}
 	} else if a.flood != nil {
-		if wait, limited := a.flood.admit(lower, params, call.Time); limited {
-			call.RateLimited, call.Flooded = true, true
+		if wait, lane, limited := a.flood.admit(token, lower, params, call.Time); limited {
+			call.RateLimited, call.Flooded, call.FloodLane = true, true, lane
 			secs := int((wait + time.Second - 1) / time.Second) // whole seconds, rounded up, as Telegram
 			fail = &apiError{code: 429, desc: fmt.Sprintf("Too Many Requests: retry after %d", secs), retryAfter: secs}
 		}

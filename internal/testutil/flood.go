@@ -64,8 +64,8 @@ func TelegramLimits() FloodLimits {
 	}
 }
 
-// WithFloodLimits makes the server enforce l on the send methods (see
-// IsSendMethod): a send beyond a limit is answered 429, recorded with
+// WithFloodLimits makes the server enforce l, per bot (the id before the
+// token's colon), on the send methods (see IsSendMethod): a send beyond a limit is answered 429, recorded with
 // Call.RateLimited and Call.Flooded set, and not delivered. Spans with
 // N < 1 or Period ≤ 0 are not enforced. Without this option the server
 // enforces nothing.
@@ -89,18 +89,21 @@ func IsSendMethod(method string) bool {
 }
 
 // floodState is the enforcement's memory: the accepted send times per
-// lane ("global", "paid", "chat:<id>"). Guarded by BotAPI.mu.
+// bot and lane ("<bot id> global", "<bot id> chat:<id>"; Telegram's limits
+// are per bot). Guarded by BotAPI.mu.
 type floodState struct {
 	limits FloodLimits
 	sent   map[string][]time.Time
 }
 
 // admit decides a call arriving at now. It returns the wait until the call
-// would be admitted and true when it is refused; otherwise it records it.
-func (f *floodState) admit(method string, params map[string]string, now time.Time) (time.Duration, bool) {
+// would be admitted, the first full lane and true when it is refused;
+// otherwise it records it.
+func (f *floodState) admit(token, method string, params map[string]string, now time.Time) (time.Duration, string, bool) {
 	if !IsSendMethod(method) {
-		return 0, false
+		return 0, "", false
 	}
+	bot, _, _ := strings.Cut(token, ":")
 	type lane struct {
 		key  string
 		span Span
@@ -117,31 +120,35 @@ func (f *floodState) admit(method string, params map[string]string, now time.Tim
 		lanes = append(lanes, lane{"chat:" + chat, span})
 	}
 	var wait time.Duration
+	full := ""
 	for _, ln := range lanes {
 		if ln.span.N < 1 || ln.span.Period <= 0 {
 			continue
 		}
 		window := ln.span.Period - f.limits.Tolerance
-		times := f.sent[ln.key]
+		times := f.sent[bot+" "+ln.key]
 		live := times[:0:0]
 		for _, t := range times {
 			if now.Sub(t) < window {
 				live = append(live, t)
 			}
 		}
-		f.sent[ln.key] = live
+		f.sent[bot+" "+ln.key] = live
 		if len(live) >= ln.span.N {
 			// The oldest of the last N must leave the window first.
 			wait = max(wait, live[len(live)-ln.span.N].Add(window).Sub(now))
+			if full == "" {
+				full = ln.key
+			}
 		}
 	}
 	if wait > 0 {
-		return wait, true
+		return wait, full, true
 	}
 	for _, ln := range lanes {
 		if ln.span.N >= 1 && ln.span.Period > 0 {
-			f.sent[ln.key] = append(f.sent[ln.key], now)
+			f.sent[bot+" "+ln.key] = append(f.sent[bot+" "+ln.key], now)
 		}
 	}
-	return 0, false
+	return 0, "", false
 }
