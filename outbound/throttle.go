@@ -22,6 +22,11 @@ import (
 // sent; the throttle says so at once rather than sleeping in vain.
 var ErrWaitTooLong = errors.New("outbound: wait too long")
 
+// Rule is the rule name under which the throttle's decisions reach the
+// Limiter's observer (metrics label rule="outbound"). Lane keys do not
+// use it.
+const Rule = "outbound"
+
 // Defaults of New's options.
 const (
 	// DefaultMaxWait is how long a request may wait in the throttle in
@@ -186,7 +191,8 @@ type Event struct {
 
 // New returns a Throttle that keeps its lanes through lim's store, under
 // lim's prefix, with lim's timeout, circuit breaker and failure policy (the
-// Limiter's own Limit and rule play no part). lim's store must be a
+// Limiter's own Limit and rule play no part; decisions reach its observer
+// under the rule name Rule). lim's store must be a
 // core.LaneStore (memorystore and redisstore are). It does no I/O.
 //
 // Keys are "<prefix>:{bot:<id>}:out:global", ":out:paid" and
@@ -232,6 +238,12 @@ func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
 		return nil, fmt.Errorf("outbound: %w: bot id must be positive, got %d", core.ErrInvalidOption, c.botID)
 	case c.logger == nil:
 		return nil, fmt.Errorf("outbound: %w: nil logger", core.ErrInvalidOption)
+	}
+	// A rule of its own, so that observers (metrics) tell the throttle's
+	// decisions from the inbound limiter's: rule="outbound".
+	lim, err := lim.Rule(Rule, c.limits.Global)
+	if err != nil {
+		return nil, fmt.Errorf("outbound: %w", err)
 	}
 	t := &Throttle{lim: lim, limits: c.limits, maxWait: c.maxWait, retries: c.retries, logger: c.logger, events: c.events}
 	if c.botID > 0 {
