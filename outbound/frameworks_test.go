@@ -112,12 +112,13 @@ var frameworks = []framework{
 // few milliseconds normally (DefaultFloodTolerance allows 50), but with
 // the race detector on a two-CPU runner, twelve bot instances and four
 // fake servers in one process, scheduling delays past 100 ms were
-// measured, so 150 ms then. It forgives lateness, not speed: the tests
+// measured, and 150 ms stalls when other packages' tests ran beside
+// these, so 250 ms then. It forgives lateness, not speed: the tests
 // also check that deliveries never beat the minimum the limits allow.
 func floodLimits() testutil.FloodLimits {
 	l := testutil.TelegramLimits()
 	if raceOn {
-		l.Tolerance = 150 * time.Millisecond
+		l.Tolerance = 250 * time.Millisecond
 	}
 	return l
 }
@@ -216,7 +217,12 @@ func TestBroadcast(t *testing.T) {
 
 	for _, fw := range frameworks {
 		t.Run(fw.name, func(t *testing.T) {
-			t.Parallel()
+			// In parallel they take 10 s rather than 40; under the race
+			// detector, four broadcasts at once on a small runner stall
+			// one another past any honest tolerance, so one at a time.
+			if !raceOn {
+				t.Parallel()
+			}
 			api := testutil.StartBotAPI(t, testutil.WithFloodLimits(floodLimits()))
 			rd := testutil.StartRedis(t)
 			senders := make([]sender, instances)
