@@ -1,10 +1,6 @@
 package core
 
-import (
-	"hash/maphash"
-	"sync"
-	"time"
-)
+import "time"
 
 // denyCache remembers, per key, until when the store's last denial holds,
 // so repeated requests of a flooding user are denied in-process without a
@@ -15,14 +11,7 @@ import (
 // admission here drops the entry); admissions on other instances can only
 // make the true wait longer, which the store reports once the entry ends.
 type denyCache struct {
-	seed   maphash.Seed
-	shards [16]denyShard
-}
-
-type denyShard struct {
-	mu      sync.Mutex
-	entries map[string]denial
-	sweepAt int // sweep expired entries when the map reaches this size
+	entries shardMap[denial]
 }
 
 // denial is what the store said, on the local monotonic clock.
@@ -32,17 +21,14 @@ type denial struct {
 	resetAt time.Time // when the key would be fully replenished
 }
 
-func newDenyCache() *denyCache {
-	c := &denyCache{seed: maphash.MakeSeed()}
-	for i := range c.shards {
-		c.shards[i].entries = map[string]denial{}
-		c.shards[i].sweepAt = 1024
-	}
-	return c
-}
+// expiry implements expiring: past allowAt the store decides again, so the
+// entry is useless.
+func (d denial) expiry() time.Time { return d.allowAt }
 
-func (c *denyCache) shard(key string) *denyShard {
-	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+func newDenyCache() *denyCache {
+	c := &denyCache{}
+	c.entries.init()
+	return c
 }
 
 // remember records a store denial of cost n made at now. Only GCRA
@@ -56,27 +42,13 @@ func (c *denyCache) remember(key string, res Result, n int, now time.Time) {
 		allowAt: now.Add(res.RetryAfter - time.Duration(n-1)*res.Limit.Interval()),
 		resetAt: now.Add(res.ResetAfter),
 	}
-	s := c.shard(key)
-	s.mu.Lock()
-	if len(s.entries) >= s.sweepAt {
-		for k, e := range s.entries {
-			if !now.Before(e.allowAt) {
-				delete(s.entries, k)
-			}
-		}
-		s.sweepAt = max(1024, 2*len(s.entries))
-	}
-	s.entries[key] = d
-	s.mu.Unlock()
+	c.entries.store(key, d, now)
 }
 
 // check returns the cached denial for a request of cost n under l at now,
 // or false when the store must decide.
 func (c *denyCache) check(key string, l Limit, n int, now time.Time) (Result, bool) {
-	s := c.shard(key)
-	s.mu.Lock()
-	d, ok := s.entries[key]
-	s.mu.Unlock()
+	d, ok := c.entries.load(key)
 	if !ok || d.limit != l {
 		return Result{}, false
 	}
@@ -97,9 +69,4 @@ func (c *denyCache) check(key string, l Limit, n int, now time.Time) (Result, bo
 }
 
 // forget drops key, after a Reset.
-func (c *denyCache) forget(key string) {
-	s := c.shard(key)
-	s.mu.Lock()
-	delete(s.entries, key)
-	s.mu.Unlock()
-}
+func (c *denyCache) forget(key string) { c.entries.delete(key) }

@@ -30,14 +30,19 @@
 // twice the limit gets through.
 //
 // Each decision returns a [Result]: Allowed, Remaining, RetryAfter (0 when
-// allowed), ResetAfter and the Limit it was made under. Every store returns
+// allowed), ResetAfter, the Limit it was made under and its Source. Every store returns
 // the same Result for the same history, because every store computes
 // [Decide] (the Redis store runs the same integer arithmetic in Lua).
 //
-// Time comes from the store, not from the caller's machine: the Redis store
-// reads Redis' TIME, so all bot instances share one clock; the memory store
-// reads the process clock (or one injected for tests). core itself never
-// reads the clock: [Decide] takes now as an argument.
+// Time for decisions comes from the store, not from the caller's machine:
+// the Redis store reads Redis' TIME, so all bot instances share one clock;
+// the memory store reads the process clock (or one injected for tests).
+// [Decide] takes now as an argument. The [Limiter] does read the local
+// clock ([WithClock], default time.Now) for what it keeps in process: the
+// deny cache's expiry, the circuit breaker's probe schedule, the default
+// fallback store while the store is out, and the penalty blocks an
+// instance has seen; and it times decisions for the [Observer]. None of
+// these changes what the store decides.
 //
 // # Keys
 //
@@ -57,9 +62,10 @@
 //
 // # Concurrency
 //
-// A [Limiter] is safe for concurrent use and holds no per-key state: two
-// Limiters with the same store, prefix and rule share their budgets, which
-// is how several bot instances share one limit. Atomicity is the store's
+// A [Limiter] is safe for concurrent use and its budgets live in the
+// store: two Limiters with the same store, prefix and rule share them,
+// which is how several bot instances share one limit (the deny cache and
+// the penalty blocks an instance remembers only save store calls). Atomicity is the store's
 // job: concurrent decisions on one key are linearizable, so 64 goroutines
 // racing on a frozen clock admit exactly Burst events. Every method that may
 // do I/O takes a [context.Context] first; a context that is already done is

@@ -8,7 +8,10 @@ type Result struct {
 	// Allowed reports whether the event was admitted (and its cost recorded).
 	Allowed bool
 	// Remaining is how many more events of cost 1 would be admitted right
-	// now, after this decision. 0 when denied or when the burst is used up.
+	// now, after this decision: 0 when the burst is used up. A denial does
+	// not make it 0: a request of cost n > 1 may be denied while up to n−1
+	// events of cost 1 would still pass (Remaining says how many); a
+	// denied cost-1 request always has Remaining 0.
 	Remaining int
 	// RetryAfter is how long to wait before the same request would be
 	// admitted; 0 when Allowed.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -98,8 +99,11 @@ type Verdict struct {
 	Pass bool
 	// Reason says why.
 	Reason Reason
-	// Result is the limiter's decision (zero unless Reason is ReasonAllowed
-	// or ReasonLimited).
+	// Result is the limiter's decision for ReasonAllowed and ReasonLimited
+	// (Result.Source says whether the store, the deny cache, the fallback
+	// or the failure policy made it). For ReasonPenalty it describes the
+	// block: RetryAfter and ResetAfter are the time left, Limit the Guard's
+	// limit, Allowed false. Zero for the other reasons.
 	Result Result
 	// Notice, when not empty, is the "slow down" reply to send to the
 	// update's chat now. It is set at most once per cooldown per key across
@@ -109,7 +113,10 @@ type Verdict struct {
 	// (possibly empty: the answer still stops the button's spinner). It
 	// carries the notice text when a notice is due.
 	CallbackText string
-	// Err is the store error behind ReasonError.
+	// Err is the limiter's error behind ReasonError: the caller's ctx
+	// ended (context.Canceled or context.DeadlineExceeded), or a cost
+	// error. Never a store failure, which the failure policy decides (see
+	// WithPolicy); nil for every other reason.
 	Err error
 }
 
@@ -117,7 +124,8 @@ type Verdict struct {
 // adapters share: the key choice, the bypass list, the policy for updates
 // without a key, per-command limits, and the notify-once cooldown. Adapters
 // convert an update, call Check, and act on the Verdict. A Guard is safe for
-// concurrent use.
+// concurrent use. Build it with NewGuard: the zero Guard is not usable, and
+// its methods panic.
 type Guard struct {
 	lim          *Limiter
 	key          KeyFunc
@@ -153,9 +161,13 @@ func WithKey(f KeyFunc) GuardOption { return func(g *Guard) { g.key = f } }
 // for, such as a poll update under ByUser (default Pass).
 func WithUnkeyed(a Action) GuardOption { return func(g *Guard) { g.unkeyed = a } }
 
-// WithErrorAction sets what happens to an update when the store fails
-// (default Pass, so a Redis outage does not silence the bot). The Verdict
-// carries the error either way.
+// WithErrorAction sets what happens to an update the limiter returned an
+// error for (default Pass): the caller's ctx ended before or during the
+// decision, or, a programming error, a cost outside 1..Burst. It does not
+// apply when the store fails or times out: store failures (Redis, a full
+// memorystore, the fallback) never reach the Guard as errors; the
+// Limiter's failure policy decides them (see WithPolicy). The Verdict
+// carries the error, with ReasonError, either way.
 func WithErrorAction(a Action) GuardOption { return func(g *Guard) { g.onError = a } }
 
 // WithBypass lets the given user ids (e.g. the bot's admins) and sender
@@ -262,6 +274,35 @@ func NewGuard(lim *Limiter, opts ...GuardOption) (*Guard, error) {
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *Limiter { return g.lim }
 
+// Reset lifts everything the Guard holds against s, e.g. for a user
+// throttled or blocked by mistake: the limit's key, every command limit's
+// key, and, with WithPenalty, the penalty's keys (strikes, offense level
+// and block, so the next offense starts again from the first block) and the
+// block this instance remembers. The notify-once cooldown is kept, so a
+// reset does not earn the user an extra notice. s is the scope the key
+// function gives for the user's updates: User(id) under ByUser (the
+// default), UserInChat(id, chat) under ByUserInChat, SenderChat(id) for a
+// channel or anonymous admin, and so on.
+//
+// It resets every key even when one fails, and returns the store errors
+// joined (nil if none); a done ctx returns ctx.Err() at once. Like
+// Limiter.Reset, it reaches the store and this instance only: other
+// instances keep a denial in their deny cache until its RetryAfter ends,
+// and a block they have seen until the block ends.
+func (g *Guard) Reset(ctx context.Context, s Scope) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	errs := []error{g.lim.Reset(ctx, s)}
+	for _, cmd := range g.commands {
+		errs = append(errs, cmd.Reset(ctx, s))
+	}
+	if g.pen != nil {
+		errs = append(errs, g.pen.reset(ctx, s))
+	}
+	return errors.Join(errs...)
+}
+
 // ReportAction records a Bot API call an adapter made on a denial: action
 // is the method ("answerCallbackQuery", "answerInlineQuery", "sendMessage"),
 // u the update acted on, err the call's result. The Limiter's observer, if
@@ -292,9 +333,12 @@ func Redact(s, secret string) string {
 // Check decides one update: bypass, key, the limit, the command's limit,
 // and on a denial whether a notice is due. Payment updates
 // (pre_checkout_query, shipping_query) always pass uncounted: Telegram
-// cancels a payment whose query is not answered within seconds. It never panics on a partial
-// Update and never returns an error: store failures become a Verdict with
-// ReasonError that follows WithErrorAction.
+// cancels a payment whose query is not answered within seconds. It never
+// panics on a partial Update and never returns an error: a store failure
+// is decided by the Limiter's failure policy (ReasonAllowed or
+// ReasonLimited, Result.Source SourceFallback or SourcePolicy), and only
+// the caller's ctx ending becomes a Verdict with ReasonError, which follows
+// WithErrorAction.
 func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if u.Kind == KindPreCheckoutQuery || u.Kind == KindShippingQuery {
 		// Telegram cancels a payment whose query goes unanswered: never
@@ -326,7 +370,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if res.Allowed {
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	}
-	if g.pen != nil {
+	if g.pen != nil && res.Source != SourcePolicy { // a policy denial is the store's outage, not a strike
 		if d := g.pen.strike(ctx, scope); d > 0 {
 			res.RetryAfter = max(res.RetryAfter, d)
 		}

@@ -348,3 +348,62 @@ func TestShadowGuardNeverPenalizes(t *testing.T) {
 		}
 	}
 }
+
+// Guard.Reset lifts a block and the limits behind it, and the next offense
+// starts again from the first block. Another instance that saw the block
+// keeps it until it ends, as documented.
+func TestGuardReset(t *testing.T) {
+	t.Parallel()
+	clock := testutil.NewClock()
+	st := memorystore.New(memorystore.WithClock(clock.Now))
+	t.Cleanup(func() { _ = st.Close() })
+	pen := core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Minute, 10 * time.Minute}}
+	opts := []core.Option{core.WithClock(clock.Now)}
+	a := testutil.NewGuard(t, st, core.PerMinute(1), nil, opts, core.WithPenalty(pen), core.WithCommandLimit("/report", core.PerHour(1)))
+	b := testutil.NewGuard(t, st, core.PerMinute(1), nil, opts, core.WithPenalty(pen), core.WithCommandLimit("/report", core.PerHour(1)))
+	ctx := t.Context()
+	offend := func(step string) core.Verdict {
+		t.Helper()
+		a.Check(ctx, msg(1, 1, "/report")) // allowed, and the one /report of the hour
+		a.Check(ctx, msg(1, 1, "x"))       // denied: the tolerated strike
+		a.Check(ctx, msg(1, 1, "x"))       // denied: the offense
+		v := a.Check(ctx, msg(1, 1, "x"))
+		if v.Reason != core.ReasonPenalty {
+			t.Fatalf("%s: %+v; want blocked", step, v)
+		}
+		return v
+	}
+	if v := offend("first offense"); v.Result.RetryAfter != time.Minute {
+		t.Fatalf("first block: %+v", v)
+	}
+	if v := b.Check(ctx, msg(1, 1, "x")); v.Reason != core.ReasonPenalty {
+		t.Fatalf("instance b during the block: %+v", v)
+	}
+
+	if err := a.Reset(ctx, core.User(1)); err != nil {
+		t.Fatal(err)
+	}
+	if v := a.Check(ctx, msg(1, 1, "/report")); !v.Pass || v.Reason != core.ReasonAllowed {
+		t.Fatalf("after Reset: %+v; want the limit and the command limit lifted", v)
+	}
+	if v := b.Check(ctx, msg(1, 1, "x")); v.Reason != core.ReasonPenalty {
+		t.Fatalf("instance b after a's Reset: %+v; it keeps the block it saw until the block ends", v)
+	}
+	if err := a.Reset(ctx, core.User(1)); err != nil {
+		t.Fatal(err)
+	}
+	if v := offend("offense after Reset"); v.Result.RetryAfter != time.Minute {
+		t.Fatalf("offense after Reset: %+v; want the first block again, not the second", v)
+	}
+
+	// A store that fails: every key is still tried, the errors come back.
+	failing := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, nil, core.WithPenalty(pen))
+	if err := failing.Reset(ctx, core.User(1)); !errors.Is(err, testutil.ErrStoreDown) {
+		t.Fatalf("Reset over a failing store: %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.Reset(canceled, core.User(1)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Reset with a canceled ctx: %v", err)
+	}
+}

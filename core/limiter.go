@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,10 +27,13 @@ var ErrInvalidOption = errors.New("invalid option")
 // Limiter decides whether events may go through, per scope, under one Limit
 // and one rule name, over a Store shared by every instance of the bot.
 //
-// Build it with New; derive limiters for other rules with Rule. A Limiter is
-// safe for concurrent use and holds no per-key state of its own: two
-// Limiters with the same store, prefix and rule share their budgets, which
-// is how several bot instances share one limit.
+// Build it with New; derive limiters for other rules with Rule. The zero
+// Limiter is not usable: its methods panic. A Limiter is safe for
+// concurrent use, and its budgets live in the store: two Limiters with the
+// same store, prefix and rule share them, which is how several bot
+// instances share one limit. What it keeps in process (the deny cache, the
+// circuit breaker, the default fallback store) only saves store calls or
+// stands in while the store is out.
 type Limiter struct {
 	store  Store
 	limit  Limit
@@ -63,13 +67,17 @@ type limiterConfig struct {
 	logger    *slog.Logger
 	observer  Observer
 	shadow    bool
+
+	localFailLogged atomic.Bool // localFailure logged its warning
 }
 
 // Option configures a Limiter in New.
 type Option func(*Limiter)
 
 // WithPolicy sets what happens when the store fails or times out (default
-// FailLocal). See FailurePolicy.
+// FailLocal), whatever the store: Redis, an InProcess store such as a full
+// memorystore, or the FailLocal fallback. See FailurePolicy and
+// Limiter.Take.
 func WithPolicy(p FailurePolicy) Option { return func(l *Limiter) { l.cfg.policy = p } }
 
 // WithTimeout bounds each store call of a decision (default
@@ -79,7 +87,9 @@ func WithTimeout(d time.Duration) Option { return func(l *Limiter) { l.cfg.timeo
 
 // WithFallback sets the store FailLocal decides with while the main store
 // is out (default: a minimal in-process store). Pass a memorystore.Store to
-// cap and evict its keys like the main memory store.
+// cap and evict its keys like the main memory store. When the fallback
+// fails too (a memorystore at its WithMaxKeys cap refusing a new key), the
+// decision is a denial by the policy (SourcePolicy), never an error.
 func WithFallback(s Store) Option { return func(l *Limiter) { l.cfg.fallback = s } }
 
 // WithBreaker tunes the circuit breaker: it opens after threshold
@@ -231,14 +241,28 @@ func (l *Limiter) AllowN(ctx context.Context, userID int64, n int) (Result, erro
 }
 
 // Take decides an event of cost n (1 ≤ n ≤ Burst) against any scope: Chat,
-// UserInChat, Global or User. A done ctx returns ctx.Err() without touching
-// the store; an n outside 1..Burst returns an error wrapping ErrInvalidCost.
+// UserInChat, Global or User. It returns an error, with a zero Result, in
+// two cases only: an n outside 1..Burst (wrapping ErrInvalidCost), and the
+// caller's ctx ending, before the store call (the store is not touched) or
+// during it (ctx.Err()).
 //
 // A store that fails or does not answer within the timeout never surfaces
-// as an error: the decision follows the failure policy, and Result.Source
-// says so (SourceFallback or SourcePolicy). A flooding key already denied
-// is answered from the deny cache (SourceCache). Only an error of the
-// caller's own ctx is returned, with a zero Result.
+// as an error: the decision follows the failure policy (WithPolicy), the
+// Observer hears of the error, and Result.Source says who decided. That
+// holds for every store, the in-process ones (InProcess, such as a
+// memorystore at its WithMaxKeys cap) and the FailLocal fallback store
+// included: FailOpen admits (SourcePolicy); FailClosed denies
+// (SourcePolicy); FailLocal decides with the fallback store
+// (SourceFallback), and denies (SourcePolicy) when the store that fails is
+// itself in-process, the main InProcess store or the fallback, since there
+// is nothing left to fall back to. A policy denial carries a RetryAfter of
+// one emission interval. A flooding key already denied is answered from
+// the deny cache (SourceCache).
+//
+// A decision that timed out may still have been applied by the store: the
+// call can reach Redis and run there after the Limiter stopped waiting. The
+// event is then counted in the store although the fallback or the policy
+// decided it; choose the timeout above the store's real latency.
 func (l *Limiter) Take(ctx context.Context, s Scope, n int) (Result, error) {
 	obs := l.cfg.observer
 	if obs == nil && !l.shadow {
@@ -276,9 +300,15 @@ func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, erro
 	}
 	key := l.Key(s)
 	r := l.res
-	if r == nil { // an in-process store: nothing to guard against
+	if r == nil { // an in-process store: no timeout, breaker or deny cache
 		res, err := l.store.Take(ctx, key, l.limit, n)
-		return res, err, nil
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return Result{}, ctxErr, nil
+			}
+			return l.localFailure(ctx, err), nil, err
+		}
+		return res, nil, nil
 	}
 	var now time.Time
 	if r.cache != nil {
@@ -318,26 +348,89 @@ func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, erro
 		return policyResult(r.policy, l.limit), nil, storeErr
 	}
 	res, err := r.fallback.Take(ctx, key, l.limit, n)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Result{}, ctxErr, nil
+		}
+		return l.localFailure(ctx, err), nil, errors.Join(storeErr, err)
+	}
 	res.Source = SourceFallback
-	return res, err, storeErr
+	return res, nil, storeErr
+}
+
+// localFailure is the decision when a store with nothing behind it fails:
+// an InProcess main store, or the fallback store of FailLocal (typically a
+// memorystore at its WithMaxKeys cap). FailOpen admits; FailClosed denies;
+// so does FailLocal, whose local store is the one failing: a capped store
+// refusing new keys is protecting memory from a flood of fresh ids, and
+// admitting them uncounted would defeat both the cap and the limit. The
+// first such failure of a Limiter (its Rules included) is logged at warn
+// level; the Observer hears of every one.
+func (l *Limiter) localFailure(ctx context.Context, err error) Result {
+	if l.cfg.localFailLogged.CompareAndSwap(false, true) {
+		l.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: in-process store failing; deciding by policy (logged once)",
+			slog.String("limiter", l.prefix), slog.String("policy", l.cfg.policy.String()), slog.String("error", err.Error()))
+	}
+	if l.cfg.policy == FailOpen {
+		return policyResult(FailOpen, l.limit)
+	}
+	return policyResult(FailClosed, l.limit)
 }
 
 // Peek returns the decision Take(ctx, s, 1) would make, consuming nothing.
-// It is for inspection (a /status command, an ops tool): it asks the store
-// under the decision timeout and returns its error, if any, rather than
-// applying the failure policy.
+// It is for inspection (a /status command, an ops tool) and for the
+// Guard's penalty check. It goes through the circuit breaker as Take does:
+//
+//   - breaker closed (or a probe due): Peek asks the store under the
+//     decision timeout. If the store fails or times out, Peek returns its
+//     error rather than applying the failure policy, so an ops tool can say
+//     that the store is out; the failure counts toward opening the breaker,
+//     and a success closes it after an outage.
+//   - breaker open: Peek does not call the store, so an outage costs no
+//     timeout per call. It answers as Take would: from the fallback store
+//     under FailLocal (SourceFallback; the fallback's error, if any, is
+//     returned), from the policy under FailOpen or FailClosed
+//     (SourcePolicy), with no error.
+//
+// Peek does not consult the deny cache. A done ctx returns ctx.Err(); over
+// an InProcess store, Peek returns the store's answer and error as they
+// are.
 func (l *Limiter) Peek(ctx context.Context, s Scope) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	key := l.Key(s)
-	if l.res == nil {
+	r := l.res
+	if r == nil {
 		return l.store.Peek(ctx, key, l.limit)
 	}
-	res, err, _ := storeCall(ctx, l.res.timeout, func(ctx context.Context) (Result, error) {
+	call, probe := r.breaker.admit()
+	if !call {
+		if r.policy != FailLocal {
+			return policyResult(r.policy, l.limit), nil
+		}
+		res, err := r.fallback.Peek(ctx, key, l.limit)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Source = SourceFallback
+		return res, nil
+	}
+	res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
 		return l.store.Peek(ctx, key, l.limit)
 	})
-	return res, err
+	switch {
+	case err == nil:
+		r.breaker.success(probe)
+		return res, nil
+	case callerDone:
+		if probe {
+			r.breaker.failure(true, err)
+		}
+		return Result{}, ctx.Err()
+	}
+	r.breaker.failure(probe, err)
+	return Result{}, err
 }
 
 // Reset forgets everything recorded for s under this rule, e.g. to lift a

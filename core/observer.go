@@ -38,7 +38,10 @@ type DecisionEvent struct {
 	// Latency is how long the decision took, store call included.
 	Latency time.Duration
 	// Err is the store error or timeout that made the fallback or the
-	// policy decide; nil when the store answered.
+	// policy decide (an error saying "circuit breaker open" when the open
+	// breaker kept the call away from the store), joined with the fallback
+	// store's error when that failed too; the error of an InProcess store.
+	// nil when the store answered.
 	Err error
 }
 

@@ -2,8 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -17,7 +17,13 @@ import (
 //
 // With a penalty set, each update costs one more store call (a Peek of the
 // block), and each denial one more (counting the strike); a block, once
-// seen, is remembered on the instance until it ends.
+// seen, is remembered on the instance until it ends (Guard.Reset lifts it
+// on this instance). These calls go through the Limiter's timeout and
+// circuit breaker like every decision: while the breaker is open they cost
+// no store call. During an outage, FailLocal counts strikes and blocks in
+// the fallback store, on this instance only; a denial made by FailClosed
+// (or a failing in-process store) is the store's outage, not the user's
+// flooding, and neither counts as a strike nor blocks anyone.
 type Penalty struct {
 	// Strikes is how many denials within Window are tolerated. ≥ 1.
 	Strikes int
@@ -43,12 +49,17 @@ func WithPenalty(p Penalty) GuardOption { return func(g *Guard) { g.penaltyCfg =
 // penalties is the Guard's machinery for one Penalty.
 type penalties struct {
 	p       Penalty
-	strikes *Limiter // Strikes per Window: a denied Take is an offense
-	level   *Limiter // one token per offense, refilled one per Forget
-	block   *Limiter // its TAT is the end of the current block
-	blocked sync.Map // key string → time.Time: blocks this instance has seen
+	strikes *Limiter           // Strikes per Window: a denied Take is an offense
+	level   *Limiter           // one token per offense, refilled one per Forget
+	block   *Limiter           // its TAT is the end of the current block
+	blocked shardMap[blockEnd] // pen.block key → end of a block this instance has seen; ended ones are swept
 	now     func() time.Time
 }
+
+// blockEnd is when a block ends, on the Limiter's clock.
+type blockEnd time.Time
+
+func (b blockEnd) expiry() time.Time { return time.Time(b) }
 
 func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 	if p.Forget == 0 {
@@ -65,6 +76,7 @@ func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 		longest = max(longest, b)
 	}
 	pen := &penalties{p: p, now: lim.cfg.now}
+	pen.blocked.init()
 	var err error
 	if pen.strikes, err = lim.Rule("pen.strikes", Limit{Rate: p.Strikes, Period: p.Window, Burst: p.Strikes}); err != nil {
 		return nil, fmt.Errorf("core: penalty: %w", err)
@@ -85,29 +97,33 @@ func newPenalties(lim *Limiter, p Penalty) (*penalties, error) {
 func (pen *penalties) blockedFor(ctx context.Context, s Scope) time.Duration {
 	key := pen.block.Key(s)
 	now := pen.now()
-	if until, ok := pen.blocked.Load(key); ok {
-		if d := until.(time.Time).Sub(now); d > 0 {
+	if until, ok := pen.blocked.load(key); ok {
+		if d := time.Time(until).Sub(now); d > 0 {
 			return d
 		}
-		pen.blocked.Delete(key)
+		// Ended; unless another goroutine recorded a new block meanwhile.
+		pen.blocked.deleteIf(key, func(b blockEnd) bool { return !now.Before(time.Time(b)) })
 	}
 	res, err := pen.block.Peek(ctx, s)
-	if err != nil || res.Allowed {
-		return 0 // a store error never blocks anyone
+	if err != nil || res.Allowed || res.Source == SourcePolicy {
+		return 0 // a store outage never blocks anyone: the policy's answer is no block
 	}
-	pen.blocked.Store(key, now.Add(res.RetryAfter))
+	pen.blocked.store(key, blockEnd(now.Add(res.RetryAfter)), now)
 	return res.RetryAfter
 }
 
 // strike counts a denial of s and, on an offense, blocks s for the
-// offense's duration, which it returns (0: no block).
+// offense's duration, which it returns (0: no block). A step decided by the
+// failure policy (the store out, no fallback) stops it: a policy denial is
+// no evidence of flooding, and FailClosed would otherwise turn the first
+// strike into the longest block.
 func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	res, err := pen.strikes.Take(ctx, s, 1)
-	if err != nil || res.Allowed {
+	if err != nil || res.Allowed || res.Source == SourcePolicy {
 		return 0
 	}
 	lvl, err := pen.level.Take(ctx, s, 1)
-	if err != nil {
+	if err != nil || lvl.Source == SourcePolicy {
 		return 0
 	}
 	n := maxOffenses - lvl.Remaining - 1 // offenses before this one
@@ -119,9 +135,17 @@ func (pen *penalties) strike(ctx context.Context, s Scope) time.Duration {
 	if err != nil {
 		return 0
 	}
-	if _, err := b.Shadowed(false).Take(ctx, s, 1); err != nil {
+	if r, err := b.Shadowed(false).Take(ctx, s, 1); err != nil || r.Source == SourcePolicy {
 		return 0
 	}
-	pen.blocked.Store(pen.block.Key(s), pen.now().Add(d))
+	now := pen.now()
+	pen.blocked.store(pen.block.Key(s), blockEnd(now.Add(d)), now)
 	return d
+}
+
+// reset forgets s's strikes, offenses and block, in the store and on this
+// instance.
+func (pen *penalties) reset(ctx context.Context, s Scope) error {
+	pen.blocked.delete(pen.block.Key(s))
+	return errors.Join(pen.strikes.Reset(ctx, s), pen.level.Reset(ctx, s), pen.block.Reset(ctx, s))
 }

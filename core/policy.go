@@ -13,14 +13,18 @@ import (
 
 // FailurePolicy is what a Limiter does when its store fails or does not
 // answer within the decision timeout. It is chosen explicitly (WithPolicy);
-// the default is FailLocal.
+// the default is FailLocal. It applies to every store, InProcess ones
+// included (a memorystore at its WithMaxKeys cap fails for new keys).
 type FailurePolicy uint8
 
 const (
 	// FailLocal decides with a local in-process store while the main store
 	// is out. Each instance then enforces the whole limit on its own: with
 	// N instances a user may get up to N times the limit until Redis is
-	// back. The default: the bot stays protected and responsive.
+	// back. The default: the bot stays protected and responsive. When the
+	// failing store is itself in-process (an InProcess main store, or the
+	// fallback store), there is nothing to fall back to, and FailLocal
+	// denies, as FailClosed does.
 	FailLocal FailurePolicy = iota
 	// FailOpen admits every update while the store is out: no protection,
 	// but nobody is wrongly throttled.
@@ -91,9 +95,11 @@ const (
 )
 
 // InProcess is implemented by stores that keep their state in the calling
-// process and neither block nor fail (store/memorystore). For them the
-// Limiter skips the decision timeout, the circuit breaker and the deny
-// cache, which could only add cost.
+// process and never block (store/memorystore). For them the Limiter skips
+// the decision timeout, the circuit breaker and the deny cache, which could
+// only add cost. Such a store may still fail (memorystore.ErrTooManyKeys for
+// a new key when it is full): the failure policy then decides, FailLocal
+// denying as FailClosed does, and no error reaches the caller.
 type InProcess interface {
 	// InProcess marks the store; it is never called.
 	InProcess()

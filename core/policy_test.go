@@ -41,6 +41,19 @@ func (s *flakyStore) Take(ctx context.Context, key string, l core.Limit, n int) 
 	return s.mapStore.Take(ctx, key, l, n)
 }
 
+func (s *flakyStore) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
+	switch s.mode.Load() {
+	case modeFail:
+		s.peeks.Add(1)
+		return core.Result{}, errFlaky
+	case modeHang:
+		s.peeks.Add(1)
+		<-ctx.Done()
+		return core.Result{}, ctx.Err()
+	}
+	return s.mapStore.Peek(ctx, key, l)
+}
+
 func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	t.Parallel()
 	st := &flakyStore{mapStore: newMapStore()}

@@ -4,7 +4,7 @@
 # Redis tests start standalone servers, a 3-master Cluster and a Sentinel
 # setup of their own), then checks formatting, runs
 # go vet and the race-enabled tests over the whole module, and runs every
-# benchmark once so none rots.
+# benchmark once so none rots, the bench/ module's included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
@@ -30,6 +30,15 @@ go test -race -count=1 -shuffle=on -timeout=15m ./...
 bench_log=$(mktemp)
 if ! go test -run='^$' -bench=. -benchtime=1x -timeout=10m ./... >"$bench_log" 2>&1; then
   cat "$bench_log"; echo "scripts/test.sh: a benchmark failed"; exit 1
+fi
+rm -f "$bench_log"
+# The side-by-side harness is a module of its own (bench/go.mod), which the
+# root's ./... does not enter: vet it, run its tests (the ratio printer's)
+# and each of its benchmarks once. With FLOODGATE_BENCH_REDIS unset, its
+# Redis benchmarks start their own redis-server.
+bench_log=$(mktemp)
+if ! (cd bench && unset FLOODGATE_BENCH_REDIS && go vet ./... && go test -count=1 -bench=. -benchtime=1x -timeout=15m ./...) >"$bench_log" 2>&1; then
+  cat "$bench_log"; echo "scripts/test.sh: the bench module failed"; exit 1
 fi
 rm -f "$bench_log"
 echo "scripts/test.sh: all checks passed"

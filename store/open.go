@@ -106,10 +106,15 @@ func (c Config) newRedisClient() (redis.UniversalClient, string, error) {
 	return redis.NewClient(opt), fmt.Sprintf("redis at %s db %d", maskedAddr(opt), opt.DB), nil
 }
 
-// NewLimiter returns a core.Limiter over o that enforces o.Config.Limit
-// under o.Config.Prefix. opts come after those two, so core.WithPrefix in
-// opts overrides the prefix; core.WithRule sets the rule name. For another
-// limit, call Rule on the result, or core.New(o, limit, ...).
+// NewLimiter returns a core.Limiter over o.Store that enforces
+// o.Config.Limit under o.Config.Prefix, with o.Config's failure policy and
+// timeout. opts come after those, so core.WithPrefix in opts overrides the
+// prefix; core.WithRule sets the rule name. For another limit, call Rule on
+// the result, or core.New(o.Store, limit, ...). Pass o.Store, not o: an
+// *Opened is a core.Store but never core.InProcess, so a memory store
+// wrapped in it would get a decision timeout, a circuit breaker and a deny
+// cache it does not need, and a full one (WithMaxKeys) could open the
+// breaker, sending known keys to the fallback too.
 func (o *Opened) NewLimiter(opts ...core.Option) (*core.Limiter, error) {
 	all := append([]core.Option{core.WithPrefix(o.Config.prefix()), core.WithPolicy(o.Config.Policy),
 		core.WithTimeout(o.Config.timeout())}, opts...)

@@ -16,19 +16,31 @@ import (
 // pings is how many PING round trips check measures.
 const pings = 5
 
-// checkRule is the rule of check's throw-away key, "<prefix>:{g}:floodgate-check".
+// checkRule is the rule of check's throw-away GCRA key,
+// "<prefix>:{g}:floodgate-check".
 const checkRule = "floodgate-check"
 
-// checkLimit is the limit of check's test decision: the key lives at most
-// one second.
+// checkWindowRule is the rule of check's throw-away sliding-window key,
+// "<prefix>:{g}:floodgate-check-window": a list, so not checkRule's key.
+const checkWindowRule = "floodgate-check-window"
+
+// checkLimit is the limit of check's GCRA test decision: the key lives at
+// most one second.
 var checkLimit = core.Every(time.Second)
 
+// checkWindowLimit is the limit of check's sliding-window test decision:
+// the list lives at most one second.
+var checkWindowLimit = core.Window(1, time.Second)
+
 // check reports the configuration, PING round trips, each node's version
-// and role and whether it has the decision script, the cluster's slot
-// coverage, and one test decision on a throw-away key with a TTL. It prints
-// every line it can, and fails (exit 1) when Redis does not answer or a
-// line says something is wrong (a replica, a cluster not ok, a decision
-// that did not go through, a key without TTL).
+// and role and whether it has the decision scripts (GCRA and sliding
+// window), the cluster's slot coverage, and two test decisions on
+// throw-away keys, each of which must have a TTL: one under GCRA (a string
+// key) and one under a sliding window (a list key, as "20/m window" limits
+// and outbound lanes write). It prints every line it can, and fails (exit
+// 1) when Redis does not answer or a line says something is wrong (a
+// replica, a cluster not ok, a decision that did not go through, a key
+// without TTL).
 func (c *cli) check(ctx context.Context) error {
 	w := c.stdout
 	var problems []string
@@ -57,7 +69,7 @@ func (c *cli) check(ctx context.Context) error {
 	_, isCluster := c.client.(*redis.ClusterClient)
 	type node struct {
 		addr, version, role, mode string
-		script                    bool
+		script, windowScript      bool
 	}
 	var (
 		mu    sync.Mutex
@@ -68,21 +80,24 @@ func (c *cli) check(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("INFO on %s: %w", cl.Options().Addr, err)
 		}
-		loaded, err := cl.ScriptExists(ctx, redisstore.ScriptSHA()).Result()
+		loaded, err := cl.ScriptExists(ctx, redisstore.ScriptSHA(), redisstore.WindowScriptSHA()).Result()
 		if err != nil {
 			return fmt.Errorf("SCRIPT EXISTS on %s: %w", cl.Options().Addr, err)
+		}
+		if len(loaded) != 2 {
+			return fmt.Errorf("SCRIPT EXISTS on %s: %d answers for 2 scripts", cl.Options().Addr, len(loaded))
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		nodes = append(nodes, node{addr: cl.Options().Addr, version: infoField(info, "redis_version"),
-			role: infoField(info, "role"), mode: infoField(info, "redis_mode"), script: len(loaded) == 1 && loaded[0]})
+			role: infoField(info, "role"), mode: infoField(info, "redis_mode"), script: loaded[0], windowScript: loaded[1]})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].addr < nodes[j].addr })
-	scripts := 0
+	scripts, windowScripts := 0, 0
 	for _, n := range nodes {
 		s := fmt.Sprintf("%s: redis %s, role %s", n.addr, n.version, n.role)
 		if n.role != "master" {
@@ -95,19 +110,12 @@ func (c *cli) check(ctx context.Context) error {
 		if n.script {
 			scripts++
 		}
+		if n.windowScript {
+			windowScripts++
+		}
 	}
-	sha := redisstore.ScriptSHA()
-	switch {
-	case scripts == len(nodes) && !isCluster:
-		line(w, "script", "loaded (SCRIPT EXISTS %s)", sha)
-	case scripts == len(nodes):
-		line(w, "script", "loaded on all %d masters (SCRIPT EXISTS %s)", len(nodes), sha)
-	case !isCluster:
-		line(w, "script", "not loaded (SCRIPT EXISTS %s): the first decision loads it with EVAL", sha)
-	default:
-		line(w, "script", "loaded on %d of %d masters (SCRIPT EXISTS %s): the first decision on a node loads it with EVAL",
-			scripts, len(nodes), sha)
-	}
+	line(w, "script", "%s; window script %s", scriptState(scripts, len(nodes), isCluster, redisstore.ScriptSHA()),
+		scriptState(windowScripts, len(nodes), isCluster, redisstore.WindowScriptSHA()))
 
 	if cc, ok := c.client.(*redis.ClusterClient); ok {
 		info, err := cc.ClusterInfo(ctx).Result()
@@ -125,33 +133,15 @@ func (c *cli) check(ctx context.Context) error {
 		line(w, "cluster", "standalone")
 	}
 
-	probe, err := c.lim.Rule(checkRule, checkLimit)
-	if err != nil {
-		return err
-	}
-	key := probe.Key(core.Global())
-	start := time.Now()
-	// The store itself, not the Limiter, so that an error shows as one
-	// rather than as a decision of the failure policy.
-	res, err := c.opened.Take(ctx, key, checkLimit, 1)
-	took := time.Since(start)
-	if err != nil {
-		line(w, "decision", "%s", problem("test decision on %s: %v", key, err))
-	} else {
-		pttl, err := c.client.PTTL(ctx, key).Result()
+	for _, p := range []struct {
+		label, rule string
+		limit       core.Limit
+	}{{"decision", checkRule, checkLimit}, {"window", checkWindowRule, checkWindowLimit}} {
+		s, err := c.testDecision(ctx, p.rule, p.limit, problem)
 		if err != nil {
-			return fmt.Errorf("PTTL %s: %w", key, err)
+			return err
 		}
-		verdict := "allowed"
-		if !res.Allowed {
-			verdict = fmt.Sprintf("denied (another check within %v, retry after %v)", checkLimit.Period, res.RetryAfter)
-		}
-		s := fmt.Sprintf("%s in %v on %s (limit %v), PTTL %s", verdict, took.Round(time.Microsecond), key,
-			checkLimit, formatPTTL(pttl))
-		if pttl <= 0 && pttl != -2 { // -2: it expired already
-			s += "; " + problem("the test key has no TTL")
-		}
-		line(w, "decision", "%s", s)
+		line(w, p.label, "%s", s)
 	}
 
 	if len(problems) > 0 {
@@ -160,6 +150,54 @@ func (c *cli) check(ctx context.Context) error {
 	}
 	line(w, "result", "ok")
 	return nil
+}
+
+// scriptState says whether a script is loaded on the loaded of nodes nodes.
+func scriptState(loaded, nodes int, isCluster bool, sha string) string {
+	switch {
+	case loaded == nodes && !isCluster:
+		return fmt.Sprintf("loaded (SCRIPT EXISTS %s)", sha)
+	case loaded == nodes:
+		return fmt.Sprintf("loaded on all %d masters (SCRIPT EXISTS %s)", nodes, sha)
+	case !isCluster:
+		return fmt.Sprintf("not loaded (SCRIPT EXISTS %s): the first decision loads it with EVAL", sha)
+	}
+	return fmt.Sprintf("loaded on %d of %d masters (SCRIPT EXISTS %s): the first decision on a node loads it with EVAL",
+		loaded, nodes, sha)
+}
+
+// testDecision makes one decision under limit on the rule's global key,
+// through the store itself (not the Limiter, so that an error shows as
+// one rather than as a decision of the failure policy), and reads the
+// key's PTTL: every key floodgate writes, string or list, must have one.
+// It returns the report line; what is wrong goes through problem.
+func (c *cli) testDecision(ctx context.Context, rule string, limit core.Limit,
+	problem func(string, ...any) string) (string, error) {
+	probe, err := c.lim.Rule(rule, limit)
+	if err != nil {
+		return "", err
+	}
+	key := probe.Key(core.Global())
+	start := time.Now()
+	res, err := c.opened.Take(ctx, key, limit, 1)
+	took := time.Since(start)
+	if err != nil {
+		return problem("test decision on %s: %v", key, err), nil
+	}
+	pttl, err := c.client.PTTL(ctx, key).Result()
+	if err != nil {
+		return "", fmt.Errorf("PTTL %s: %w", key, err)
+	}
+	verdict := "allowed"
+	if !res.Allowed {
+		verdict = fmt.Sprintf("denied (another check within %v, retry after %v)", limit.Period, res.RetryAfter)
+	}
+	s := fmt.Sprintf("%s in %v on %s (limit %v), PTTL %s", verdict, took.Round(time.Microsecond), key,
+		limit, formatPTTL(pttl))
+	if pttl <= 0 && pttl != -2 { // -2: it expired already
+		s += "; " + problem("the test key (a %s) has no TTL", expectedType(limit))
+	}
+	return s, nil
 }
 
 // checkMemory is check for the memory backend: there is no server.

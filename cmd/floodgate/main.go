@@ -2,15 +2,18 @@
 // limiter in Redis, with the configuration the bots use: the same
 // environment variables (store.FromEnv), and flags that override them.
 //
-//	floodgate status <user-id>   a user's budget, key, stored TAT and PTTL
+//	floodgate status <user-id>   a user's budget, key, stored TAT or event times, PTTL
 //	floodgate reset <user-id>    lift a user's limit (delete the key)
 //	floodgate top [-n 20]        the keys limited right now, longest wait first
-//	floodgate check              connectivity, server, script, cluster, one decision
+//	floodgate check              connectivity, server, scripts, cluster, test decisions
 //
 // It never runs KEYS (which blocks Redis): top walks the keyspace with SCAN.
 // status and top compute under the configured limit; give the one the bots
-// use (FLOODGATE_LIMIT or -limit), since the stored state is a time and what
-// it means depends on the limit.
+// use (FLOODGATE_LIMIT or -limit), since the stored state is times and what
+// they mean depends on the limit. Under GCRA a key is a string holding a
+// TAT; under a sliding window ("20/m window") a list of the newest events'
+// times. A key of the other type is reported as such (the limit given is
+// probably not the bots'), never read as if it were the expected one.
 //
 // Exit status: 0 ok; 1 an operation failed (Redis unreachable, a check
 // failed); 2 a usage or configuration error (unknown command, bad user id,
@@ -57,12 +60,15 @@ configuration the bots use (environment variables) and flags overriding it.
 Commands:
   status <user-id>   the user's budget under the limit and rule: allowed now,
                      remaining, retry after, reset after; the key, its stored
-                     TAT and PTTL (reads only: Peek, GET, PTTL)
+                     TAT (GCRA) or event times (sliding window) and PTTL
+                     (reads only: Peek, GET or LRANGE, PTTL)
   reset <user-id>    forget the user's state for the rule (deletes the key)
   top [-n 20]        the keys limited right now, longest retry-after first
-                     (SCAN, never KEYS), and how many keys were scanned
+                     (SCAN, never KEYS), how many keys were scanned, and
+                     the keys skipped for holding the wrong type
   check              PING round trips, server version and role, decision
-                     script, cluster slots, config, one test decision
+                     scripts, cluster slots, config, a GCRA and a sliding-
+                     window test decision, each key with a TTL
   help               this text
 
 Flags (before or after the command):
@@ -71,8 +77,8 @@ Flags (before or after the command):
                  REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD,
                  FLOODGATE_STORE and REDIS_ENABLED)
   -prefix P      key prefix (overrides FLOODGATE_PREFIX and REDIS_KEY_PREFIX)
-  -limit L       the bots' limit, e.g. 1/s or "20/m burst 5" (overrides
-                 FLOODGATE_LIMIT); status and top compute under it
+  -limit L       the bots' limit, e.g. 1/s, "20/m burst 5" or "20/m window"
+                 (overrides FLOODGATE_LIMIT); status and top compute under it
   -rule R        rule name, the last part of the key (default msg)
   -deadline D    bound on the whole command (default 30s)
   -n N           top: how many keys to list (default 20)
@@ -115,7 +121,7 @@ type options struct {
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.url, "url", o.url, "Redis URL (overrides REDIS_URL and the other REDIS_* variables)")
 	fs.StringVar(&o.prefix, "prefix", o.prefix, "key prefix (overrides FLOODGATE_PREFIX, REDIS_KEY_PREFIX)")
-	fs.StringVar(&o.limit, "limit", o.limit, "limit, e.g. 1/s or \"20/m burst 5\" (overrides FLOODGATE_LIMIT)")
+	fs.StringVar(&o.limit, "limit", o.limit, "limit, e.g. 1/s, \"20/m burst 5\" or \"20/m window\" (overrides FLOODGATE_LIMIT)")
 	fs.StringVar(&o.rule, "rule", o.rule, "rule name")
 	fs.DurationVar(&o.deadline, "deadline", o.deadline, "bound on the whole command")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floodgate-go/floodgate/core"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -37,38 +38,134 @@ func nodeForKey(ctx context.Context, c redis.UniversalClient, key string) (*redi
 
 // rawState is what Redis holds for one key, read on the key's own node.
 type rawState struct {
-	exists bool
-	value  string        // the stored value (the TAT) when exists
+	kind   string        // TYPE: "none" (no key), "string", "list", or another type
+	value  string        // a string key's value (a GCRA key's TAT)
+	times  []string      // a list key's newest Rate elements, OLDEST first (a sliding window's times)
+	length int64         // a list key's LLEN (more than Rate: the list was written under another limit)
 	pttl   time.Duration // -1ns: no TTL; -2ns: no key (go-redis' encoding)
 	now    int64         // the node's TIME in µs, read just before the key
 }
 
-// readRaw reads key's value and PTTL, and the node's TIME, in one round trip
-// to the node that holds it.
-func readRaw(ctx context.Context, c redis.UniversalClient, key string) (rawState, error) {
+// readRaw reads key's type, value and PTTL, and the node's TIME, in one
+// round trip to the node that holds it. The value is read as l keeps it: a
+// GCRA key with GET, a sliding-window key with LRANGE key 0 Rate-1 (the
+// newest Rate times, as window.lua reads them) and LLEN. A key of another
+// type has kind set and no value; wrongType says what that means.
+func readRaw(ctx context.Context, c redis.UniversalClient, key string, l core.Limit) (rawState, error) {
 	node, err := nodeForKey(ctx, c, key)
 	if err != nil {
 		return rawState{}, err
 	}
 	pipe := node.Pipeline()
 	tm := pipe.Time(ctx)
-	get := pipe.Get(ctx, key)
+	typ := pipe.Type(ctx, key)
+	var (
+		get    *redis.StringCmd
+		lrange *redis.StringSliceCmd
+		llen   *redis.IntCmd
+	)
+	if l.Algorithm == core.SlidingWindow {
+		lrange = pipe.LRange(ctx, key, 0, int64(l.Rate)-1)
+		llen = pipe.LLen(ctx, key)
+	} else {
+		get = pipe.Get(ctx, key)
+	}
 	pttl := pipe.PTTL(ctx, key)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	// A key of the wrong type fails its GET or LRANGE alone (WRONGTYPE):
+	// look at each reply rather than at Exec's first error.
+	_, _ = pipe.Exec(ctx)
+	var st rawState
+	if err := tm.Err(); err != nil {
 		return rawState{}, err
 	}
-	var st rawState
 	st.now = tm.Val().UnixMicro()
-	switch v, err := get.Result(); {
-	case err == nil:
-		st.exists, st.value = true, v
-	case !errors.Is(err, redis.Nil):
+	if st.kind, err = typ.Result(); err != nil {
 		return rawState{}, err
 	}
 	if st.pttl, err = pttl.Result(); err != nil {
 		return rawState{}, err
 	}
+	if st.kind != expectedType(l) {
+		return st, nil
+	}
+	if get != nil {
+		switch st.value, err = get.Result(); {
+		case errors.Is(err, redis.Nil): // expired since TYPE
+			st.kind = "none"
+		case err != nil:
+			return rawState{}, err
+		}
+		return st, nil
+	}
+	newestFirst, err := lrange.Result()
+	if err != nil {
+		return rawState{}, err
+	}
+	if st.length, err = llen.Result(); err != nil {
+		return rawState{}, err
+	}
+	st.times = oldestFirst(newestFirst)
 	return st, nil
+}
+
+// expectedType is the Redis type of a key kept under l: a GCRA key is a
+// string (its TAT), a sliding-window key a list (its events' times).
+func expectedType(l core.Limit) string {
+	if l.Algorithm == core.SlidingWindow {
+		return "list"
+	}
+	return "string"
+}
+
+// wrongType explains a key of type kind (neither "none" nor
+// expectedType(l)) under the limit l: most often the limit given to the
+// CLI is not the one the bots use.
+func wrongType(kind string, l core.Limit) string {
+	switch {
+	case kind == "list" && l.Algorithm != core.SlidingWindow:
+		return fmt.Sprintf("key holds a list: is FLOODGATE_LIMIT (or -limit) a sliding window, e.g. %q? "+
+			"Under %v (GCRA) a key is a string holding a TAT", windowOf(l), l)
+	case kind == "string" && l.Algorithm == core.SlidingWindow:
+		return fmt.Sprintf("key holds a string: is FLOODGATE_LIMIT (or -limit) a GCRA limit, without \"window\"? "+
+			"Under %v a key is a list of event times", l)
+	}
+	return fmt.Sprintf("key holds a %s: not a floodgate key (a GCRA key is a string, a sliding-window key a list)", kind)
+}
+
+// windowOf is l written as a sliding window ("20/m window"), for messages.
+func windowOf(l core.Limit) string {
+	w := core.Window(l.Rate, l.Period)
+	return w.String()
+}
+
+// oldestFirst returns a copy of a list read newest first (LRANGE of a
+// sliding-window key) in the opposite order, as core.DecideWindow takes it.
+func oldestFirst(newestFirst []string) []string {
+	out := make([]string, len(newestFirst))
+	for i, v := range newestFirst {
+		out[len(out)-1-i] = v
+	}
+	return out
+}
+
+// parseTimes reads a sliding-window key's elements (µs, oldest first). It
+// fails on the first element that is not an integer.
+func parseTimes(elems []string) ([]int64, error) {
+	times := make([]int64, len(elems))
+	for i, e := range elems {
+		t, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("list element %q is not a time in µs", e)
+		}
+		times[i] = t
+	}
+	return times, nil
+}
+
+// isWrongType reports whether err is Redis' WRONGTYPE reply: the command
+// does not apply to the key's type.
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
 }
 
 // formatPTTL says what a PTTL reply means.

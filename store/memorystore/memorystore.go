@@ -80,7 +80,9 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithMaxKeys caps the number of keys held (default 0: no cap). When full,
 // Take on a new key returns ErrTooManyKeys, so a flood of fresh user ids
-// cannot exhaust memory; the limiter reports that error to the caller.
+// cannot exhaust memory. A core.Limiter treats that error as a store
+// failure: its failure policy decides for the new key (FailOpen admits;
+// FailClosed and FailLocal deny) and no error reaches the caller.
 func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = n } }
 
 // New returns an empty Store and starts its janitor.

@@ -6,8 +6,22 @@
 // neither dials nor pings, and you Close the client. Then build a
 // [core.Limiter] over the store:
 //
-//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	client := redis.NewClient(&redis.Options{
+//		Addr:                  "localhost:6379",
+//		ContextTimeoutEnabled: true, // the Limiter's per-decision deadline reaches the socket
+//		DialTimeout:           500 * time.Millisecond,
+//		ReadTimeout:           250 * time.Millisecond,
+//		WriteTimeout:          250 * time.Millisecond,
+//		DialerRetries:         1,  // one dial attempt per connection
+//		MaxRetries:            -1, // a retried EVALSHA whose first attempt ran counts twice
+//	})
 //	lim, err := core.New(redisstore.New(client), core.PerMinute(20))
+//
+// ContextTimeoutEnabled is the one that matters most: without it go-redis
+// ignores the context's deadline on socket reads, so a hung (not dead)
+// Redis holds every decision for the client's ReadTimeout (5 s by default)
+// whatever [core.WithTimeout] says. store.Open builds a client with all of
+// these settings from a URL.
 //
 // # Model
 //
@@ -19,7 +33,8 @@
 // a failover to a replica that never saw it), and then, and only then, the
 // same call is retried once as EVAL, which runs the script and caches it
 // again. A NOSCRIPT reply runs nothing, so the retry never counts an event
-// twice. [ScriptSHA] is the digest, for SCRIPT EXISTS in health checks.
+// twice. [ScriptSHA] is the digest, for SCRIPT EXISTS in health checks, and
+// [WindowScriptSHA] the sliding-window script's.
 //
 // A Store holds no state besides the client: it is safe for concurrent use,
 // and any number of Stores in any number of processes over the same server
@@ -61,10 +76,12 @@
 // errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded)
 // and go-redis' own errors still match.
 //
-// Bound each decision with a context deadline, and build the client so that
-// it honours it: go-redis ignores a context's deadline on socket reads unless
+// Bound each decision with a context deadline ([core.Limiter] does, with
+// [core.WithTimeout]), and build the client so that it honours it: go-redis
+// ignores a context's deadline on socket reads unless
 // [redis.Options].ContextTimeoutEnabled is true (a hung server then blocks a
 // decision for ReadTimeout, 5 s by default), and it retries failed dials
 // (DialerRetries, 5 by default). Set ContextTimeoutEnabled, DialTimeout,
-// ReadTimeout, WriteTimeout and DialerRetries deliberately.
+// ReadTimeout, WriteTimeout, DialerRetries and MaxRetries deliberately, as
+// the example above does.
 package redisstore

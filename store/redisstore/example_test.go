@@ -34,24 +34,27 @@ func ExampleNew() {
 	// floodgate:{u:123456789}:msg
 }
 
-// A decision is one EVALSHA. Bound it with a deadline (which go-redis
-// honours only with ContextTimeoutEnabled): a store error is returned, never
-// hidden, and the bot decides what an outage means. This example needs a
-// Redis server, so it is compiled but not run.
+// A decision is one EVALSHA, bounded by the Limiter's timeout (which
+// go-redis honours only with ContextTimeoutEnabled). A store that fails or
+// times out is not an error: the failure policy decides and Result.Source
+// says so. The error is the caller's own context ending. This example needs
+// a Redis server, so it is compiled but not run.
 func ExampleStore_Take() {
 	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
 	defer client.Close()
-	lim, err := core.New(redisstore.New(client), core.PerSecond(1))
+	lim, err := core.New(redisstore.New(client), core.PerSecond(1), core.WithTimeout(50*time.Millisecond))
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // e.g. the update's own deadline
 	defer cancel()
 	res, err := lim.Allow(ctx, 123456789)
 	switch {
 	case err != nil:
-		log.Printf("rate limiter unavailable: %v", err) // e.g. "redisstore: eval: dial tcp ...: connection refused"
+		log.Printf("gave up waiting: %v", err) // context.DeadlineExceeded: the caller's own second ended
+	case res.Source != core.SourceStore && res.Source != core.SourceCache:
+		log.Printf("Redis is out; decided by the %v (allowed=%v)", res.Source, res.Allowed)
 	case !res.Allowed:
 		fmt.Printf("slow down, try again in %v\n", res.RetryAfter.Round(time.Second))
 	default:

@@ -39,7 +39,11 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // New returns a Store over client, which the caller built and owns (New
 // neither dials nor pings; Close the client yourself). Any
 // redis.UniversalClient works: *redis.Client, *redis.ClusterClient, or a
-// failover client for Sentinel.
+// failover client for Sentinel. Build it with ContextTimeoutEnabled: true
+// (and short dial/read/write timeouts, see the package example): without
+// it go-redis ignores context deadlines on socket reads, and a hung server
+// holds each decision for the client's ReadTimeout whatever the Limiter's
+// timeout is.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{client: client}
 	for _, opt := range opts {

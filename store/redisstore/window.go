@@ -92,3 +92,8 @@ func readInts(reply []any, v []int64) error {
 	}
 	return nil
 }
+
+// WindowScriptSHA returns the SHA1 of the sliding-window decision script
+// (TakeAll, and Take and Peek under a SlidingWindow Limit), as EVALSHA and
+// SCRIPT EXISTS know it.
+func WindowScriptSHA() string { return window.Hash() }
