@@ -1,7 +1,9 @@
 // Package telegolimit puts a floodgate [core.Guard] in front of a bot built
 // with github.com/mymmrac/telego v1 (v1.11.1) and its handler package
 // telegohandler (imported as th). [Middleware] is a telegohandler
-// middleware; [UpdateOf] describes a telego.Update to core.
+// middleware; [UpdateOf] describes a telego.Update to core. [Caller] paces
+// what the bot sends, through an outbound.Throttle, on telego's default
+// fasthttp transport (docs/outbound.md).
 //
 // The package has no options of its own: key choice, bypass list,
 // per-command limits, notices and the store-error policy are set on the

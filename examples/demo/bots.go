@@ -23,6 +23,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/outbound"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
@@ -42,8 +43,9 @@ const (
 // the bot can close its idle connections.
 func newTransport() *http.Transport { return http.DefaultTransport.(*http.Transport).Clone() }
 
-func newClient(rt http.RoundTripper) *http.Client {
-	return &http.Client{Transport: rt, Timeout: (pollTimeout + 5) * time.Second} // longer than a poll
+// newClient returns the bot's HTTP client, its sends paced by throttle.
+func newClient(throttle *outbound.Throttle, rt http.RoundTripper) *http.Client {
+	return throttle.Client(&http.Client{Transport: rt, Timeout: outbound.DefaultMaxWait + (pollTimeout+5)*time.Second}) // longer than a poll
 }
 
 // ---- telebot ----
@@ -51,12 +53,12 @@ func newClient(rt http.RoundTripper) *http.Client {
 // startTelebot runs telebot's dispatcher on updates from its LongPoller,
 // without Bot.Start and Bot.Stop, which do not shut down reliably in
 // v3.3.8 (see examples/telebot).
-func startTelebot(ctx context.Context, apiURL string, guard *core.Guard, t *tally, log *slog.Logger) (func(), error) {
+func startTelebot(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	b, err := tele.NewBot(tele.Settings{
 		Token:       token,
 		URL:         apiURL,
-		Client:      newClient(&pollTransport{ctx: ctx, base: transport, log: log}),
+		Client:      newClient(throttle, &pollTransport{ctx: ctx, base: transport, log: log}),
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll adds the concurrency
 		OnError: func(err error, _ tele.Context) {
 			log.Warn("telebot: handler failed", "error", core.Redact(err.Error(), token))
@@ -169,10 +171,10 @@ func (t *pollTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // startTelego runs a telegohandler.BotHandler over long polling, on
 // net/http (telego's default, fasthttp, ignores context cancellation).
-func startTelego(ctx context.Context, apiURL string, guard *core.Guard, t *tally, log *slog.Logger) (func(), error) {
+func startTelego(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	bot, err := telego.NewBot(token,
-		telego.WithHTTPClient(newClient(transport)),
+		telego.WithHTTPClient(newClient(throttle, transport)),
 		telego.WithAPIServer(apiURL),
 		telego.WithLogger(telegoLog{ctx: ctx, log: log}))
 	if err != nil {
@@ -259,9 +261,9 @@ func (l telegoLog) logf(level slog.Level, format string, args []any) {
 
 // startTgbotapi reads tgbotapi's update channel and checks each update
 // with tgbotapilimit.Check (tgbotapi has no middleware).
-func startTgbotapi(ctx context.Context, apiURL string, guard *core.Guard, t *tally, log *slog.Logger) (func(), error) {
+func startTgbotapi(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
-	client := &apiClient{ctx: ctx, c: newClient(transport)}
+	client := &apiClient{ctx: ctx, c: newClient(throttle, transport)}
 	endpoint := strings.ReplaceAll(apiURL, "%", "%%") + "/bot%s/%s"
 	bot, err := tgbotapi.NewBotAPIWithClient(token, endpoint, client) // calls getMe
 	if err != nil {

@@ -48,6 +48,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
 )
 
@@ -293,13 +294,24 @@ func (t *tally) get() (seen, messages, callbacks int) {
 // returns once it is down.
 type framework struct {
 	name, module string
-	start        func(ctx context.Context, apiURL string, guard *core.Guard, t *tally, log *slog.Logger) (stop func(), err error)
+	start        func(ctx context.Context, apiURL string, guard *core.Guard, th *outbound.Throttle, t *tally, log *slog.Logger) (stop func(), err error)
 }
 
 var frameworks = []framework{
 	{"telebot", "gopkg.in/telebot.v3", startTelebot},
 	{"telego", "github.com/mymmrac/telego", startTelego},
 	{"tgbotapi", "github.com/go-telegram-bot-api/telegram-bot-api/v5", startTgbotapi},
+}
+
+// demoLanes are Telegram's outbound limits 100× faster: the demo's flood
+// lasts about a second instead of minutes, and its fake server enforces
+// nothing, so at Telegram's pace (1 message per second to a private chat)
+// the replies to an unthrottled spammer would take half a minute. A real
+// bot uses outbound.New's defaults.
+var demoLanes = outbound.Limits{
+	Global:  core.Window(30, 10*time.Millisecond),
+	Private: core.Window(1, 10*time.Millisecond),
+	Group:   core.Window(20, 600*time.Millisecond),
 }
 
 // report is one framework's result.
@@ -331,10 +343,15 @@ func demo(ctx context.Context, fw framework, st *store.Opened, prefix string, wa
 		r.err = err
 		return r
 	}
+	throttle, err := outbound.New(lim, outbound.WithLogger(log), outbound.WithLimits(demoLanes)) // the bot's replies keep the lanes
+	if err != nil {
+		r.err = err
+		return r
+	}
 	var t tally
 	botCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := fw.start(botCtx, api.URL(), guard, &t, log)
+	stop, err := fw.start(botCtx, api.URL(), guard, throttle, &t, log)
 	if err != nil {
 		r.err = err
 		return r

@@ -49,6 +49,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
 	tele "gopkg.in/telebot.v3"
 )
@@ -107,13 +108,19 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
+	// Outgoing flood control: sends wait for Telegram's limits, shared by
+	// every instance through the store; a 429 pauses the chat and retries.
+	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
+	if err != nil {
+		return err
+	}
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	b, err := tele.NewBot(tele.Settings{
 		Token:       token,
 		URL:         env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
-		Client:      &http.Client{Timeout: pollTimeout + 15*time.Second, Transport: &pollTransport{ctx: ctx, base: transport, log: log}},
+		Client:      throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second, Transport: &pollTransport{ctx: ctx, base: transport, log: log}}),
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
 		OnError: func(err error, _ tele.Context) {
 			log.Error("handler failed", "error", core.Redact(err.Error(), token))

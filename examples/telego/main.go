@@ -34,6 +34,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
@@ -99,13 +100,19 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
+	// Outgoing flood control: sends wait for Telegram's limits, shared by
+	// every instance through the store; a 429 pauses the chat and retries.
+	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
+	if err != nil {
+		return err
+	}
 
 	// net/http rather than telego's default fasthttp, which ignores context
 	// cancellation; the timeout must exceed the long-poll timeout.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	opts := []telego.BotOption{
-		telego.WithHTTPClient(&http.Client{Transport: transport, Timeout: (pollTimeout + 15) * time.Second}),
+		telego.WithHTTPClient(throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})),
 		telego.WithLogger(telegoLog{ctx: ctx, log: log, token: token}),
 	}
 	if api := get("TELEGRAM_API_URL"); api != "" {

@@ -40,6 +40,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -97,11 +98,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
+	// Outgoing flood control: sends wait for Telegram's limits, shared by
+	// every instance through the store; a 429 pauses the chat and retries.
+	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
+	if err != nil {
+		return err
+	}
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	client := &apiClient{ctx: ctx, token: token,
-		c: &http.Client{Transport: transport, Timeout: (pollTimeout + 15) * time.Second}}
+		c: throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})}
 	endpoint := strings.ReplaceAll(strings.TrimRight(apiURL, "/"), "%", "%%") + "/bot%s/%s"
 	bot, err := tgbotapi.NewBotAPIWithClient(token, endpoint, client) // calls getMe
 	if err != nil {

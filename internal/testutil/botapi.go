@@ -63,9 +63,18 @@ type Call struct {
 	ContentType string
 	// HTTPMethod is the HTTP verb used (GET, POST).
 	HTTPMethod string
-	// RateLimited is true when the server answered this call with a 429
-	// injected by FailNext.
+	// RateLimited is true when the server answered this call with a 429,
+	// injected by FailNext or (see Flooded) by the flood limits.
 	RateLimited bool
+	// Flooded is true when the 429 came from the flood limits of
+	// WithFloodLimits: the bot sent faster than Telegram allows.
+	Flooded bool
+	// FloodLane is the flood limit a Flooded call hit: "global", "paid"
+	// or "chat:<chat_id>" (the first full one).
+	FloodLane string
+	// Failed is the HTTP status of an error injected by FailNext or
+	// FailNextError (429 included), or 0.
+	Failed int
 	// Time is when the call arrived.
 	Time time.Time
 }
@@ -159,6 +168,7 @@ type BotAPI struct {
 	failures map[string]injectedFailure
 	results  map[string]json.RawMessage
 	chats    map[int64]string // chat id → type, learnt from pushed updates
+	flood    *floodState      // nil: no flood limits (WithFloodLimits)
 
 	hookOn       bool     // DeliverToWebhooks was called
 	dispatching  bool     // the dispatch goroutine was started
@@ -183,7 +193,10 @@ type queuedUpdate struct {
 	raw  json.RawMessage
 }
 
-type injectedFailure struct{ n, retryAfter int }
+type injectedFailure struct {
+	n, code, retryAfter int
+	desc                string
+}
 
 // apiError is a Telegram error answer: the HTTP status is its code.
 type apiError struct {
@@ -387,7 +400,28 @@ func (a *BotAPI) FailNext(method string, n, retryAfter int) {
 		delete(a.failures, strings.ToLower(method))
 		return
 	}
-	a.failures[strings.ToLower(method)] = injectedFailure{n: n, retryAfter: retryAfter}
+	a.failures[strings.ToLower(method)] = injectedFailure{n: n, code: http.StatusTooManyRequests,
+		retryAfter: retryAfter, desc: fmt.Sprintf("Too Many Requests: retry after %d", retryAfter)}
+}
+
+// FailNextError makes the next n calls to method (case-insensitive) answer
+// HTTP status code with {"ok":false,"error_code":code,"description":desc},
+// e.g. 400 "Bad Request: chat not found" or 502 "Bad Gateway". It shares
+// FailNext's queue (the later call replaces pending failures for method);
+// a code of 429 behaves as FailNext with a retry_after of 1. The calls are
+// recorded with Failed set and have no other effect.
+func (a *BotAPI) FailNextError(method string, n, code int, desc string) {
+	if code == http.StatusTooManyRequests {
+		a.FailNext(method, n, 1)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n <= 0 {
+		delete(a.failures, strings.ToLower(method))
+		return
+	}
+	a.failures[strings.ToLower(method)] = injectedFailure{n: n, code: code, desc: desc}
 }
 
 // SetResult makes method (case-insensitive) answer {"ok":true,"result":
@@ -699,9 +733,14 @@ func (a *BotAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			delete(a.failures, lower)
 		}
-		call.RateLimited = true
-		fail = &apiError{code: 429, desc: fmt.Sprintf("Too Many Requests: retry after %d", f.retryAfter),
-			retryAfter: f.retryAfter}
+		call.Failed, call.RateLimited = f.code, f.code == http.StatusTooManyRequests
+		fail = &apiError{code: f.code, desc: f.desc, retryAfter: f.retryAfter}
+	} else if a.flood != nil {
+		if wait, lane, limited := a.flood.admit(token, lower, params, call.Time); limited {
+			call.RateLimited, call.Flooded, call.FloodLane = true, true, lane
+			secs := int((wait + time.Second - 1) / time.Second) // whole seconds, rounded up, as Telegram
+			fail = &apiError{code: 429, desc: fmt.Sprintf("Too Many Requests: retry after %d", secs), retryAfter: secs}
+		}
 	}
 	a.calls = append(a.calls, call)
 	a.notifyLocked()

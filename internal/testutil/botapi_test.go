@@ -918,3 +918,98 @@ func ExampleNewBotAPIServer() {
 	fmt.Println(len(env.Result), env.Result[0].UpdateID)
 	// Output: 1 1
 }
+
+func TestBotAPIFailNextError(t *testing.T) {
+	api := StartBotAPI(t)
+	c := newBotClient(t, api)
+	api.FailNextError("sendMessage", 1, 502, "Bad Gateway")
+	body := []byte(`{"chat_id":1,"text":"x"}`)
+	if status, env := c.post("sendMessage", "application/json", body); status != 502 || env.ErrorCode != 502 ||
+		env.Description != "Bad Gateway" || env.Parameters != nil {
+		t.Fatalf("injected 502: %d %+v", status, env)
+	}
+	if status, _ := c.post("sendMessage", "application/json", body); status != 200 {
+		t.Fatalf("second call: %d", status)
+	}
+	calls := api.CallsTo("sendMessage")
+	if len(calls) != 2 || calls[0].Failed != 502 || calls[0].RateLimited || calls[1].Failed != 0 {
+		t.Fatalf("Failed flags wrong: %+v", calls)
+	}
+}
+
+// TestBotAPIFloodLimits checks each lane of the flood limits and the
+// honesty of retry_after: refused sends are not counted, and the wait is
+// rounded up to whole seconds.
+func TestBotAPIFloodLimits(t *testing.T) {
+	api := StartBotAPI(t, WithFloodLimits(FloodLimits{
+		Global: Span{3, time.Second}, Paid: Span{5, time.Second},
+		Private: Span{1, time.Second}, Group: Span{2, time.Minute},
+	}))
+	c := newBotClient(t, api)
+	send := func(chat string, paid bool) (int, botEnvelope) {
+		t.Helper()
+		p := url.Values{"chat_id": {chat}, "text": {"x"}}
+		if paid {
+			p.Set("allow_paid_broadcast", "true")
+		}
+		return c.post("sendMessage", "application/x-www-form-urlencoded", []byte(p.Encode()))
+	}
+	if s, _ := send("1", false); s != 200 {
+		t.Fatalf("first send to a private chat: %d", s)
+	}
+	if s, env := send("1", false); s != 429 || env.Parameters == nil || env.Parameters.RetryAfter != 1 {
+		t.Fatalf("second send to a private chat within a second: %d %+v, want 429 retry after 1", s, env)
+	}
+	if s, _ := send("-5", false); s != 200 {
+		t.Fatalf("first send to a group: %d", s)
+	}
+	if s, _ := send("-5", false); s != 200 {
+		t.Fatalf("second send to a group: %d", s)
+	}
+	// The global lane (3/s) is full now: a fresh chat is refused too.
+	if s, env := send("2", false); s != 429 || env.Parameters.RetryAfter != 1 {
+		t.Fatalf("fourth send within a second: %d %+v, want 429 (global)", s, env)
+	}
+	// A paid broadcast uses its own lane instead of the global one.
+	if s, _ := send("3", true); s != 200 {
+		t.Fatalf("paid broadcast: %d", s)
+	}
+	// The group lane (2/min) says 60 s, more than the global's second.
+	if s, env := send("-5", true); s != 429 || env.Parameters.RetryAfter != 60 {
+		t.Fatalf("third send to the group: %d %+v, want 429 retry after 60", s, env)
+	}
+	// Methods that send nothing are never refused.
+	api.SetResult("sendChatAction", true)
+	for range 5 {
+		if s, _ := c.post("getMe", "", nil); s != 200 {
+			t.Fatalf("getMe refused: %d", s)
+		}
+		if s, _ := c.post("sendChatAction", "application/json", []byte(`{"chat_id":1,"action":"typing"}`)); s != 200 {
+			t.Fatalf("sendChatAction refused: %d", s)
+		}
+	}
+	var flooded, delivered int
+	for _, call := range api.CallsTo("sendMessage") {
+		if call.Flooded {
+			flooded++
+			if !call.RateLimited {
+				t.Fatal("a flooded call is not RateLimited")
+			}
+		} else {
+			delivered++
+		}
+	}
+	if flooded != 3 || delivered != 4 {
+		t.Fatalf("flooded %d delivered %d, want 3 and 4", flooded, delivered)
+	}
+}
+
+func TestIsSendMethod(t *testing.T) {
+	for m, want := range map[string]bool{"sendMessage": true, "SENDPHOTO": true, "sendMediaGroup": true,
+		"copyMessages": true, "forwardMessage": true, "sendChatAction": false, "getMe": false,
+		"editMessageText": false, "answerCallbackQuery": false} {
+		if IsSendMethod(m) != want {
+			t.Errorf("IsSendMethod(%q) = %v, want %v", m, !want, want)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+// Package outbound paces a bot's requests to the Telegram Bot API so that
+// every instance of the bot, together, stays within Telegram's flood
+// limits: about 30 messages per second overall, 1 per second to one
+// private chat, 20 per minute to one group. Requests wait for their turn
+// instead of failing; a 429 answer pauses the chat it concerns on every
+// instance and is retried.
+//
+// # Use
+//
+// Build a Throttle over the core.Limiter the bot already has (its store is
+// what instances share), and hand the framework a client or caller that
+// goes through it:
+//
+//	throttle, err := outbound.New(limiter)
+//	tele.Settings{Client: throttle.Client(&http.Client{Timeout: ...})}              // telebot
+//	telego.WithHTTPClient(throttle.Client(&http.Client{...}))                       // telego, net/http
+//	telego.WithAPICaller(telegolimit.Caller(throttle, nil))                         // telego, fasthttp
+//	tgbotapi.NewBotAPIWithClient(token, endpoint, throttle.Client(&http.Client{...})) // tgbotapi
+//
+// # Lanes
+//
+// A throttled request (see Throttled: send*, copy*, forward*, editMessage*,
+// stopPoll, stopMessageLiveLocation) must pass the global lane and its
+// chat's lane at once (core.Limiter.TakeAll over SlidingWindow limits:
+// at most N in any period). allow_paid_broadcast=true swaps the global lane
+// for the paid lane. chat_id > 0 is a private chat, < 0 or @username a
+// group or channel. Other methods (getUpdates, getMe, answerCallbackQuery,
+// ...) are never delayed. Keys: "<prefix>:{bot:<id>}:out:global|paid|
+// chat:<id>", one Redis Cluster slot per bot.
+//
+// # When a request is admitted
+//
+// At the end of its body (see Throttle.Do): the connection is made and an
+// upload is sent first, the last byte is held until the lanes admit the
+// request. Uploads stream through; their chat_id is found on the way,
+// before or after the file, without holding the file in memory.
+//
+// # Waits, 429s and errors
+//
+// A request waits at most WithMaxWait (and its context's deadline) in
+// total; a wait that would end later fails at once with an error wrapping
+// ErrWaitTooLong, unsent. A 429 pauses the request's chat lane (or its
+// global lane when it names no chat) for retry_after through the store,
+// then the request is sent again, up to WithRetries times, if its body can
+// be replayed. Only 429s and failed dials are retried. Telegram's
+// 429 answer reaches the caller when it is not retried.
+//
+// # Concurrency and failure
+//
+// A Throttle is safe for concurrent use. Store failures follow the
+// Limiter's failure policy (FailLocal: each instance paces alone until the
+// store is back). See docs/outbound.md for the design and its limits.
+package outbound

@@ -1,0 +1,406 @@
+package outbound_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/outbound"
+	"github.com/floodgate-go/floodgate/store/memorystore"
+	"go.uber.org/goleak"
+)
+
+// fasthttp (telego's default transport, used by the telego-fasthttp
+// tests) starts cleaner goroutines per client, host and dialer that sleep
+// and exit on their own some seconds after the last connection: not ours.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"))
+}
+
+// token is a bot token of the shape every framework accepts.
+const token = "7000000001:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// events records a throttle's events.
+type events struct {
+	mu  sync.Mutex
+	all []outbound.Event
+	ch  chan outbound.Event
+}
+
+func newEvents() *events { return &events{ch: make(chan outbound.Event, 1024)} }
+
+func (e *events) add(ev outbound.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+	select {
+	case e.ch <- ev:
+	default:
+	}
+}
+
+func (e *events) count(k outbound.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor returns the next event of kind k, failing the test after 10 s.
+func (e *events) waitFor(t testing.TB, k outbound.EventKind) outbound.Event {
+	t.Helper()
+	tm := time.NewTimer(10 * time.Second)
+	defer tm.Stop()
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Kind == k {
+				return ev
+			}
+		case <-tm.C:
+			t.Fatalf("no %v event within 10 s", k)
+		}
+	}
+}
+
+// newThrottle builds a Throttle over st (memory when nil) that logs to log
+// (discarded when nil) and reports to ev (when not nil).
+func newThrottle(t testing.TB, st core.Store, log io.Writer, ev *events, opts ...outbound.Option) *outbound.Throttle {
+	t.Helper()
+	if st == nil {
+		m := memorystore.New()
+		t.Cleanup(func() { _ = m.Close() })
+		st = m
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	lg := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lim, err := core.New(st, core.PerSecond(1), core.WithLogger(lg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append([]outbound.Option{outbound.WithLogger(lg)}, opts...)
+	if ev != nil {
+		opts = append(opts, outbound.WithEvents(ev.add))
+	}
+	th, err := outbound.New(lim, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
+}
+
+// client returns an http.Client through th with its own transport.
+func client(t testing.TB, th *outbound.Throttle) *http.Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return th.Client(&http.Client{Transport: tr, Timeout: time.Minute})
+}
+
+// send posts a form to method and returns the status, failing on a
+// transport error.
+func send(t testing.TB, c *http.Client, api *testutil.BotAPI, method string, form url.Values) int {
+	t.Helper()
+	resp, err := post(c, api, method, form)
+	if err != nil {
+		t.Fatalf("%s: %v", method, outbound.Redact(err.Error()))
+	}
+	return resp
+}
+
+func post(c *http.Client, api *testutil.BotAPI, method string, form url.Values) (int, error) {
+	resp, err := c.PostForm(api.URL()+"/bot"+token+"/"+method, form)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func msg(chat string) url.Values { return url.Values{"chat_id": {chat}, "text": {"hi"}} }
+
+// TestPacesEachLane: a private chat's sends are spaced by its lane; other
+// chats and unthrottled methods are not held up by it.
+func TestPacesEachLane(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	th := newThrottle(t, nil, nil, nil, outbound.WithLimits(outbound.Limits{Private: core.Window(1, 300*time.Millisecond)}))
+	c := client(t, th)
+	start := time.Now()
+	for range 3 {
+		if s := send(t, c, api, "sendMessage", msg("1")); s != 200 {
+			t.Fatalf("status %d", s)
+		}
+	}
+	if el := time.Since(start); el < 600*time.Millisecond {
+		t.Fatalf("three sends to one private chat took %v, want ≥ 600ms", el)
+	}
+	start = time.Now()
+	for _, chat := range []string{"2", "3", "-100", "-100"} {
+		send(t, c, api, "sendMessage", msg(chat))
+	}
+	for range 5 {
+		send(t, c, api, "getMe", nil)
+		send(t, c, api, "sendChatAction", url.Values{"chat_id": {"1"}, "action": {"typing"}})
+	}
+	if el := time.Since(start); el > 250*time.Millisecond {
+		t.Fatalf("other chats and unthrottled methods took %v; they must not wait", el)
+	}
+	calls := api.CallsTo("sendMessage")
+	for i := 1; i < 3; i++ {
+		if gap := calls[i].Time.Sub(calls[i-1].Time); gap < 300*time.Millisecond-testutil.DefaultFloodTolerance {
+			t.Fatalf("sends %d and %d to chat 1 arrived %v apart", i-1, i, gap)
+		}
+	}
+}
+
+// TestRetries429 checks the whole 429 path on one instance: the request is
+// retried after retry_after and delivered once, the chat's lane is paused,
+// the log names method and chat but never the token.
+func TestRetries429(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	var log testutil.SyncBuffer
+	ev := newEvents()
+	c := client(t, newThrottle(t, nil, &log, ev))
+	api.FailNext("sendMessage", 1, 1)
+	start := time.Now()
+	if s := send(t, c, api, "sendMessage", msg("-100777")); s != 200 {
+		t.Fatalf("status %d, want 200 after a retry", s)
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("retried after %v, before retry_after (1 s)", el)
+	}
+	calls := api.CallsTo("sendMessage")
+	if len(calls) != 2 || !calls[0].RateLimited || calls[1].RateLimited {
+		t.Fatalf("calls %+v, want one 429 then one delivery", calls)
+	}
+	if n := ev.count(outbound.Paused); n != 1 {
+		t.Fatalf("%d pauses", n)
+	}
+	if p := ev.all[0]; p.Kind != outbound.Paused || p.Lane != "chat:-100777" || p.Wait != time.Second {
+		t.Fatalf("first event %+v, want a 1 s pause of chat:-100777; all: %+v", p, ev.all)
+	}
+	out := log.String()
+	if !strings.Contains(out, "429") || !strings.Contains(out, "-100777") || strings.Contains(out, token) ||
+		strings.Contains(out, "AAAAAAAA") {
+		t.Fatalf("log: %s", out)
+	}
+}
+
+// TestNoRetryExceptFor429: 5xx and 4xx answers are returned as they are,
+// after one attempt.
+func TestNoRetryExceptFor429(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	ev := newEvents()
+	c := client(t, newThrottle(t, nil, nil, ev))
+	for _, code := range []int{500, 502, 400, 403} {
+		api.Reset()
+		api.FailNextError("sendMessage", 1, code, "injected")
+		if s := send(t, c, api, "sendMessage", msg("5")); s != code {
+			t.Fatalf("status %d, want %d", s, code)
+		}
+		if n := len(api.CallsTo("sendMessage")); n != 1 {
+			t.Fatalf("%d: %d calls, want 1 (no retry)", code, n)
+		}
+	}
+	if n := ev.count(outbound.Retried); n != 0 {
+		t.Fatalf("%d retries", n)
+	}
+}
+
+// TestGivesUpPastMaxWait: a retry_after beyond the maximum wait is not
+// waited for: the caller gets Telegram's 429 intact, and the pause it
+// recorded refuses the next request to that chat at once, unsent.
+func TestGivesUpPastMaxWait(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	c := client(t, newThrottle(t, nil, nil, nil, outbound.WithMaxWait(2*time.Second)))
+	api.FailNext("sendMessage", 1, 30)
+	resp, err := c.PostForm(api.URL()+"/bot"+token+"/sendMessage", msg("9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 429 || !strings.Contains(string(body), `"retry_after":30`) {
+		t.Fatalf("got %d %s, want Telegram's 429", resp.StatusCode, body)
+	}
+	start := time.Now()
+	_, err = post(c, api, "sendMessage", msg("9"))
+	if !errors.Is(err, outbound.ErrWaitTooLong) || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("second send: %v after %v, want ErrWaitTooLong at once", err, time.Since(start))
+	}
+	if n := len(api.CallsTo("sendMessage")); n != 1 {
+		t.Fatalf("%d calls reached the server, want 1", n)
+	}
+	// An unrelated chat is not frozen.
+	if s := send(t, c, api, "sendMessage", msg("10")); s != 200 {
+		t.Fatalf("other chat: %d", s)
+	}
+	// A context deadline bounds the wait too.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, api.URL()+"/bot"+token+"/sendMessage",
+		strings.NewReader(msg("9").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if _, err := c.Do(req); !errors.Is(err, outbound.ErrWaitTooLong) {
+		t.Fatalf("with a 1 s deadline: %v", err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRetriesOnlyUnsentErrors: a failed dial is retried (the request never
+// left); any other transport error is returned after one attempt.
+func TestRetriesOnlyUnsentErrors(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	th := newThrottle(t, nil, nil, nil)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	for _, c := range []struct {
+		err     error
+		attempt int
+	}{
+		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, 2},
+		{&net.DNSError{Err: "no such host", Name: "api.telegram.org"}, 2},
+		{&net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}, 1},
+		{io.ErrUnexpectedEOF, 1},
+	} {
+		var mu sync.Mutex
+		attempts := 0
+		rt := th.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			attempts++
+			first := attempts == 1
+			mu.Unlock()
+			if first {
+				if r.Body != nil {
+					_ = r.Body.Close()
+				}
+				return nil, c.err
+			}
+			return tr.RoundTrip(r)
+		}))
+		_, err := post(&http.Client{Transport: rt}, api, "sendMessage", msg("11"))
+		if (err == nil) != (c.attempt == 2) || attempts != c.attempt {
+			t.Fatalf("%v: %d attempts, err %v", c.err, attempts, err)
+		}
+	}
+}
+
+// TestReadsChatFromEveryBody: the chat lane is found in a query string, a
+// JSON body and a multipart upload whose file comes first.
+func TestReadsChatFromEveryBody(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	api.SetResult("sendDocument", map[string]any{"message_id": 1})
+	th := newThrottle(t, nil, nil, nil, outbound.WithLimits(outbound.Limits{Private: core.Window(1, 400*time.Millisecond)}))
+	c := client(t, th)
+	base := api.URL() + "/bot" + token + "/"
+	reqs := map[string]func(chat string) *http.Request{
+		"query": func(chat string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, base+"sendMessage?text=x&chat_id="+chat, nil)
+			return r
+		},
+		"json": func(chat string) *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, base+"sendMessage", strings.NewReader(`{"text":"x","chat_id":`+chat+`}`))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		},
+		"multipart": func(chat string) *http.Request {
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			go func() {
+				fw, _ := mw.CreateFormFile("document", "a.txt")
+				_, _ = fw.Write(bytes.Repeat([]byte("x"), 100_000))
+				_ = mw.WriteField("chat_id", chat)
+				_ = pw.CloseWithError(mw.Close())
+			}()
+			r, _ := http.NewRequest(http.MethodPost, base+"sendDocument", pr)
+			r.Header.Set("Content-Type", mw.FormDataContentType())
+			return r
+		},
+	}
+	for name, mk := range reqs {
+		start := time.Now()
+		for _, chat := range []string{"21", "21"} {
+			resp, err := c.Do(mk(chat))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: status %d", name, resp.StatusCode)
+			}
+		}
+		if el := time.Since(start); el < 400*time.Millisecond {
+			t.Fatalf("%s: two sends to chat 21 took %v: the chat lane was not applied", name, el)
+		}
+	}
+	docs := api.CallsTo("sendDocument")
+	if len(docs) != 2 || docs[0].Params["chat_id"] != "21" || docs[0].Files["document"] != "a.txt" {
+		t.Fatalf("uploads as received: %+v", docs)
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	t.Parallel()
+	lim, err := core.New(memorystore.New(), core.PerSecond(1), core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		lim  *core.Limiter
+		opt  outbound.Option
+		want error
+	}{
+		"nil limiter":  {nil, nil, core.ErrInvalidOption},
+		"nil option":   {lim, nil, core.ErrInvalidOption},
+		"gcra lane":    {lim, outbound.WithLimits(outbound.Limits{Global: core.PerSecond(30)}), core.ErrInvalidLimit},
+		"invalid lane": {lim, outbound.WithLimits(outbound.Limits{Group: core.Window(0, time.Second)}), core.ErrInvalidLimit},
+		"max wait":     {lim, outbound.WithMaxWait(-1), core.ErrInvalidOption},
+		"retries":      {lim, outbound.WithRetries(-1), core.ErrInvalidOption},
+		"bot id":       {lim, outbound.WithBotID(-1), core.ErrInvalidOption},
+		"logger":       {lim, outbound.WithLogger(nil), core.ErrInvalidOption},
+	} {
+		var opts []outbound.Option
+		if name != "nil limiter" {
+			opts = append(opts, c.opt)
+		}
+		if _, err := outbound.New(c.lim, opts...); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,590 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+)
+
+// ErrWaitTooLong is wrapped by the error a request gets when the wait for
+// its lanes (or a 429's retry_after) would end past the maximum wait
+// (WithMaxWait) or past its context's deadline. Such a request is never
+// sent; the throttle says so at once rather than sleeping in vain.
+var ErrWaitTooLong = errors.New("outbound: wait too long")
+
+// Rule is the rule name under which the throttle's decisions reach the
+// Limiter's observer (metrics label rule="outbound"). Lane keys do not
+// use it.
+const Rule = "outbound"
+
+// Defaults of New's options.
+const (
+	// DefaultMaxWait is how long a request may wait in the throttle in
+	// total, 429 retries included, unless WithMaxWait says otherwise.
+	DefaultMaxWait = time.Minute
+	// DefaultRetries is how many times a request answered 429 (or refused
+	// before it reached Telegram) is sent again, unless WithRetries says
+	// otherwise.
+	DefaultRetries = 3
+)
+
+// Limits are the lanes a throttled request must pass. Every field must be
+// a SlidingWindow Limit (core.Window); a zero field takes its default.
+// Telegram's Bot FAQ gives the defaults.
+type Limits struct {
+	// Global caps every throttled request of the bot. Default
+	// core.Window(30, time.Second).
+	Global core.Limit
+	// Private caps requests to one private chat (a positive chat_id).
+	// Default core.Window(1, time.Second). Telegram tolerates short
+	// bursts; core.Window(3, 3*time.Second) lets three go at once.
+	Private core.Limit
+	// Group caps requests to one group, supergroup or channel (a negative
+	// chat_id or an @username). Default core.Window(20, time.Minute).
+	Group core.Limit
+	// Paid replaces Global for requests with allow_paid_broadcast=true,
+	// which Telegram lets through at up to 1000 per second for a fee.
+	// Default core.Window(1000, time.Second). The chat lanes still apply.
+	Paid core.Limit
+}
+
+// DefaultLimits returns Telegram's published limits: 30 per second overall,
+// 1 per second to a private chat, 20 per minute to a group, 1000 per second
+// for paid broadcasts.
+func DefaultLimits() Limits {
+	return Limits{
+		Global:  core.Window(30, time.Second),
+		Private: core.Window(1, time.Second),
+		Group:   core.Window(20, time.Minute),
+		Paid:    core.Window(1000, time.Second),
+	}
+}
+
+// Throttle paces one bot's requests to the Bot API through a
+// core.Limiter's store, so every instance of the bot that uses the same
+// store (and prefix) shares its lanes. Build it with New; plug it into a
+// framework with Transport or Client (net/http), or Do (any other
+// transport; adapters/telegolimit.Caller wraps telego's fasthttp caller
+// with it). A Throttle is safe for concurrent use.
+type Throttle struct {
+	lim     *core.Limiter
+	limits  Limits
+	maxWait time.Duration
+	retries int
+	logger  *slog.Logger
+	botID   string
+	events  func(Event)
+}
+
+type config struct {
+	limits  Limits
+	maxWait time.Duration
+	retries int
+	logger  *slog.Logger
+	botID   int64
+	events  func(Event)
+}
+
+// Option configures a Throttle in New.
+type Option func(*config)
+
+// WithLimits sets the lanes (default DefaultLimits()); zero fields keep
+// their defaults.
+func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
+
+// WithMaxWait bounds how long one request may wait in the throttle in
+// total, for its lanes and for 429 retries (default DefaultMaxWait). A
+// request that would wait longer gets an error wrapping ErrWaitTooLong at
+// once and is not sent. 0 never waits: a full lane refuses at once.
+// Negative is an error. A context deadline shorter than the maximum wait
+// bounds it too, and so does an http.Client's Timeout, which covers the
+// time spent in its Transport.
+func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
+
+// WithRetries sets how many times a request is sent again (default
+// DefaultRetries) after Telegram answered 429, or after a connection error
+// that proves the request never reached Telegram (a failed dial). Nothing
+// else is ever retried: not a 5xx, not a timeout, not a reset connection,
+// since Telegram may have acted on those. 0 disables retries (lanes are
+// still paused on a 429). Negative is an error.
+func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
+
+// WithLogger sets where the throttle logs (default slog.Default()): a
+// warning per 429 (method, chat id, retry_after) and per pause it could
+// not share through the store. Bot API URLs carry the bot token; the
+// throttle never logs a URL, and redacts "/bot<token>/" from any error it
+// logs.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithBotID sets the bot id in the lane keys (default: read from each
+// request's URL, /bot<id>:<secret>/<method>). Set it when requests go
+// through a proxy whose URLs carry no token. The id must be positive.
+func WithBotID(id int64) Option { return func(c *config) { c.botID = id } }
+
+// WithEvents calls fn for each wait, pause, retry and refusal (see Event),
+// e.g. to count them in metrics. fn runs on the request's goroutine and
+// must be quick. Default: none.
+func WithEvents(fn func(Event)) Option { return func(c *config) { c.events = fn } }
+
+// EventKind says what happened to a request.
+type EventKind uint8
+
+const (
+	// Waited: the request waited for its lanes, Event.Wait long, and was
+	// admitted.
+	Waited EventKind = iota + 1
+	// Paused: Telegram answered 429; the lane Event.Lane is paused for
+	// Event.Wait (retry_after) on every instance.
+	Paused
+	// Retried: the request is sent again (Event.Attempt counts from 1 for
+	// the first retry) after Event.Wait.
+	Retried
+	// Refused: the request was not sent: its wait would have exceeded the
+	// maximum wait or its deadline (ErrWaitTooLong), or its context ended.
+	Refused
+)
+
+// String returns "waited", "paused", "retried" or "refused".
+func (k EventKind) String() string {
+	switch k {
+	case Waited:
+		return "waited"
+	case Paused:
+		return "paused"
+	case Retried:
+		return "retried"
+	case Refused:
+		return "refused"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event is one thing the throttle did to a request.
+type Event struct {
+	Kind EventKind
+	// Method is the Bot API method, as requested.
+	Method string
+	// Chat is the chat_id as sent, "" when the request names none.
+	Chat string
+	// Lane is the lane a pause applies to: "global", "paid", or
+	// "chat:<id>". Empty for other kinds.
+	Lane string
+	// Wait is how long the request waited (Waited), the pause (Paused), the
+	// delay before the next attempt (Retried), or the wait refused
+	// (Refused; 0 when its context ended).
+	Wait time.Duration
+	// Attempt is the retry number for Retried, else 0.
+	Attempt int
+	// Err is the reason for Refused or Retried.
+	Err error
+}
+
+// New returns a Throttle that keeps its lanes through lim's store, under
+// lim's prefix, with lim's timeout, circuit breaker and failure policy (the
+// Limiter's own Limit and rule play no part; decisions reach its observer
+// under the rule name Rule). lim's store must be a
+// core.LaneStore (memorystore and redisstore are). It does no I/O.
+//
+// Keys are "<prefix>:{bot:<id>}:out:global", ":out:paid" and
+// ":out:chat:<chat_id>": one hash tag per bot, so a bot's lanes share one
+// Redis Cluster slot, as TakeAll requires. Errors wrap core.ErrInvalidOption
+// (nil limiter, bad option) or core.ErrInvalidLimit (a lane that is not a
+// valid SlidingWindow Limit).
+func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
+	if lim == nil {
+		return nil, fmt.Errorf("outbound: %w: limiter is nil", core.ErrInvalidOption)
+	}
+	c := config{limits: DefaultLimits(), maxWait: DefaultMaxWait, retries: DefaultRetries, logger: slog.Default()}
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("outbound: %w: nil Option", core.ErrInvalidOption)
+		}
+		o(&c)
+	}
+	def := DefaultLimits()
+	for _, f := range []struct {
+		name string
+		l    *core.Limit
+		def  core.Limit
+	}{{"Global", &c.limits.Global, def.Global}, {"Private", &c.limits.Private, def.Private},
+		{"Group", &c.limits.Group, def.Group}, {"Paid", &c.limits.Paid, def.Paid}} {
+		if *f.l == (core.Limit{}) {
+			*f.l = f.def
+		}
+		if err := f.l.Validate(); err != nil {
+			return nil, fmt.Errorf("outbound: %s lane: %w", f.name, err)
+		}
+		if f.l.Algorithm != core.SlidingWindow {
+			return nil, fmt.Errorf("outbound: %s lane: %w: %v is not a SlidingWindow limit (use core.Window)",
+				f.name, core.ErrInvalidLimit, *f.l)
+		}
+	}
+	switch {
+	case c.maxWait < 0:
+		return nil, fmt.Errorf("outbound: %w: max wait must not be negative, got %v", core.ErrInvalidOption, c.maxWait)
+	case c.retries < 0:
+		return nil, fmt.Errorf("outbound: %w: retries must not be negative, got %d", core.ErrInvalidOption, c.retries)
+	case c.botID < 0:
+		return nil, fmt.Errorf("outbound: %w: bot id must be positive, got %d", core.ErrInvalidOption, c.botID)
+	case c.logger == nil:
+		return nil, fmt.Errorf("outbound: %w: nil logger", core.ErrInvalidOption)
+	}
+	// A rule of its own, so that observers (metrics) tell the throttle's
+	// decisions from the inbound limiter's: rule="outbound".
+	lim, err := lim.Rule(Rule, c.limits.Global)
+	if err != nil {
+		return nil, fmt.Errorf("outbound: %w", err)
+	}
+	t := &Throttle{lim: lim, limits: c.limits, maxWait: c.maxWait, retries: c.retries, logger: c.logger, events: c.events}
+	if c.botID > 0 {
+		t.botID = strconv.FormatInt(c.botID, 10)
+	}
+	return t, nil
+}
+
+// Limits returns the lanes t enforces, defaults filled in.
+func (t *Throttle) Limits() Limits { return t.limits }
+
+// Call is one Bot API request, as Do sees it.
+type Call struct {
+	// URL is the request URL: <server>/bot<token>/<method>, query included.
+	// URLs of any other shape (file downloads) are sent as they are.
+	URL string
+	// ContentType is the body's Content-Type: the throttle reads chat_id
+	// and allow_paid_broadcast from form, JSON and multipart bodies, and
+	// from the URL's query.
+	ContentType string
+	// Body is the whole body when it is in memory (it is never modified).
+	// Such a request can always be sent again.
+	Body []byte
+	// Stream is the body otherwise, read once, on the first attempt. A form
+	// or JSON stream is read into memory first (up to 1 MiB; past that
+	// only the global lane applies); a multipart stream is passed through
+	// as it is read, never held in memory (see Do).
+	Stream io.Reader
+	// Replay returns a fresh copy of Stream for another attempt, or is nil
+	// when there is none: then a 429 is returned, not retried.
+	Replay func() (io.Reader, error)
+}
+
+// Reply is what one attempt got from Telegram.
+type Reply struct {
+	// ErrorCode is Telegram's error_code (the HTTP status of an error
+	// answer), 0 or 200 for success.
+	ErrorCode int
+	// RetryAfter is parameters.retry_after of a 429 answer.
+	RetryAfter time.Duration
+}
+
+// Do sends c through the throttle with send, which makes one attempt:
+// it must send body (the request body, byte for byte; for a Call with
+// Body it may send Body itself) and report Telegram's answer. Do
+// returns nil when the last attempt's answer stands (success, an error
+// answer, or a 429 it did not retry: the caller reads it from what send
+// kept), send's error when the last attempt failed, or the throttle's own
+// error: one wrapping ErrWaitTooLong, the context's error, or the store's
+// (a lane that is invalid for the store), with nothing sent.
+//
+// A throttled method (see Throttled) is admitted when its body ends: send
+// reads the body through a gate that passes it on as it is read (finding
+// chat_id in an upload on the way), holds back the last byte, waits until
+// every lane admits the request, then releases it. The connection is made
+// and the upload sent before the admission, so the request reaches
+// Telegram within moments of it. If the wait fails, body's Read returns
+// the error and send must abandon the request (net/http and fasthttp do);
+// Telegram never acts on an incomplete body. A request without a body is
+// admitted before send.
+//
+// On a 429 the throttle pauses the request's chat lane (or, for a request
+// without a chat, the global or paid lane) for retry_after on every
+// instance, and sends again, up to the retry count and within the maximum
+// wait; other chats are not paused. A 429 on a method that is not
+// throttled is waited out and retried the same way, pausing nothing.
+func (t *Throttle) Do(ctx context.Context, c Call, send func(ctx context.Context, body io.Reader) (Reply, error)) error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("outbound: %w", redactErr(err))
+	}
+	return t.do(ctx, u, c, send)
+}
+
+func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context.Context, io.Reader) (Reply, error)) error {
+	ep := parseEndpoint(u.Path)
+	if !ep.api {
+		body := io.Reader(bytes.NewReader(c.Body))
+		if c.Body == nil {
+			body = c.Stream
+		}
+		_, err := send(ctx, body)
+		return err
+	}
+	r := &run{t: t, ctx: ctx, method: ep.method, bot: ep.bot, deadline: time.Now().Add(t.maxWait)}
+	if t.botID != "" {
+		r.bot = t.botID
+	}
+	var p params
+	p.fromValues(u.Query())
+	kind, boundary := kindOf(c.ContentType)
+	body, stream, replay := c.Body, c.Stream, c.Replay
+	if body == nil && stream != nil && (kind == bodyForm || kind == bodyJSON) {
+		b, small, rest, err := readSmall(stream)
+		if err != nil {
+			return fmt.Errorf("outbound: read body: %w", err)
+		}
+		if small {
+			body, stream = b, nil
+		} else {
+			stream, kind = rest, bodyNone
+		}
+	}
+	if body != nil {
+		sniffBytes(&p, kind, body)
+	}
+	r.chat = p.chat
+	throttled := Throttled(ep.method) && r.bot != ""
+
+	for attempt := 0; ; attempt++ {
+		var rd io.Reader
+		switch {
+		case body != nil:
+			rd = bytes.NewReader(body)
+		case attempt == 0 || stream == nil:
+			rd = stream
+		default:
+			var err error
+			if rd, err = replay(); err != nil {
+				return fmt.Errorf("outbound: replay body: %w", err)
+			}
+		}
+		canRetry := attempt < t.retries && (body != nil || replay != nil || rd == nil)
+		var lanes []core.Lane
+		var g *gate
+		if throttled {
+			if rd != nil {
+				// Admit at the body's end (see gate). decide runs on the
+				// goroutine that reads the body; the gate orders its writes
+				// before this one reads them (g.wait).
+				bd := ""
+				if kind == bodyMultipart {
+					bd = boundary
+				}
+				g = newGate(rd, bd, func(found params, closed <-chan struct{}) ([]core.Lane, error) {
+					q := p
+					if found.chat != "" {
+						q.chat, r.chat = found.chat, found.chat
+					}
+					q.paid = q.paid || found.paid
+					ls := r.lanes(q)
+					return ls, r.admit(ls, closed)
+				})
+				rd = g
+			} else {
+				lanes = r.lanes(p)
+				if err := r.admit(lanes, nil); err != nil {
+					return err
+				}
+			}
+		}
+		reply, err := send(ctx, rd)
+		if g != nil {
+			_ = g.Close()
+			var admitErr error
+			if lanes, admitErr = g.wait(); admitErr != nil {
+				return admitErr
+			}
+		}
+		if err != nil {
+			if canRetry && ctx.Err() == nil && notSent(err) {
+				delay := min(100*time.Millisecond<<attempt, 2*time.Second)
+				if r.sleep(delay, nil) == nil {
+					r.event(Event{Kind: Retried, Wait: delay, Attempt: attempt + 1, Err: err})
+					continue
+				}
+			}
+			return err
+		}
+		if reply.ErrorCode != 429 {
+			return nil
+		}
+		wait := max(reply.RetryAfter, time.Second)
+		t.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: Telegram answered 429 Too Many Requests",
+			slog.String("method", r.method), slog.String("chat_id", r.chat), slog.Duration("retry_after", wait),
+			slog.Int("attempt", attempt+1))
+		if lanes != nil {
+			r.pause(lanes, wait)
+		}
+		if !canRetry || r.fits(wait) != nil {
+			return nil
+		}
+		if lanes == nil { // not throttled: nothing to wait on but the 429 itself
+			if r.sleep(wait, nil) != nil {
+				return nil
+			}
+		}
+		r.event(Event{Kind: Retried, Wait: wait, Attempt: attempt + 1})
+	}
+}
+
+// run is one request's way through the throttle.
+type run struct {
+	t        *Throttle
+	ctx      context.Context
+	method   string
+	bot      string
+	chat     string
+	deadline time.Time
+}
+
+// lanes returns the request's lanes: global (or paid) first, then its
+// chat's lane if it names a chat.
+func (r *run) lanes(p params) []core.Lane {
+	prefix := r.t.lim.Prefix() + ":{bot:" + r.bot + "}:out:"
+	lanes := make([]core.Lane, 1, 2)
+	lanes[0] = core.Lane{Key: prefix + "global", Limit: r.t.limits.Global}
+	if p.paid {
+		lanes[0] = core.Lane{Key: prefix + "paid", Limit: r.t.limits.Paid}
+	}
+	switch kind, id := chatOf(p.chat); kind {
+	case PrivateChat:
+		lanes = append(lanes, core.Lane{Key: prefix + "chat:" + id, Limit: r.t.limits.Private})
+	case GroupChat:
+		lanes = append(lanes, core.Lane{Key: prefix + "chat:" + id, Limit: r.t.limits.Group})
+	}
+	return lanes
+}
+
+// admit waits until every lane admits the request, within its budget.
+func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
+	start, slept := time.Now(), false
+	for {
+		res, err := r.t.lim.TakeAll(r.ctx, lanes, 1)
+		if err != nil {
+			r.event(Event{Kind: Refused, Err: err})
+			return fmt.Errorf("outbound: %s: %w", r.method, err)
+		}
+		if res.Allowed {
+			if slept {
+				r.event(Event{Kind: Waited, Wait: time.Since(start)})
+			}
+			return nil
+		}
+		slept = true
+		if err := r.sleep(max(res.RetryAfter, time.Millisecond), closed); err != nil {
+			return err
+		}
+	}
+}
+
+// fits reports, as an error wrapping ErrWaitTooLong, whether waiting d
+// would end past the maximum wait or the context's deadline.
+func (r *run) fits(d time.Duration) error {
+	end := time.Now().Add(d)
+	if end.After(r.deadline) {
+		return fmt.Errorf("outbound: %s to chat %q: %w: needs %v, beyond the maximum wait of %v",
+			r.method, r.chat, ErrWaitTooLong, d.Round(time.Millisecond), r.t.maxWait)
+	}
+	if dl, ok := r.ctx.Deadline(); ok && end.After(dl) {
+		return fmt.Errorf("outbound: %s to chat %q: %w: needs %v, beyond the request's deadline",
+			r.method, r.chat, ErrWaitTooLong, d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// sleep waits d if it fits the budget, or returns why not.
+func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
+	if err := r.fits(d); err != nil {
+		r.event(Event{Kind: Refused, Wait: d, Err: err})
+		return err
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-r.ctx.Done():
+		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
+		return r.ctx.Err()
+	case <-closed:
+		return errGateClosed
+	}
+}
+
+// pause blocks the lane a 429 applies to for d, in the store: the chat's
+// lane, or the global (or paid) lane for a request that names no chat.
+func (r *run) pause(lanes []core.Lane, d time.Duration) {
+	ln := lanes[len(lanes)-1]
+	// Record the pause even if the caller gives up now: other requests
+	// and instances need it. The Limiter bounds the call by its timeout.
+	if err := r.t.lim.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, d); err != nil {
+		r.t.logger.LogAttrs(r.ctx, slog.LevelWarn, "floodgate: could not share a 429 pause through the store; other instances keep sending",
+			slog.String("lane", laneName(ln.Key)), slog.Duration("pause", d), slog.String("error", redactErr(err).Error()))
+	}
+	r.event(Event{Kind: Paused, Lane: laneName(ln.Key), Wait: d})
+}
+
+func (r *run) event(e Event) {
+	if r.t.events == nil {
+		return
+	}
+	e.Method, e.Chat = r.method, r.chat
+	r.t.events(e)
+}
+
+// laneName is the part of a lane key after ":out:".
+func laneName(key string) string {
+	for i := len(key) - 5; i >= 0; i-- {
+		if key[i:i+5] == ":out:" {
+			return key[i+5:]
+		}
+	}
+	return key
+}
+
+// notSent reports whether err proves the request never left: the
+// connection could not be made (dial or name resolution failed).
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// tokenRE matches the token part of Bot API URLs.
+var tokenRE = regexp.MustCompile(`/bot[0-9]+:[^/\s"]*`)
+
+// Redact replaces the bot token in every Bot API URL path within s
+// ("/bot123:AAE.../sendMessage") with "/bot<redacted>", for logs.
+func Redact(s string) string { return tokenRE.ReplaceAllString(s, "/bot<redacted>") }
+
+// redactErr returns err with its text redacted (see Redact); errors.Is
+// still sees through it.
+func redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	if r := Redact(s); r != s {
+		return &redacted{msg: r, err: err}
+	}
+	return err
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
