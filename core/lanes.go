@@ -98,23 +98,12 @@ func (l *Limiter) guarded(ctx context.Context, call func(context.Context) (Resul
 		res, err := call(ctx)
 		return res, err, nil
 	}
-	var storeErr error
-	if ok, probe := r.breaker.admit(); ok {
-		res, err, callerDone := storeCall(ctx, r.timeout, call)
-		switch {
-		case err == nil:
-			r.breaker.success(probe)
-			return res, nil, nil
-		case callerDone:
-			if probe {
-				r.breaker.failure(true, err)
-			}
-			return Result{}, ctx.Err(), nil
-		}
-		r.breaker.failure(probe, err)
-		storeErr = err
-	} else {
-		storeErr = errBreakerOpen
+	res, callerErr, storeErr := r.call(ctx, call)
+	switch {
+	case callerErr != nil:
+		return Result{}, callerErr, nil
+	case storeErr == nil:
+		return res, nil, nil
 	}
 	if local == nil {
 		return Result{}, storeErr, storeErr

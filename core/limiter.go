@@ -317,32 +317,21 @@ func (l *Limiter) take(ctx context.Context, s Scope, n int) (Result, error, erro
 			return res, nil, nil
 		}
 	}
-	var storeErr error
-	if call, probe := r.breaker.admit(); call {
-		res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
-			return l.store.Take(ctx, key, l.limit, n)
-		})
-		switch {
-		case err == nil:
-			r.breaker.success(probe)
-			if r.cache != nil {
-				if res.Allowed {
-					r.cache.forget(key) // a denial for a larger cost no longer holds as it was
-				} else {
-					r.cache.remember(key, res, n, now)
-				}
+	res, callerErr, storeErr := r.call(ctx, func(ctx context.Context) (Result, error) {
+		return l.store.Take(ctx, key, l.limit, n)
+	})
+	switch {
+	case callerErr != nil:
+		return Result{}, callerErr, nil
+	case storeErr == nil:
+		if r.cache != nil {
+			if res.Allowed {
+				r.cache.forget(key) // a denial for a larger cost no longer holds as it was
+			} else {
+				r.cache.remember(key, res, n, now)
 			}
-			return res, nil, nil
-		case callerDone:
-			if probe {
-				r.breaker.failure(true, err)
-			}
-			return Result{}, ctx.Err(), nil
 		}
-		r.breaker.failure(probe, err)
-		storeErr = err
-	} else {
-		storeErr = errBreakerOpen
+		return res, nil, nil
 	}
 	if r.policy != FailLocal {
 		return policyResult(r.policy, l.limit), nil, storeErr
@@ -404,33 +393,25 @@ func (l *Limiter) Peek(ctx context.Context, s Scope) (Result, error) {
 	if r == nil {
 		return l.store.Peek(ctx, key, l.limit)
 	}
-	call, probe := r.breaker.admit()
-	if !call {
-		if r.policy != FailLocal {
-			return policyResult(r.policy, l.limit), nil
-		}
-		res, err := r.fallback.Peek(ctx, key, l.limit)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Source = SourceFallback
-		return res, nil
-	}
-	res, err, callerDone := storeCall(ctx, r.timeout, func(ctx context.Context) (Result, error) {
+	res, callerErr, storeErr := r.call(ctx, func(ctx context.Context) (Result, error) {
 		return l.store.Peek(ctx, key, l.limit)
 	})
 	switch {
-	case err == nil:
-		r.breaker.success(probe)
+	case callerErr != nil:
+		return Result{}, callerErr
+	case storeErr == nil:
 		return res, nil
-	case callerDone:
-		if probe {
-			r.breaker.failure(true, err)
-		}
-		return Result{}, ctx.Err()
+	case storeErr != errBreakerOpen:
+		return Result{}, storeErr
+	case r.policy != FailLocal:
+		return policyResult(r.policy, l.limit), nil
 	}
-	r.breaker.failure(probe, err)
-	return Result{}, err
+	res, err := r.fallback.Peek(ctx, key, l.limit)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Source = SourceFallback
+	return res, nil
 }
 
 // Reset forgets everything recorded for s under this rule, e.g. to lift a

@@ -194,6 +194,31 @@ func policyResult(p FailurePolicy, l Limit) Result {
 	return Result{RetryAfter: l.Interval(), Limit: l, Source: SourcePolicy}
 }
 
+// call runs f on the store when the breaker lets it, under the decision
+// timeout, and tells the breaker how it went. It returns f's result, the
+// caller's own error when its ctx ended (storeErr is then nil), and the
+// store's error otherwise: errBreakerOpen when the open breaker kept f from
+// running.
+func (r *resilience) call(ctx context.Context, f func(context.Context) (Result, error)) (res Result, callerErr, storeErr error) {
+	ok, probe := r.breaker.admit()
+	if !ok {
+		return Result{}, nil, errBreakerOpen
+	}
+	res, err, callerDone := storeCall(ctx, r.timeout, f)
+	switch {
+	case err == nil:
+		r.breaker.success(probe)
+		return res, nil, nil
+	case callerDone:
+		if probe {
+			r.breaker.failure(true, err)
+		}
+		return Result{}, ctx.Err(), nil
+	}
+	r.breaker.failure(probe, err)
+	return Result{}, nil, err
+}
+
 // storeCall runs f under the decision timeout. It reports whether the
 // caller's own ctx ended (then the error is the caller's, not the store's).
 func storeCall[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error, bool) {

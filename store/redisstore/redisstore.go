@@ -102,24 +102,40 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 	if s.now != nil {
 		r.arg(s.now().UnixMicro())
 	}
+	v, err := s.eval(ctx, r, 4)
+	if err != nil {
+		return core.Result{}, err
+	}
+	return decision(v, l), nil
+}
+
+// eval runs a decision script's request r and returns its reply of want
+// integers.
+func (s *Store) eval(ctx context.Context, r *request, want int) ([]int64, error) {
 	c, err := s.batch.run(ctx, r)
 	if err != nil {
-		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, fmt.Errorf("redisstore: eval: %w", err)
 	}
 	v, err := c.(*redis.IntSliceCmd).Result()
 	if err != nil {
-		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, fmt.Errorf("redisstore: eval: %w", err)
 	}
-	if len(v) != 4 {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
+	if len(v) != want {
+		return nil, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
 	}
+	return v, nil
+}
+
+// decision reads a decision script's reply {allowed, remaining,
+// retry_after µs, reset_after µs, ...} as made under l.
+func decision(v []int64, l core.Limit) core.Result {
 	return core.Result{
 		Allowed:    v[0] == 1,
 		Remaining:  int(v[1]),
 		RetryAfter: time.Duration(v[2]) * time.Microsecond,
 		ResetAfter: time.Duration(v[3]) * time.Microsecond,
 		Limit:      l,
-	}, nil
+	}
 }
 
 // newIntSliceCmd reads a script's reply as an array of integers, straight

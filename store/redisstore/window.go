@@ -67,24 +67,14 @@ func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply a
 	for _, ln := range lanes {
 		r.arg(ln.Limit.Rate, ln.Limit.Period.Microseconds())
 	}
-	c, err := s.batch.run(ctx, r)
+	v, err := s.eval(ctx, r, 5)
 	if err != nil {
-		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
+		return core.Result{}, err
 	}
-	v, err := c.(*redis.IntSliceCmd).Result()
-	if err != nil {
-		return core.Result{}, fmt.Errorf("redisstore: eval: %w", err)
-	}
-	if len(v) != 5 || v[4] < 1 || int(v[4]) > len(lanes) {
+	if v[4] < 1 || int(v[4]) > len(lanes) {
 		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
 	}
-	return core.Result{
-		Allowed:    v[0] == 1,
-		Remaining:  int(v[1]),
-		RetryAfter: time.Duration(v[2]) * time.Microsecond,
-		ResetAfter: time.Duration(v[3]) * time.Microsecond,
-		Limit:      lanes[v[4]-1].Limit,
-	}, nil
+	return decision(v, lanes[v[4]-1].Limit), nil
 }
 
 // WindowScriptSHA returns the SHA1 of the sliding-window decision script
