@@ -26,6 +26,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,12 +52,27 @@ const (
 type script struct {
 	*redis.Script
 	sha, src any
+	// multi: the script takes any number of keys with multiStride
+	// arguments each and, for several keys, replies with an array of
+	// per-key replies (gcra.lua), so a flight may run many requests of it
+	// as one script run.
+	multi bool
 }
+
+// multiStride is how many arguments each key of a multi script takes.
+const multiStride = 5
 
 // newScript returns src ready for the batcher.
 func newScript(src string) *script {
 	s := redis.NewScript(src)
 	return &script{Script: s, sha: s.Hash(), src: src}
+}
+
+// newMultiScript is newScript for a multi script.
+func newMultiScript(src string) *script {
+	s := newScript(src)
+	s.multi = true
+	return s
 }
 
 // cmdFunc builds the go-redis command that reads a script's reply, e.g.
@@ -100,6 +116,7 @@ func (r *request) arg(v ...any) { r.args = append(r.args, v...) }
 type batcher struct {
 	client      redis.UniversalClient
 	coalesce    bool
+	merge       bool // a flight runs its multi-script requests as one script run
 	maxInFlight int
 	maxBatch    int
 
@@ -119,9 +136,13 @@ type batcher struct {
 // newBatcher returns a batcher over client; with coalesce false every run
 // is direct, one round trip per script.
 func newBatcher(client redis.UniversalClient, coalesce bool) *batcher {
+	// A script's keys must share a hash slot in Redis Cluster; concurrent
+	// decisions rarely do, so a Cluster gets one script run per decision.
+	_, single := client.(*redis.Client)
 	return &batcher{
 		client:      client,
 		coalesce:    coalesce,
+		merge:       single,
 		maxInFlight: defaultMaxInFlight,
 		maxBatch:    defaultMaxBatch,
 		reqs: sync.Pool{New: func() any {
@@ -277,9 +298,11 @@ func (b *batcher) takeLocked() *flight {
 // flight is one pipeline's worth of requests and the reusable pipeline
 // that sends them.
 type flight struct {
-	pipe  redis.Pipeliner
-	reqs  []*request
-	retry []*request
+	pipe   redis.Pipeliner
+	reqs   []*request
+	retry  []*request
+	merged []*request // the requests of the one merged script run, if any
+	margs  []any      // its arguments
 }
 
 // fly sends f's requests as one pipeline, delivers their results, and
@@ -302,27 +325,50 @@ func (b *batcher) fly(f *flight) {
 }
 
 // send runs f's requests in one pipeline, those that got NOSCRIPT again
-// as EVAL in a second one, and delivers every result.
+// as EVAL in a second one, and delivers every result. With merge on, the
+// requests of a multi script (GCRA decisions) go as one script run over
+// all their keys: Redis runs one script instead of many, which is most of
+// its cost per decision.
 func (b *batcher) send(f *flight) {
 	ctx, cancel := flightContext(f.reqs)
+	var mcmd *redis.SliceCmd
+	if b.merge {
+		if mcmd = f.merge(ctx); mcmd != nil {
+			_ = f.pipe.Process(ctx, mcmd)
+		}
+	}
 	for _, r := range f.reqs {
+		if mcmd != nil && r.sc.multi {
+			continue // decided by mcmd
+		}
 		r.cmd = r.newCmd(ctx, r.args...)
 		_ = f.pipe.Process(ctx, r.cmd)
 	}
 	b.exec(ctx, f.pipe, len(f.reqs))
 	f.retry = f.retry[:0]
+	retries := 0
 	for _, r := range f.reqs {
-		if isNoScript(r.cmd.Err()) {
+		if r.cmd != nil && isNoScript(r.cmd.Err()) {
 			r.args[0], r.args[1] = "eval", r.sc.src
 			r.cmd = r.newCmd(ctx, r.args...)
 			_ = f.pipe.Process(ctx, r.cmd)
 			f.retry = append(f.retry, r)
+			retries++
 		}
 	}
-	if len(f.retry) > 0 {
-		b.exec(ctx, f.pipe, len(f.retry))
+	if mcmd != nil && isNoScript(mcmd.Err()) {
+		f.margs[0], f.margs[1] = "eval", f.merged[0].sc.src
+		mcmd = redis.NewSliceCmd(ctx, f.margs...)
+		_ = f.pipe.Process(ctx, mcmd)
+		retries += len(f.merged)
+	}
+	if retries > 0 {
+		b.exec(ctx, f.pipe, retries)
 	}
 	cancel()
+	if mcmd != nil {
+		f.split(ctx, mcmd)
+	}
 	for i, r := range f.reqs {
 		f.reqs[i] = nil
 		r.ctx = nil
@@ -333,7 +379,69 @@ func (b *batcher) send(f *flight) {
 		}
 	}
 	clear(f.retry)
-	f.reqs = f.reqs[:0]
+	clear(f.merged)
+	clear(f.margs)
+	f.reqs, f.merged, f.margs = f.reqs[:0], f.merged[:0], f.margs[:0]
+}
+
+// merge builds the one script run that decides f's multi-script requests
+// (they all run gcra.lua: one script is multi), or returns nil when fewer
+// than two would share it.
+func (f *flight) merge(ctx context.Context) *redis.SliceCmd {
+	for _, r := range f.reqs {
+		if r.sc.multi {
+			f.merged = append(f.merged, r)
+		}
+	}
+	if len(f.merged) < 2 {
+		f.merged = f.merged[:0]
+		return nil
+	}
+	// A request's args: "evalsha", sha, "1", key, then multiStride values.
+	f.margs = append(f.margs, "evalsha", f.merged[0].sc.sha, strconv.Itoa(len(f.merged)))
+	for _, r := range f.merged {
+		f.margs = append(f.margs, r.args[3])
+	}
+	for _, r := range f.merged {
+		f.margs = append(f.margs, r.args[4:4+multiStride]...)
+	}
+	return redis.NewSliceCmd(ctx, f.margs...)
+}
+
+// split hands each merged request its own reply from the merged run's:
+// its four integers, or its own error (WRONGTYPE), or the run's error.
+func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
+	replies, err := mcmd.Result()
+	if err == nil && len(replies) != len(f.merged) {
+		err = fmt.Errorf("merged script: %d replies for %d decisions", len(replies), len(f.merged))
+	}
+	for i, r := range f.merged {
+		cmd := redis.NewIntSliceCmd(ctx)
+		r.cmd = cmd
+		if err != nil {
+			cmd.SetErr(err)
+			continue
+		}
+		switch v := replies[i].(type) {
+		case error:
+			cmd.SetErr(v)
+		case []any:
+			ints := make([]int64, len(v))
+			for j, x := range v {
+				n, ok := x.(int64)
+				if !ok {
+					cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+					break
+				}
+				ints[j] = n
+			}
+			if cmd.Err() == nil {
+				cmd.SetVal(ints)
+			}
+		default:
+			cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+		}
+	}
 }
 
 // exec sends the commands queued on pipe: one round trip per node.

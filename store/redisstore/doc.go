@@ -34,11 +34,16 @@
 // and as soon as a round trip ends, everything queued (up to 128 decisions)
 // goes out as one pipeline, on a goroutine of the Store's. Under load this
 // multiplies throughput (one round trip and one system call pair for many
-// decisions) without timers or lingering. Every decision in a pipeline is
-// still its own script run: it is atomic and exact on its own, its error
-// (WRONGTYPE on a key that is not a TAT, NOSCRIPT) is its own, and the
-// others are unaffected. On a Cluster, go-redis splits each pipeline by
-// master, one round trip per master.
+// decisions) without timers or lingering. Over a single server or Sentinel
+// (a *redis.Client), the GCRA decisions of one pipeline go further: they
+// run as ONE script run over all their keys (gcra.lua takes any number of
+// keys), which spares Redis a script invocation and a TIME call per
+// decision, most of its cost. Decisions still run one after another inside
+// that run, each atomic and exact, in queue order; a key that is not a TAT
+// (WRONGTYPE) fails only its own decision, and the others are unaffected.
+// On a Cluster a script's keys must share a slot, so each decision is its
+// own script run, and go-redis splits each pipeline by master, one round
+// trip per master.
 //
 // Each caller keeps its own context: if it ends while the decision waits,
 // Take returns at once with an error wrapping ctx.Err(), and the others

@@ -14,10 +14,11 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua. One EVALSHA per decision, alone or in a
-// pipeline with concurrent ones; EVAL (which loads the script) only on
-// NOSCRIPT.
-var gcra = newScript(gcraSource)
+// gcra is core.Decide in Lua, over one key or, merged by the batcher, the
+// keys of many concurrent decisions: one EVALSHA per decision sent alone,
+// one per flight of merged decisions; EVAL (which loads the script) only
+// on NOSCRIPT.
+var gcra = newMultiScript(gcraSource)
 
 // Store is a core.Store over Redis, shared by every process that uses the
 // same server (standalone, Sentinel or Cluster) and key prefix. It is safe
@@ -95,12 +96,17 @@ func (s *Store) Reset(ctx context.Context, key string) error {
 // only looks.
 var applyTake, applyPeek any = "1", "0"
 
+// serverTime is the "now" argument that tells a script to read Redis' TIME.
+var serverTime any = ""
+
 func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply any) (core.Result, error) {
 	la := s.limits.get(l)
 	r := s.batch.request(gcra, newIntSliceCmd, key)
 	r.arg(la.interval, la.burst, n, apply)
 	if s.now != nil {
 		r.arg(s.now().UnixMicro())
+	} else {
+		r.arg(serverTime)
 	}
 	v, err := s.eval(ctx, r, 4)
 	if err != nil {
