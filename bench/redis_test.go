@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -221,11 +220,11 @@ func BenchmarkRedisPerKey(b *testing.B) {
 				if err := fill(firstUser-callers, callers, take); err != nil {
 					b.Fatal(err)
 				}
-				before := usedMemory(b, client)
+				before := testutil.UsedMemory(b, client)
 				if err := fill(firstUser, perKeyKeys, take); err != nil {
 					b.Fatal(err)
 				}
-				after := usedMemory(b, client)
+				after := testutil.UsedMemory(b, client)
 				if n, err := client.DBSize(ctx).Result(); err != nil || n != perKeyKeys+callers {
 					b.Fatalf("database holds %d keys (err %v), want %d", n, err, perKeyKeys+callers)
 				}
@@ -263,24 +262,4 @@ func fill(first int64, n int, take func(int64) (bool, error)) error {
 	wg.Wait()
 	close(errs)
 	return <-errs // nil when closed empty
-}
-
-// usedMemory reads INFO memory used_memory.
-func usedMemory(b *testing.B, c *redis.Client) int64 {
-	b.Helper()
-	info, err := c.Info(context.Background(), "memory").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatal("INFO memory has no used_memory")
-	return 0
 }

@@ -248,3 +248,24 @@ func CommandCalls(ctx context.Context, c redis.UniversalClient) (map[string]int6
 	}
 	return calls, nil
 }
+
+// UsedMemory returns the server's INFO memory used_memory in bytes, failing
+// tb when it cannot be read.
+func UsedMemory(tb testing.TB, c redis.UniversalClient) int64 {
+	tb.Helper()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatal("INFO memory has no used_memory")
+	return 0
+}

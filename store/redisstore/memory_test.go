@@ -2,8 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,28 +9,7 @@ import (
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/redisstore"
-	"github.com/redis/go-redis/v9"
 )
-
-// usedMemory returns INFO memory's used_memory in bytes.
-func usedMemory(t *testing.T, c *redis.Client) int64 {
-	t.Helper()
-	info, err := c.Info(context.Background(), "memory").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no used_memory in INFO memory")
-	return 0
-}
 
 // TestMemoryPerActiveUser measures what one active user costs Redis: the
 // used_memory growth for 20 000 users with one live key each (the default
@@ -49,7 +26,7 @@ func TestMemoryPerActiveUser(t *testing.T) {
 	if _, err := lim.Allow(ctx, 1); err != nil { // load the script, warm the server
 		t.Fatal(err)
 	}
-	before := usedMemory(t, client)
+	before := testutil.UsedMemory(t, client)
 	const users = 20_000
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
@@ -65,7 +42,7 @@ func TestMemoryPerActiveUser(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	after := usedMemory(t, client)
+	after := testutil.UsedMemory(t, client)
 	perUser := float64(after-before) / users
 	key := lim.Key(core.User(100_000_000))
 	usage, err := client.MemoryUsage(ctx, key).Result()
