@@ -47,7 +47,7 @@ func redisContenders(b *testing.B) []redisContender {
 	return []redisContender{
 		{"floodgate", func(b *testing.B, c *redis.Client, n int) decideFunc {
 			// The Store alone: one EVALSHA through go-redis' Script.Run.
-			st, ks := redisstore.New(c), keys("floodgate:", n)
+			st, ks := redisstore.New(c, redisstore.WithMergedScripts()), keys("floodgate:", n)
 			return func(i int) (bool, error) {
 				res, err := st.Take(ctx, ks[i], fgLimit, 1)
 				return res.Allowed, err
@@ -60,7 +60,7 @@ func redisContenders(b *testing.B) []redisContender {
 			// context deadline per call) so that a slow moment on a shared
 			// machine cannot turn decisions into local fallbacks, which
 			// would be timed as if they were Redis decisions.
-			lim, err := core.New(redisstore.New(c), fgLimit, core.WithPrefix("fglimiter"),
+			lim, err := core.New(redisstore.New(c, redisstore.WithMergedScripts()), fgLimit, core.WithPrefix("fglimiter"),
 				core.WithTimeout(time.Second), core.WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				b.Fatal(err)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -60,7 +61,9 @@ func (s *localStore) Take(ctx context.Context, key string, l Limit, n int) (Resu
 func (s *localStore) Peek(_ context.Context, key string, l Limit) (Result, error) {
 	if l.Algorithm == SlidingWindow {
 		log, _ := s.logs.load(key)
-		res, _ := DecideWindow(l, log.times, s.now().UnixMicro(), 1)
+		// A copy: DecideWindow reuses its input, and the stored log is
+		// only safe to touch under the shard lock.
+		res, _ := DecideWindow(l, slices.Clone(log.times), s.now().UnixMicro(), 1)
 		return res, nil
 	}
 	old, _ := s.tats.load(key)

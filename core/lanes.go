@@ -94,9 +94,22 @@ func (l *Limiter) Block(ctx context.Context, key string, limit Limit, d time.Dur
 func (l *Limiter) guarded(ctx context.Context, call func(context.Context) (Result, error),
 	local func(context.Context, LaneStore) (Result, error), limit Limit) (Result, error, error) {
 	r := l.res
-	if r == nil {
+	if r == nil { // an in-process store: its failure is decided as Take's is
 		res, err := call(ctx)
-		return res, err, nil
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return Result{}, ctxErr, nil
+			}
+			if local == nil {
+				return Result{}, err, err
+			}
+			p := FailClosed
+			if l.localFailure(ctx, err).Allowed {
+				p = FailOpen
+			}
+			return policyResult(p, limit), nil, err
+		}
+		return res, nil, nil
 	}
 	res, callerErr, storeErr := r.call(ctx, call)
 	switch {

@@ -231,3 +231,59 @@ func TestLimiterTakeAll(t *testing.T) {
 
 // gcraStore is a Store that is no LaneStore.
 type gcraStore struct{ testutil.AllowStore }
+
+// Peek on a sliding window decided by the in-process fallback (the store
+// is out, the breaker open) records nothing, even when events have left
+// the window since.
+func TestFallbackWindowPeekWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	lim, err := core.New(testutil.FailingStore{}, core.Window(3, time.Second), core.WithClock(clock.Now),
+		core.WithBreaker(1, time.Hour), core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if res, err := lim.Take(ctx, core.User(1), 1); err != nil || !res.Allowed || res.Source != core.SourceFallback {
+			t.Fatalf("Take = %+v, %v; want admitted by the fallback", res, err)
+		}
+		clock.Advance(300 * time.Millisecond)
+	}
+	clock.Advance(150 * time.Millisecond) // the first event left the window
+	if res, err := lim.Peek(ctx, core.User(1)); err != nil || !res.Allowed {
+		t.Fatalf("Peek = %+v, %v; want allowed", res, err)
+	}
+	if res, _ := lim.Take(ctx, core.User(1), 1); !res.Allowed || res.Remaining != 0 {
+		t.Fatalf("Take after Peek = %+v; want the one free slot (Peek must not record an event)", res)
+	}
+}
+
+// TakeAll over an in-process store that fails (memorystore at its key cap)
+// decides by the failure policy, as Take does, instead of returning the
+// error.
+func TestTakeAllInProcessFailureFollowsPolicy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lanes := []core.Lane{{Key: "a", Limit: core.Window(1, time.Second)}}
+	for _, tc := range []struct {
+		policy core.FailurePolicy
+		want   bool
+	}{{core.FailOpen, true}, {core.FailClosed, false}, {core.FailLocal, false}} {
+		lim, err := core.New(failingInProcess{}, core.PerSecond(1), core.WithPolicy(tc.policy),
+			core.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := lim.TakeAll(ctx, lanes, 1)
+		if err != nil || res.Allowed != tc.want || res.Source != core.SourcePolicy || res.Limit != lanes[0].Limit {
+			t.Errorf("%v: TakeAll = %+v, %v; want Allowed %v by policy under the lane's limit", tc.policy, res, err, tc.want)
+		}
+	}
+}
+
+// failingInProcess is an in-process LaneStore whose every call fails, like
+// a memorystore at its WithMaxKeys cap.
+type failingInProcess struct{ testutil.FailingStore }
+
+func (failingInProcess) InProcess() {}

@@ -404,3 +404,32 @@ func TestNewRejects(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestRetryWaitsWhenPauseNotStored: with the store down and a policy that
+// admits, the 429 pause cannot be shared, but this request still waits out
+// retry_after before it is sent again.
+func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	quiet := slog.New(slog.DiscardHandler)
+	lim, err := core.New(testutil.FailingStore{}, core.PerSecond(1), core.WithPolicy(core.FailOpen), core.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := outbound.New(lim, outbound.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, th)
+	api.FailNext("sendMessage", 1, 1)
+	start := time.Now()
+	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
+		t.Fatalf("status %d, want 200 after a retry", s)
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("retried after %v, before retry_after (1 s)", el)
+	}
+	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
+		t.Fatalf("calls %+v, want one 429 then one delivery", calls)
+	}
+}

@@ -426,10 +426,13 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		if !canRetry || r.fits(wait) != nil {
 			return nil
 		}
-		if lanes == nil { // not throttled: nothing to wait on but the 429 itself
-			if r.sleep(wait, nil) != nil {
-				return nil
-			}
+		// Wait out retry_after here too, not only through the lane: if the
+		// pause could not be stored (the store is out and the policy admits)
+		// the lane would let the retry go at once, and Telegram answers
+		// repeated 429s with longer bans. With the pause stored, the lane
+		// then admits the retry at once.
+		if r.sleep(wait, nil) != nil {
+			return nil
 		}
 		r.event(Event{Kind: Retried, Wait: wait, Attempt: attempt + 1})
 	}

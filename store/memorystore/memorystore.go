@@ -146,7 +146,8 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithMaxKeys caps the number of keys held (default 0: no cap). When full,
 // Take on a new key returns ErrTooManyKeys, so a flood of fresh user ids
-// cannot exhaust memory; the limiter reports that error to the caller. The
+// cannot exhaust memory; a core.Limiter then decides by its failure policy
+// (FailOpen admits, FailClosed and FailLocal deny) and tells its Observer. The
 // cap is exact: Len never exceeds n, however many goroutines add keys. Keys
 // count until the janitor deletes them.
 func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = int64(max(n, 0)) } }

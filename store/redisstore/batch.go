@@ -116,7 +116,7 @@ func (r *request) arg(v ...any) { r.args = append(r.args, v...) }
 type batcher struct {
 	client      redis.UniversalClient
 	coalesce    bool
-	merge       bool // a flight runs its multi-script requests as one script run
+	merge       atomic.Bool // a flight runs its multi-script requests as one script run
 	maxInFlight int
 	maxBatch    int
 
@@ -134,15 +134,15 @@ type batcher struct {
 }
 
 // newBatcher returns a batcher over client; with coalesce false every run
-// is direct, one round trip per script.
-func newBatcher(client redis.UniversalClient, coalesce bool) *batcher {
+// is direct, one round trip per script; with merge (WithMergedScripts) a
+// flight over a *redis.Client runs its GCRA requests as one script run.
+func newBatcher(client redis.UniversalClient, coalesce, merge bool) *batcher {
 	// A script's keys must share a hash slot in Redis Cluster; concurrent
-	// decisions rarely do, so a Cluster gets one script run per decision.
+	// decisions rarely do, so a ClusterClient never merges.
 	_, single := client.(*redis.Client)
-	return &batcher{
+	b := &batcher{
 		client:      client,
 		coalesce:    coalesce,
-		merge:       single,
 		maxInFlight: defaultMaxInFlight,
 		maxBatch:    defaultMaxBatch,
 		reqs: sync.Pool{New: func() any {
@@ -151,6 +151,8 @@ func newBatcher(client redis.UniversalClient, coalesce bool) *batcher {
 			return r
 		}},
 	}
+	b.merge.Store(coalesce && merge && single)
+	return b
 }
 
 // request returns a pooled request to run sc over keys; add ARGV with
@@ -325,14 +327,14 @@ func (b *batcher) fly(f *flight) {
 }
 
 // send runs f's requests in one pipeline, those that got NOSCRIPT again
-// as EVAL in a second one, and delivers every result. With merge on, the
+// as EVAL in a second one, and delivers every result. With merging on, the
 // requests of a multi script (GCRA decisions) go as one script run over
 // all their keys: Redis runs one script instead of many, which is most of
 // its cost per decision.
 func (b *batcher) send(f *flight) {
 	ctx, cancel := flightContext(f.reqs)
 	var mcmd *redis.SliceCmd
-	if b.merge {
+	if b.merge.Load() {
 		if mcmd = f.merge(ctx); mcmd != nil {
 			_ = f.pipe.Process(ctx, mcmd)
 		}
@@ -355,6 +357,19 @@ func (b *batcher) send(f *flight) {
 			f.retry = append(f.retry, r)
 			retries++
 		}
+	}
+	if mcmd != nil && redis.HasErrorPrefix(mcmd.Err(), "CROSSSLOT") {
+		// A cluster-mode endpoint behind a plain client: nothing ran. Send
+		// the decisions one by one (as EVAL: no second NOSCRIPT round), and
+		// merge no more.
+		b.merge.Store(false)
+		for _, r := range f.merged {
+			r.args[0], r.args[1] = "eval", r.sc.src
+			r.cmd = r.newCmd(ctx, r.args...)
+			_ = f.pipe.Process(ctx, r.cmd)
+			retries++
+		}
+		mcmd = nil
 	}
 	if mcmd != nil && isNoScript(mcmd.Err()) {
 		f.margs[0], f.margs[1] = "eval", f.merged[0].sc.src

@@ -158,7 +158,7 @@ func TestCoalescingSharesRoundTrips(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client, trips := countedClient(t, srv)
 	clock := testutil.NewClock()
-	s := New(client, WithClock(clock.Now))
+	s := New(client, WithClock(clock.Now), WithMergedScripts())
 	keys := make([]string, 16)
 	for i := range keys {
 		keys[i] = "floodgate:{u:" + strconv.Itoa(500+i) + "}:msg"
@@ -207,7 +207,7 @@ func TestCoalescingSharesRoundTrips(t *testing.T) {
 			calls["evalsha"], calls["eval"], calls["set"], scripts, len(keys)*l.Burst)
 	}
 	if scripts >= decisions {
-		t.Errorf("%d script runs for %d decisions: a standalone client should merge a flight's decisions", scripts, decisions)
+		t.Errorf("%d script runs for %d decisions: WithMergedScripts should merge a flight's decisions", scripts, decisions)
 	}
 }
 
@@ -618,5 +618,107 @@ func BenchmarkMaxInFlight(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 			b.ReportMetric(float64(s.batch.batched.Load())/float64(max(1, s.batch.pipelines.Load())), "per-pipeline")
 		})
+	}
+}
+
+// With WithMergedScripts, one script run decides a flight's GCRA
+// decisions, and a key that holds no TAT fails its own decision only.
+func TestMergedRunIsolatesErrors(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartRedis(t)
+	client, trips := countedClient(t, srv)
+	ctx := context.Background()
+	const bad = "floodgate:{u:666}:msg"
+	if err := client.LPush(ctx, bad, "not a TAT").Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock := testutil.NewClock()
+	s := New(client, WithClock(clock.Now), WithMergedScripts())
+	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+	keys := []string{"floodgate:{u:1}:msg", bad, "floodgate:{u:1}:msg", "floodgate:{u:2}:msg", "floodgate:{u:1}:msg"}
+	if err := client.ScriptLoad(ctx, gcraSource).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f := &flight{pipe: client.Pipeline()}
+	for _, k := range keys {
+		r := s.batch.request(gcra, newIntSliceCmd, k)
+		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", clock.Now().UnixMicro())
+		r.ctx = ctx
+		f.reqs = append(f.reqs, r)
+	}
+	reqs := append([]*request(nil), f.reqs...)
+	s.batch.send(f)
+	// u:1 three times under burst 2: admitted, admitted, denied, in order.
+	want := []string{"allowed", "WRONGTYPE", "allowed", "allowed", "denied"}
+	for i, r := range reqs {
+		<-r.ready
+		v, err := r.cmd.(*redis.IntSliceCmd).Result()
+		got := "denied"
+		switch {
+		case err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			got = "WRONGTYPE"
+		case err != nil:
+			got = err.Error()
+		case v[0] == 1:
+			got = "allowed"
+		}
+		if got != want[i] {
+			t.Errorf("decision %d on %s: %s (%v), want %s", i, keys[i], got, v, want[i])
+		}
+	}
+	if trips.pipelines.Load() != 1 || trips.pipelined.Load() != 1 || trips.decided.Load() != int64(len(keys)) {
+		t.Errorf("%d pipelines of %d script runs deciding %d; want 1 of 1 deciding %d",
+			trips.pipelines.Load(), trips.pipelined.Load(), trips.decided.Load(), len(keys))
+	}
+}
+
+// A plain client to one node of a Cluster (a cluster-mode endpoint) gets
+// CROSSSLOT for a merged run over keys of different slots, which runs
+// nothing: the decisions are then sent one by one, and merging stops.
+func TestMergedRunCrossSlotFallsBack(t *testing.T) {
+	t.Parallel()
+	cluster := testutil.StartCluster(t)
+	router := cluster.Client(t)
+	node := cluster.Nodes()[0]
+	ctx := context.Background()
+	var keys []string // keys that node owns, in different slots
+	for i := 0; len(keys) < 6 && i < 10_000; i++ {
+		k := "floodgate:{u:" + strconv.Itoa(i) + "}:msg"
+		m, err := router.MasterForKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Options().Addr == node.Addr {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) < 6 {
+		t.Fatalf("found %d keys on %s", len(keys), node.Addr)
+	}
+	client, trips := countedClient(t, node)
+	clock := testutil.NewClock()
+	s := New(client, WithClock(clock.Now), WithMergedScripts())
+	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 5}
+	f := &flight{pipe: client.Pipeline()}
+	for _, k := range keys {
+		r := s.batch.request(gcra, newIntSliceCmd, k)
+		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", clock.Now().UnixMicro())
+		r.ctx = ctx
+		f.reqs = append(f.reqs, r)
+	}
+	reqs := append([]*request(nil), f.reqs...)
+	s.batch.send(f)
+	for i, r := range reqs {
+		<-r.ready
+		v, err := r.cmd.(*redis.IntSliceCmd).Result()
+		if err != nil || len(v) != 4 || v[0] != 1 || v[1] != int64(l.Burst-1) {
+			t.Errorf("%s: %v, %v; want allowed with %d left, exactly once", keys[i], v, err, l.Burst-1)
+		}
+	}
+	if s.batch.merge.Load() {
+		t.Error("merging still on after CROSSSLOT")
+	}
+	if trips.decided.Load() != int64(2*len(keys)) {
+		t.Errorf("%d decisions sent, want %d: the merged run, then each alone", trips.decided.Load(), 2*len(keys))
 	}
 }

@@ -34,16 +34,19 @@
 // and as soon as a round trip ends, everything queued (up to 128 decisions)
 // goes out as one pipeline, on a goroutine of the Store's. Under load this
 // multiplies throughput (one round trip and one system call pair for many
-// decisions) without timers or lingering. Over a single server or Sentinel
-// (a *redis.Client), the GCRA decisions of one pipeline go further: they
-// run as ONE script run over all their keys (gcra.lua takes any number of
-// keys), which spares Redis a script invocation and a TIME call per
-// decision, most of its cost. Decisions still run one after another inside
-// that run, each atomic and exact, in queue order; a key that is not a TAT
-// (WRONGTYPE) fails only its own decision, and the others are unaffected.
-// On a Cluster a script's keys must share a slot, so each decision is its
-// own script run, and go-redis splits each pipeline by master, one round
-// trip per master.
+// decisions) without timers or lingering. Every decision in a pipeline is
+// its own script run, atomic and exact; its error (WRONGTYPE on a key that
+// is not a TAT, NOSCRIPT) is its own. On a Cluster, go-redis splits each
+// pipeline by master, one round trip per master.
+//
+// With [WithMergedScripts], for a client that talks to one server directly
+// (standalone or the Sentinel-managed primary), the GCRA decisions of one
+// pipeline go further: they run as ONE script run over all their keys
+// (gcra.lua takes any number of keys), which spares Redis a script
+// invocation and a TIME call per decision. Decisions still run one after
+// another inside that run, each exact, in queue order, and a WRONGTYPE key
+// fails only its own decision. It is opt-in because a proxy that routes a
+// script by its first key would send the other keys to the wrong shard.
 //
 // Each caller keeps its own context: if it ends while the decision waits,
 // Take returns at once with an error wrapping ctx.Err(), and the others

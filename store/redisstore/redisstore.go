@@ -14,10 +14,9 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua, over one key or, merged by the batcher, the
-// keys of many concurrent decisions: one EVALSHA per decision sent alone,
-// one per flight of merged decisions; EVAL (which loads the script) only
-// on NOSCRIPT.
+// gcra is core.Decide in Lua, over one key or, merged by the batcher
+// (WithMergedScripts), the keys of many concurrent decisions; EVAL (which
+// loads the script) only on NOSCRIPT.
 var gcra = newMultiScript(gcraSource)
 
 // Store is a core.Store over Redis, shared by every process that uses the
@@ -28,6 +27,7 @@ type Store struct {
 	client     redis.UniversalClient
 	now        func() time.Time
 	noCoalesce bool
+	merge      bool
 	batch      *batcher
 	limits     limitCache
 }
@@ -51,6 +51,17 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // (a proxy, a hook) must see each decision as a command of its own.
 func WithoutCoalescing() Option { return func(s *Store) { s.noCoalesce = true } }
 
+// WithMergedScripts lets a pipeline of coalesced GCRA decisions run as ONE
+// script run over all their keys (see the package doc, Coalescing), which
+// spares Redis a script invocation and a TIME call per decision: about 10%
+// more decisions per second at 64 callers here. Use it only when the client
+// talks to one Redis server directly (standalone, or the Sentinel-managed
+// primary): behind a proxy that routes a script by its first key (Envoy,
+// twemproxy) the other keys would be read and written on the wrong shard.
+// A Cluster (or a cluster-mode endpoint, which answers CROSSSLOT: the
+// decisions are then sent one by one and merging stops) never merges.
+func WithMergedScripts() Option { return func(s *Store) { s.merge = true } }
+
 // New returns a Store over client, which the caller built and owns (New
 // neither dials nor pings; Close the client yourself). Any
 // redis.UniversalClient works: *redis.Client, *redis.ClusterClient, or a
@@ -60,7 +71,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, opt := range opts {
 		opt(s)
 	}
-	s.batch = newBatcher(client, !s.noCoalesce)
+	s.batch = newBatcher(client, !s.noCoalesce, s.merge)
 	return s
 }
 
