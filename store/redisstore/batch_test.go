@@ -487,15 +487,7 @@ func noScriptInPipeline(t *testing.T, client redis.UniversalClient, trips *tripC
 	if err := client.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	f := &flight{pipe: client.Pipeline()}
-	for _, k := range keys {
-		r := s.batch.request(gcra, newIntSliceCmd, k)
-		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", clock.Now().UnixMicro())
-		r.ctx = ctx
-		f.reqs = append(f.reqs, r)
-	}
-	reqs := append([]*request(nil), f.reqs...)
-	s.batch.send(f)
+	reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
 	for i, r := range reqs {
 		<-r.ready
 		v, err := r.cmd.(*redis.IntSliceCmd).Result()
@@ -639,15 +631,7 @@ func TestMergedRunIsolatesErrors(t *testing.T) {
 	if err := client.ScriptLoad(ctx, gcraSource).Err(); err != nil {
 		t.Fatal(err)
 	}
-	f := &flight{pipe: client.Pipeline()}
-	for _, k := range keys {
-		r := s.batch.request(gcra, newIntSliceCmd, k)
-		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", clock.Now().UnixMicro())
-		r.ctx = ctx
-		f.reqs = append(f.reqs, r)
-	}
-	reqs := append([]*request(nil), f.reqs...)
-	s.batch.send(f)
+	reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
 	// u:1 three times under burst 2: admitted, admitted, denied, in order.
 	want := []string{"allowed", "WRONGTYPE", "allowed", "allowed", "denied"}
 	for i, r := range reqs {
@@ -699,15 +683,7 @@ func TestMergedRunCrossSlotFallsBack(t *testing.T) {
 	clock := testutil.NewClock()
 	s := New(client, WithClock(clock.Now), WithMergedScripts())
 	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 5}
-	f := &flight{pipe: client.Pipeline()}
-	for _, k := range keys {
-		r := s.batch.request(gcra, newIntSliceCmd, k)
-		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", clock.Now().UnixMicro())
-		r.ctx = ctx
-		f.reqs = append(f.reqs, r)
-	}
-	reqs := append([]*request(nil), f.reqs...)
-	s.batch.send(f)
+	reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
 	for i, r := range reqs {
 		<-r.ready
 		v, err := r.cmd.(*redis.IntSliceCmd).Result()
@@ -721,4 +697,20 @@ func TestMergedRunCrossSlotFallsBack(t *testing.T) {
 	if trips.decided.Load() != int64(2*len(keys)) {
 		t.Errorf("%d decisions sent, want %d: the merged run, then each alone", trips.decided.Load(), 2*len(keys))
 	}
+}
+
+// sendFlight sends one flight of GCRA Takes on keys (cost 1 under l, at
+// now µs) straight through the batcher, deterministically, and returns its
+// requests in key order; read each result after <-r.ready.
+func sendFlight(ctx context.Context, s *Store, client redis.UniversalClient, keys []string, l core.Limit, now int64) []*request {
+	f := &flight{pipe: client.Pipeline()}
+	for _, k := range keys {
+		r := s.batch.request(gcra, newIntSliceCmd, k)
+		r.arg(l.Interval().Microseconds(), l.Burst, 1, "1", now)
+		r.ctx = ctx
+		f.reqs = append(f.reqs, r)
+	}
+	reqs := append([]*request(nil), f.reqs...)
+	s.batch.send(f)
+	return reqs
 }
