@@ -40,14 +40,18 @@ func (l *Limiter) TakeAll(ctx context.Context, lanes []Lane, n int) (Result, err
 	if !ok {
 		return Result{}, fmt.Errorf("core: %w: %T", ErrNoLanes, l.store)
 	}
-	start := time.Now()
+	obs := l.cfg.observer
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	res, err, storeErr := l.guarded(ctx, func(ctx context.Context) (Result, error) {
 		return ls.TakeAll(ctx, lanes, n)
 	}, func(ctx context.Context, fb LaneStore) (Result, error) {
 		return fb.TakeAll(ctx, lanes, n)
 	}, lanes[0].Limit)
-	if err == nil && l.cfg.observer != nil {
-		l.cfg.observer.Decision(DecisionEvent{Prefix: l.prefix, Rule: l.rule, Allowed: res.Allowed,
+	if err == nil && obs != nil {
+		obs.Decision(DecisionEvent{Prefix: l.prefix, Rule: l.rule, Allowed: res.Allowed,
 			Source: res.Source, Err: storeErr, Latency: time.Since(start)})
 	}
 	return res, err

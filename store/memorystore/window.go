@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -21,7 +22,9 @@ type windowEntry struct {
 	mu      sync.Mutex
 	times   []int64 // capacity Rate once written
 	expires int64   // when the newest event leaves the window, µs
-	dead    bool
+	// dead is set, under mu, once the entry is retired; a lookup reads it
+	// without the lock, and a decision checks it again under mu.
+	dead atomic.Bool
 }
 
 // retire implements entry: a window is idle once its newest event has left
@@ -29,10 +32,10 @@ type windowEntry struct {
 func (e *windowEntry) retire(cutoff int64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.dead || e.expires > cutoff {
+	if e.dead.Load() || e.expires > cutoff {
 		return false
 	}
-	e.dead = true
+	e.dead.Store(true)
 	return true
 }
 
@@ -63,12 +66,7 @@ func (x *index) window(key string) (*windowEntry, error) {
 
 func isLiveWindow(v any) bool {
 	e, ok := v.(*windowEntry)
-	if !ok {
-		return false
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return !e.dead
+	return ok && !e.dead.Load()
 }
 
 // lockWindows returns the live entries of keys, locked in key order; the
@@ -93,7 +91,7 @@ func (x *index) lockWindows(keys []string) ([]*windowEntry, error) {
 		live := true
 		for _, i := range order {
 			entries[i].mu.Lock()
-			live = live && !entries[i].dead
+			live = live && !entries[i].dead.Load()
 		}
 		if live {
 			return entries, nil
@@ -167,7 +165,7 @@ func (s *Store) peekWindow(key string, l core.Limit) core.Result {
 	if v, ok := s.shard(key).items.Get(key); ok {
 		if e, ok := v.(*windowEntry); ok {
 			e.mu.Lock()
-			if !e.dead {
+			if !e.dead.Load() {
 				times = slices.Clone(e.times)
 			}
 			e.mu.Unlock()
