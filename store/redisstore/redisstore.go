@@ -110,15 +110,19 @@ var applyTake, applyPeek any = "1", "0"
 // serverTime is the "now" argument that tells a script to read Redis' TIME.
 var serverTime any = ""
 
+// nowArg is the "now" argument of every script: serverTime, or the
+// WithClock time in µs.
+func (s *Store) nowArg() any {
+	if s.now == nil {
+		return serverTime
+	}
+	return s.now().UnixMicro()
+}
+
 func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply any) (core.Result, error) {
 	la := s.limits.get(l)
 	r := s.batch.request(gcra, newIntSliceCmd, key)
-	r.arg(la.interval, la.burst, n, apply)
-	if s.now != nil {
-		r.arg(s.now().UnixMicro())
-	} else {
-		r.arg(serverTime)
-	}
+	r.arg(la.interval, la.burst, n, apply, s.nowArg())
 	v, err := s.eval(ctx, r, 4)
 	if err != nil {
 		return core.Result{}, err

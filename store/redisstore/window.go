@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -47,15 +46,6 @@ func (s *Store) Block(ctx context.Context, key string, l core.Limit, d time.Dura
 }
 
 func newIntCmd(ctx context.Context, args ...any) redis.Cmder { return redis.NewIntCmd(ctx, args...) }
-
-// nowArg is the "now" argument of the window scripts: "" for the server's
-// TIME, or the WithClock time in µs.
-func (s *Store) nowArg() string {
-	if s.now == nil {
-		return ""
-	}
-	return strconv.FormatInt(s.now().UnixMicro(), 10)
-}
 
 func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply any) (core.Result, error) {
 	keys := make([]string, len(lanes))
