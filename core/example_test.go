@@ -23,7 +23,7 @@ func ExampleNew() {
 	for i := 1; i <= 3; i++ {
 		res, err := limiter.Allow(ctx, 123456789)
 		if err != nil {
-			panic(err) // a store error: apply your failure policy
+			panic(err) // only a canceled ctx or an invalid cost; store failures follow the policy
 		}
 		if !res.Allowed {
 			fmt.Printf("message %d: slow down, retry in %v\n", i, res.RetryAfter.Round(time.Second))
@@ -107,4 +107,46 @@ func ExampleDecide() {
 	// event 2: allowed=true remaining=1 retry=0s reset=666.668ms
 	// event 3: allowed=true remaining=0 retry=0s reset=1.000002s
 	// event 4: allowed=false remaining=0 retry=333.334ms reset=1.000002s
+}
+
+func ExampleWindow() {
+	// "At most 3 in any second", exactly: a sliding window. GCRA's
+	// core.PerSecond(3) would let a fourth through about 333 ms after the first.
+	st := memorystore.New()
+	defer st.Close()
+	limiter, err := core.New(st, core.Window(3, time.Second))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	for i := 1; i <= 4; i++ {
+		res, _ := limiter.Allow(ctx, 42)
+		fmt.Printf("event %d: allowed %v\n", i, res.Allowed)
+	}
+	// Output:
+	// event 1: allowed true
+	// event 2: allowed true
+	// event 3: allowed true
+	// event 4: allowed false
+}
+
+func ExampleLimiter_TakeAll() {
+	// A send counts against the bot's global lane and its chat's lane at
+	// once, or against neither (package outbound builds these lanes).
+	st := memorystore.New()
+	defer st.Close()
+	limiter, err := core.New(st, core.PerSecond(1))
+	if err != nil {
+		panic(err)
+	}
+	global := core.Lane{Key: "floodgate:{bot:1}:out:global", Limit: core.Window(30, time.Second)}
+	chat := core.Lane{Key: "floodgate:{bot:1}:out:chat:42", Limit: core.Window(1, time.Second)}
+	ctx := context.Background()
+	for i := 1; i <= 2; i++ {
+		res, _ := limiter.TakeAll(ctx, []core.Lane{global, chat}, 1)
+		fmt.Printf("send %d: allowed %v, bound by %v\n", i, res.Allowed, res.Limit)
+	}
+	// Output:
+	// send 1: allowed true, bound by 1/s window
+	// send 2: allowed false, bound by 1/s window
 }
