@@ -1,16 +1,19 @@
 // Package metrics exports what floodgate does as Prometheus metrics. It
-// implements core.Observer: pass it to the limiter with core.WithObserver
-// and register it with a prometheus.Registerer.
+// implements core.Observer and guard.Observer: give it to the store
+// (store.WithObserver, or core.Resilience.Observer), the limiter
+// (core.WithObserver) and the guard (guard.WithObserver), and register it
+// with a prometheus.Registerer. Package setup does all of it.
 //
 //	m := metrics.New()
 //	prometheus.MustRegister(m)
-//	limiter, err := opened.NewLimiter(core.WithObserver(m))
+//	opened, err := store.Open(ctx, cfg, store.WithObserver(m))
 //
 // # Metrics
 //
 //	floodgate_decisions_total{prefix,rule,result,source}   counter; result: allowed, denied, shadow_denied;
 //	                                                       source: store, cache, fallback, policy
-//	floodgate_store_errors_total{prefix,rule}              counter: decisions the store failed or timed out
+//	floodgate_store_errors_total{prefix,kind}              counter: store errors; kind: timeout, outage,
+//	                                                       key (one key's fault), config (e.g. a missing ACL permission)
 //	floodgate_decision_duration_seconds{prefix,rule}       histogram, 10 µs to 2.5 s
 //	floodgate_breaker_open{prefix}                         gauge: 1 while the circuit breaker is open
 //	floodgate_breaker_transitions_total{prefix,state}      counter; state: open, closed
@@ -34,13 +37,16 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"sync"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics is a core.Observer and a prometheus.Collector. Build it with New.
+// Metrics is a core.Observer, a guard.Observer and a prometheus.Collector. Build it with New.
 // It is safe for concurrent use.
 type Metrics struct {
 	decisions   *prometheus.CounterVec
@@ -55,6 +61,7 @@ type Metrics struct {
 
 var (
 	_ core.Observer        = (*Metrics)(nil)
+	_ guard.Observer       = (*Metrics)(nil)
 	_ prometheus.Collector = (*Metrics)(nil)
 )
 
@@ -68,9 +75,8 @@ type decisionKey struct {
 
 // decisionSeries holds the series one decisionKey feeds.
 type decisionSeries struct {
-	decisions   prometheus.Counter
-	storeErrors prometheus.Counter
-	duration    prometheus.Observer
+	decisions prometheus.Counter
+	duration  prometheus.Observer
 }
 
 // New returns the metrics, not yet registered.
@@ -82,8 +88,8 @@ func New() *Metrics {
 		}, []string{"prefix", "rule", "result", "source"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floodgate", Name: "store_errors_total",
-			Help: "Decisions whose store call failed or timed out (decided by the fallback or the policy instead).",
-		}, []string{"prefix", "rule"}),
+			Help: "Store errors by kind: timeout, outage, key (one key's fault), config (the deployment's, e.g. a missing permission).",
+		}, []string{"prefix", "kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "floodgate", Name: "decision_duration_seconds",
 			Help:    "How long a decision took, store call included.",
@@ -136,17 +142,27 @@ func (m *Metrics) Decision(e core.DecisionEvent) {
 		}
 		m.breakerOpen.WithLabelValues(e.Prefix) // show the gauge (0) before any transition
 		v, _ = m.cache.LoadOrStore(k, &decisionSeries{
-			decisions:   m.decisions.WithLabelValues(e.Prefix, e.Rule, result, e.Source.String()),
-			storeErrors: m.storeErrors.WithLabelValues(e.Prefix, e.Rule),
-			duration:    m.duration.WithLabelValues(e.Prefix, e.Rule),
+			decisions: m.decisions.WithLabelValues(e.Prefix, e.Rule, result, e.Source.String()),
+			duration:  m.duration.WithLabelValues(e.Prefix, e.Rule),
 		})
 	}
 	s := v.(*decisionSeries)
 	s.decisions.Inc()
 	s.duration.Observe(e.Latency.Seconds())
-	if e.Err != nil {
-		s.storeErrors.Inc()
+}
+
+// Fault implements core.Observer.
+func (m *Metrics) Fault(e core.FaultEvent) {
+	kind := "outage"
+	switch {
+	case errors.Is(e.Err, core.ErrKeyFault):
+		kind = "key"
+	case errors.Is(e.Err, core.ErrMisconfigured):
+		kind = "config"
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		kind = "timeout"
 	}
+	m.storeErrors.WithLabelValues(e.Name, kind).Inc()
 }
 
 // Breaker implements core.Observer.
@@ -155,12 +171,12 @@ func (m *Metrics) Breaker(e core.BreakerEvent) {
 	if e.Open {
 		state, open = "open", 1
 	}
-	m.breakerOpen.WithLabelValues(e.Prefix).Set(open)
-	m.transitions.WithLabelValues(e.Prefix, state).Inc()
+	m.breakerOpen.WithLabelValues(e.Name).Set(open)
+	m.transitions.WithLabelValues(e.Name, state).Inc()
 }
 
-// Action implements core.Observer.
-func (m *Metrics) Action(e core.ActionEvent) {
+// Action implements guard.Observer.
+func (m *Metrics) Action(e guard.ActionEvent) {
 	result := "ok"
 	if e.Err != nil {
 		result = "error"

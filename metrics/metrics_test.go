@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/store/memorystore"
@@ -42,15 +43,15 @@ func exercise(t *testing.T, m *metrics.Metrics) *prometheus.Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := core.NewGuard(lim)
+	g, err := guard.New(lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ { // 2 allowed, 3 denied; 1 notice decision allowed, 2 denied
-		g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: 1, ChatID: 1, ChatType: "private"})
+		g.Check(ctx, guard.Update{Kind: guard.KindMessage, UserID: 1, ChatID: 1, ChatType: "private"})
 	}
-	g.ReportAction(ctx, "sendMessage", core.Update{Kind: core.KindMessage}, "", nil)
-	g.ReportAction(ctx, "answerCallbackQuery", core.Update{Kind: core.KindCallbackQuery}, "", io.ErrUnexpectedEOF)
+	g.ReportAction(ctx, "sendMessage", guard.Update{Kind: guard.KindMessage}, "", nil)
+	g.ReportAction(ctx, "answerCallbackQuery", guard.Update{Kind: guard.KindCallbackQuery}, "", io.ErrUnexpectedEOF)
 
 	shadow, err := core.New(st, core.PerMinute(1), core.WithObserver(m), core.WithShadow(true),
 		core.WithPrefix("trial"), core.WithLogger(discard))

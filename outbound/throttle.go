@@ -22,8 +22,8 @@ import (
 // sent; the throttle says so at once rather than sleeping in vain.
 var ErrWaitTooLong = errors.New("outbound: wait too long")
 
-// Rule is the rule name under which the throttle's decisions reach the
-// Limiter's observer (metrics label rule="outbound"). Lane keys do not
+// Rule is the rule name under which the throttle's decisions reach its
+// observer (WithObserver; metrics label rule="outbound"). Lane keys do not
 // use it.
 const Rule = "outbound"
 
@@ -77,26 +77,39 @@ func DefaultLimits() Limits {
 // transport; adapters/telegolimit.Caller wraps telego's fasthttp caller
 // with it). A Throttle is safe for concurrent use.
 type Throttle struct {
-	lim     *core.Limiter
-	limits  Limits
-	maxWait time.Duration
-	retries int
-	logger  *slog.Logger
-	botID   string
-	events  func(Event)
+	store    core.Store
+	prefix   string
+	observer core.Observer // nil: none
+	limits   Limits
+	maxWait  time.Duration
+	retries  int
+	logger   *slog.Logger
+	botID    string
+	events   func(Event)
 }
 
 type config struct {
-	limits  Limits
-	maxWait time.Duration
-	retries int
-	logger  *slog.Logger
-	botID   int64
-	events  func(Event)
+	prefix   string
+	observer core.Observer
+	limits   Limits
+	maxWait  time.Duration
+	retries  int
+	logger   *slog.Logger
+	botID    int64
+	events   func(Event)
 }
 
 // Option configures a Throttle in New.
 type Option func(*config)
+
+// WithPrefix sets the first part of every lane key (default
+// core.DefaultPrefix); use the bot's limiter prefix, e.g. store.Config's
+// Prefix, so tenants sharing one Redis stay apart.
+func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithObserver reports each lane decision to o as a core.DecisionEvent
+// under the rule name Rule. Default: none.
+func WithObserver(o core.Observer) Option { return func(c *config) { c.observer = o } }
 
 // WithLimits sets the lanes (default DefaultLimits()); zero fields keep
 // their defaults.
@@ -189,22 +202,22 @@ type Event struct {
 	Err error
 }
 
-// New returns a Throttle that keeps its lanes through lim's store, under
-// lim's prefix, with lim's timeout, circuit breaker and failure policy (the
-// Limiter's own Limit and rule play no part; decisions reach its observer
-// under the rule name Rule). lim's store must be a
-// core.LaneStore (memorystore and redisstore are). It does no I/O.
+// New returns a Throttle that keeps its lanes in st (TakeAll and Block),
+// shared by every instance using the same store and prefix. Wrap a remote
+// store with core.Resilient (store.Open does) so that an outage is decided
+// by its failure policy. It does no I/O.
 //
 // Keys are "<prefix>:{bot:<id>}:out:global", ":out:paid" and
 // ":out:chat:<chat_id>": one hash tag per bot, so a bot's lanes share one
 // Redis Cluster slot, as TakeAll requires. Errors wrap core.ErrInvalidOption
-// (nil limiter, bad option) or core.ErrInvalidLimit (a lane that is not a
-// valid SlidingWindow Limit).
-func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
-	if lim == nil {
-		return nil, fmt.Errorf("outbound: %w: limiter is nil", core.ErrInvalidOption)
+// (nil store, bad option or prefix) or core.ErrInvalidLimit (a lane that is
+// not a valid SlidingWindow Limit).
+func New(st core.Store, opts ...Option) (*Throttle, error) {
+	if st == nil {
+		return nil, fmt.Errorf("outbound: %w: store is nil", core.ErrInvalidOption)
 	}
-	c := config{limits: DefaultLimits(), maxWait: DefaultMaxWait, retries: DefaultRetries, logger: slog.Default()}
+	c := config{prefix: core.DefaultPrefix, limits: DefaultLimits(), maxWait: DefaultMaxWait, retries: DefaultRetries,
+		logger: slog.Default()}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("outbound: %w: nil Option", core.ErrInvalidOption)
@@ -239,13 +252,11 @@ func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
 	case c.logger == nil:
 		return nil, fmt.Errorf("outbound: %w: nil logger", core.ErrInvalidOption)
 	}
-	// A rule of its own, so that observers (metrics) tell the throttle's
-	// decisions from the inbound limiter's: rule="outbound".
-	lim, err := lim.Rule(Rule, c.limits.Global)
-	if err != nil {
+	if err := core.ValidatePrefix(c.prefix); err != nil {
 		return nil, fmt.Errorf("outbound: %w", err)
 	}
-	t := &Throttle{lim: lim, limits: c.limits, maxWait: c.maxWait, retries: c.retries, logger: c.logger, events: c.events}
+	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
+		retries: c.retries, logger: c.logger, events: c.events}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -451,7 +462,7 @@ type run struct {
 // lanes returns the request's lanes: global (or paid) first, then its
 // chat's lane if it names a chat.
 func (r *run) lanes(p params) []core.Lane {
-	prefix := r.t.lim.Prefix() + ":{bot:" + r.bot + "}:out:"
+	prefix := r.t.prefix + ":{bot:" + r.bot + "}:out:"
 	lanes := make([]core.Lane, 1, 2)
 	lanes[0] = core.Lane{Key: prefix + "global", Limit: r.t.limits.Global}
 	if p.paid {
@@ -470,7 +481,7 @@ func (r *run) lanes(p params) []core.Lane {
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 	start, slept := time.Now(), false
 	for {
-		res, err := r.t.lim.TakeAll(r.ctx, lanes, 1)
+		res, err := r.t.takeAll(r.ctx, lanes)
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
@@ -486,6 +497,21 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			return err
 		}
 	}
+}
+
+// takeAll asks the store for one slot on every lane and tells the
+// observer.
+func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result, error) {
+	if t.observer == nil {
+		return t.store.TakeAll(ctx, lanes, 1)
+	}
+	start := time.Now()
+	res, err := t.store.TakeAll(ctx, lanes, 1)
+	if err == nil {
+		t.observer.Decision(core.DecisionEvent{Prefix: t.prefix, Rule: Rule, Allowed: res.Allowed, Source: res.Source,
+			Latency: time.Since(start)})
+	}
+	return res, err
 }
 
 // fits reports, as an error wrapping ErrWaitTooLong, whether waiting d
@@ -528,7 +554,7 @@ func (r *run) pause(lanes []core.Lane, d time.Duration) {
 	ln := lanes[len(lanes)-1]
 	// Record the pause even if the caller gives up now: other requests
 	// and instances need it. The Limiter bounds the call by its timeout.
-	if err := r.t.lim.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, d); err != nil {
+	if err := r.t.store.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, min(d, core.MaxBlock)); err != nil {
 		r.t.logger.LogAttrs(r.ctx, slog.LevelWarn, "floodgate: could not share a 429 pause through the store; other instances keep sending",
 			slog.String("lane", laneName(ln.Key)), slog.Duration("pause", d), slog.String("error", redactErr(err).Error()))
 	}

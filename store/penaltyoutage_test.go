@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 )
 
@@ -22,12 +23,12 @@ func TestPenaltyCheckDuringRedisFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := core.NewGuard(lim, core.WithPenalty(core.DefaultPenalty))
+	g, err := guard.New(lim, guard.WithPenalty(guard.DefaultPenalty))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if v := g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: 1, ChatID: 1}); !v.Pass || v.Result.Source != core.SourceStore {
+	if v := g.Check(ctx, guard.Update{Kind: guard.KindMessage, UserID: 1, ChatID: 1}); !v.Pass || v.Result.Source != core.SourceStore {
 		t.Fatalf("before the freeze: %+v", v)
 	}
 	if err := srv.Signal(syscall.SIGSTOP); err != nil {
@@ -38,7 +39,7 @@ func TestPenaltyCheckDuringRedisFreeze(t *testing.T) {
 	const updates = 100
 	start := time.Now()
 	for i := range updates {
-		v := g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: int64(100 + i), ChatID: int64(100 + i)})
+		v := g.Check(ctx, guard.Update{Kind: guard.KindMessage, UserID: int64(100 + i), ChatID: int64(100 + i)})
 		if !v.Pass || v.Result.Source != core.SourceFallback {
 			t.Fatalf("update %d during the freeze: %+v; want passed by the fallback", i, v)
 		}

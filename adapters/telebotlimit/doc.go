@@ -1,4 +1,4 @@
-// Package telebotlimit puts a floodgate [core.Guard] in front of a bot built
+// Package telebotlimit puts a floodgate [guard.Guard] in front of a bot built
 // with gopkg.in/telebot.v3 (v3.3.8, imported as tele). [Middleware] is
 // telebot middleware for the whole bot, a group or one endpoint; [Poller]
 // filters every update before telebot dispatches it; both describe updates
@@ -14,7 +14,7 @@
 //
 //	st, err := store.Open(ctx, cfg) // cfg from store.FromEnv()
 //	limiter, err := st.NewLimiter()
-//	guard, err := core.NewGuard(limiter)
+//	guard, err := guard.New(limiter)
 //
 //	b.Use(telebotlimit.Middleware(guard)) // before any b.Handle
 //	b.Handle(tele.OnText, onText)
@@ -55,7 +55,7 @@
 // A throttled update never reaches your handler. Depending on its kind, the
 // adapter also calls the Bot API so the user is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)     On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage,
 //	                                                            plain text whatever the bot's ParseMode)
@@ -77,11 +77,11 @@
 //	my_chat_member, chat_member,     sender (from)              dropped silently
 //	chat_join_request
 //	message_reaction (Poller only)   user, or actor_chat        dropped silently
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	chat_boost, removed_chat_boost,
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
 // store is out (the limiter's core.FailClosed policy) gets the same answers
 // (a callback with the Guard's callback text), never a notice.

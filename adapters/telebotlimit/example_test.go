@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store"
 	"github.com/floodgate-go/floodgate/store/memorystore"
@@ -31,7 +32,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func ExampleMiddleware_endpoint() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	reports, err := core.NewGuard(limiter, core.WithNotice(0, nil)) // no notice: drop silently
+	reports, err := guard.New(limiter, guard.WithNotice(0, nil)) // no notice: drop silently
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func ExamplePoller() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func ExampleUpdateOf() {
 	u := tele.Update{ChannelPost: &tele.Message{Chat: ch, SenderChat: ch, Text: "news"}}
 	cu := telebotlimit.UpdateOf(&u)
 	fmt.Printf("%v: user %d, chat %d, sender chat %d\n", cu.Kind, cu.UserID, cu.ChatID, cu.SenderChatID)
-	scope, _ := core.ByUser(cu)
+	scope, _ := guard.ByUser(cu)
 	fmt.Println("counted as", scope)
 	// Output:
 	// channel_post: user 0, chat -1001234567890, sender chat -1001234567890

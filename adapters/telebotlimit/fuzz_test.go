@@ -6,6 +6,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tele "gopkg.in/telebot.v3"
@@ -57,7 +58,7 @@ func FuzzUpdateOf(f *testing.F) {
 		if again := telebotlimit.UpdateOf(&u); again != cu {
 			t.Fatalf("UpdateOf is not deterministic: %+v then %+v", cu, again)
 		}
-		if cu.Kind == core.KindOther && cu.UserID != 0 {
+		if cu.Kind == guard.KindOther && cu.UserID != 0 {
 			t.Fatalf("KindOther with a user: %+v", cu)
 		}
 		for range 2 {

@@ -1,4 +1,4 @@
-// Package telegolimit puts a floodgate [core.Guard] in front of a bot built
+// Package telegolimit puts a floodgate [guard.Guard] in front of a bot built
 // with github.com/mymmrac/telego v1 (v1.11.1) and its handler package
 // telegohandler (imported as th). [Middleware] is a telegohandler
 // middleware; [UpdateOf] describes a telego.Update to core. [Caller] paces
@@ -15,7 +15,7 @@
 // tries routes in registration order, and a middleware registered after a
 // handler never sees the updates that handler took.
 //
-//	guard, err := core.NewGuard(limiter) // limiter from store.Open(ctx, cfg) and opened.NewLimiter()
+//	guard, err := guard.New(limiter) // limiter from store.Open(ctx, cfg) and opened.NewLimiter()
 //	bh, err := th.NewBotHandler(bot, updates)
 //	bh.Use(telegolimit.Middleware(guard))
 //	bh.HandleMessage(...) // only updates within the limit get here
@@ -43,7 +43,7 @@
 // Depending on its kind, the middleware also calls the Bot API, so the user
 // is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)     On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage)
 //	message from an anonymous admin  the group (sender_chat)    as message: notice to the group once per cooldown
@@ -66,13 +66,13 @@
 //	chat_join_request
 //	message_reaction                 the user, or actor_chat    dropped silently
 //	guest_message                    sender (kind "other")      dropped silently (answerGuestQuery is yours)
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	purchased_paid_media,
 //	subscription, chat_boost,
 //	business_connection, ...,
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
 // store is out (the limiter's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
@@ -97,7 +97,7 @@
 //
 // A failed Bot API call of the middleware (a 429, a network error) is
 // logged through the limiter's logger (core.WithLogger) by
-// core.Guard.ReportAction, with the bot token cut out; telego's own
+// guard.Guard.ReportAction, with the bot token cut out; telego's own
 // logger reports it too ("Execution error ..."; its default logger hides
 // the token). The update stays dropped.
 //
@@ -113,7 +113,7 @@
 // bot's http.Client timeout. telegohandler cancels that context when the
 // bot handler stops (BotHandler.Stop, StopWithContext): an update in flight
 // then ends with its context (context.Canceled) and follows
-// core.WithErrorAction. Several bot instances (processes) share one limit,
+// guard.WithErrorAction. Several bot instances (processes) share one limit,
 // and one notice per cooldown, when their Guards use the same Redis store
 // and prefix.
 //

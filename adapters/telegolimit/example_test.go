@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/mymmrac/telego"
@@ -33,8 +34,8 @@ func ExampleMiddleware() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter,
-		core.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
+	guard, err := guard.New(limiter,
+		guard.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
 	if err != nil {
 		panic(err)
 	}
@@ -93,8 +94,8 @@ func ExampleMiddleware() {
 // Limit only some updates: a guard used in a handler group sees only the
 // updates that match the group's predicates (here, commands).
 func ExampleMiddleware_group() {
-	var bh *th.BotHandler // from th.NewBotHandler(bot, updates)
-	var guard *core.Guard // from core.NewGuard(limiter)
+	var bh *th.BotHandler  // from th.NewBotHandler(bot, updates)
+	var guard *guard.Guard // from guard.New(limiter)
 	commands := bh.Group(th.AnyCommand())
 	commands.Use(telegolimit.Middleware(guard))
 	commands.HandleMessage(func(ctx *th.Context, m telego.Message) error {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -22,9 +22,9 @@ import (
 //
 // Middleware panics when g is nil: a wiring mistake, reported when the bot
 // is built rather than on the first update.
-func Middleware(g *core.Guard) th.Handler {
+func Middleware(g *guard.Guard) th.Handler {
 	if g == nil {
-		panic("telegolimit: Middleware needs a non-nil *core.Guard (build one with core.NewGuard)")
+		panic("telegolimit: Middleware needs a non-nil *guard.Guard (build one with core.NewGuard)")
 	}
 	return func(ctx *th.Context, u telego.Update) error {
 		if !allow(ctx, ctx.Bot(), g, u) {
@@ -38,27 +38,27 @@ func Middleware(g *core.Guard) th.Handler {
 // checks every pointer, so a channel post (no From), an inline query (no
 // chat), a callback under an inline message (no Message), a poll (neither)
 // or an update of a kind telego does not know (every field nil) gives a
-// partial core.Update. Kinds core has no name for are KindOther; those with
+// partial guard.Update. Kinds core has no name for are KindOther; those with
 // a sender (guest_message) keep it, the others (payments, boosts, business
-// connections, ...) carry no ids, so core.WithUnkeyed decides them.
-func UpdateOf(u telego.Update) core.Update {
+// connections, ...) carry no ids, so guard.WithUnkeyed decides them.
+func UpdateOf(u telego.Update) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(core.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message)
 	case u.EditedMessage != nil:
-		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
 	case u.ChannelPost != nil:
-		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.BusinessMessage != nil:
-		return messageUpdate(core.KindBusinessMessage, u.BusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage)
 	case u.EditedBusinessMessage != nil:
-		return messageUpdate(core.KindBusinessMessage, u.EditedBusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
 	case u.GuestMessage != nil:
-		return messageUpdate(core.KindOther, u.GuestMessage)
+		return messageUpdate(guard.KindOther, u.GuestMessage)
 	case u.CallbackQuery != nil:
-		cu := core.Update{Kind: core.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case *telego.Message:
 			if m != nil {
@@ -71,38 +71,38 @@ func UpdateOf(u telego.Update) core.Update {
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return core.Update{Kind: core.KindInlineQuery, UserID: u.InlineQuery.From.ID}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.ID}
 	case u.ChosenInlineResult != nil:
-		return core.Update{Kind: core.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
+		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
 	case u.ShippingQuery != nil:
-		return core.Update{Kind: core.KindShippingQuery, UserID: u.ShippingQuery.From.ID}
+		return guard.Update{Kind: guard.KindShippingQuery, UserID: u.ShippingQuery.From.ID}
 	case u.PreCheckoutQuery != nil:
-		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: u.PreCheckoutQuery.From.ID}
+		return guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: u.PreCheckoutQuery.From.ID}
 	case u.Poll != nil:
-		return core.Update{Kind: core.KindPoll}
+		return guard.Update{Kind: guard.KindPoll}
 	case u.PollAnswer != nil: // from a user, or from a chat voting anonymously
-		return core.Update{Kind: core.KindPollAnswer, UserID: userID(u.PollAnswer.User), SenderChatID: chatID(u.PollAnswer.VoterChat)}
+		return guard.Update{Kind: guard.KindPollAnswer, UserID: userID(u.PollAnswer.User), SenderChatID: chatID(u.PollAnswer.VoterChat)}
 	case u.MyChatMember != nil:
-		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+		return memberUpdate(guard.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
 	case u.ChatMember != nil:
-		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+		return memberUpdate(guard.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
 	case u.ChatJoinRequest != nil:
-		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+		return memberUpdate(guard.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
 	case u.MessageReaction != nil:
 		r := u.MessageReaction
-		return core.Update{Kind: core.KindMessageReaction, UserID: userID(r.User), ChatID: r.Chat.ID,
+		return guard.Update{Kind: guard.KindMessageReaction, UserID: userID(r.User), ChatID: r.Chat.ID,
 			ChatType: r.Chat.Type, SenderChatID: chatID(r.ActorChat)}
 	}
-	return core.Update{Kind: core.KindOther}
+	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind core.Kind, m *telego.Message) core.Update {
-	return core.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: core.CommandOf(m.Text)}
+func messageUpdate(kind guard.Kind, m *telego.Message) guard.Update {
+	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text)}
 }
 
-func memberUpdate(kind core.Kind, from telego.User, chat telego.Chat) core.Update {
-	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+func memberUpdate(kind guard.Kind, from telego.User, chat telego.Chat) guard.Update {
+	return guard.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
 }
 
 func userID(u *telego.User) int64 {
@@ -126,7 +126,7 @@ var errNilBot = errors.New("telegolimit: the handler context has no bot, nothing
 // allow decides u with g and, on a denial, acts through bot: it answers a
 // callback query (so the button stops spinning) or an inline query (no
 // results), and sends the notice, if any, to the update's chat.
-func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update) bool {
+func allow(ctx context.Context, bot *telego.Bot, g *guard.Guard, u telego.Update) bool {
 	cu := UpdateOf(u)
 	v := g.Check(ctx, cu)
 	if v.Pass {
@@ -141,10 +141,10 @@ func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update)
 		g.ReportAction(ctx, method, cu, bot.Token(), f())
 	}
 	switch cu.Kind {
-	case core.KindCallbackQuery:
+	case guard.KindCallbackQuery:
 		p := tu.CallbackQuery(u.CallbackQuery.ID).WithText(v.CallbackText)
 		act("answerCallbackQuery", func() error { return bot.AnswerCallbackQuery(ctx, p) })
-	case core.KindInlineQuery:
+	case guard.KindInlineQuery:
 		// telego drops cache_time 0 (omitempty) and Telegram would then cache
 		// the empty answer for 300 s; 1 s is the least telego can send.
 		p := &telego.AnswerInlineQueryParams{InlineQueryID: u.InlineQuery.ID,
@@ -153,7 +153,7 @@ func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update)
 	}
 	if v.Notice != "" {
 		p := tu.Message(tu.ID(cu.ChatID), v.Notice)
-		if cu.Kind == core.KindBusinessMessage { // answer on behalf of the business account
+		if cu.Kind == guard.KindBusinessMessage { // answer on behalf of the business account
 			m := u.BusinessMessage
 			if m == nil {
 				m = u.EditedBusinessMessage

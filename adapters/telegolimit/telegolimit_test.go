@@ -11,6 +11,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/mymmrac/telego"
@@ -229,12 +230,12 @@ func TestGroup(t *testing.T) {
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		action core.Action
+		action guard.Action
 		passed int
-	}{{core.Pass, 6}, {core.Drop, 0}} {
-		t.Run(map[core.Action]string{core.Pass: "pass", core.Drop: "drop"}[tc.action], func(t *testing.T) {
+	}{{guard.Pass, 6}, {guard.Drop, 0}} {
+		t.Run(map[guard.Action]string{guard.Pass: "pass", guard.Drop: "drop"}[tc.action], func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])})
+			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[guard.Action]core.FailurePolicy{guard.Pass: core.FailOpen, guard.Drop: core.FailClosed}[tc.action])})
 			var passed counter
 			p := startPolling(t, api, func(bh *th.BotHandler) {
 				bh.Use(telegolimit.Middleware(g))
@@ -251,7 +252,7 @@ func TestStoreErrors(t *testing.T) {
 				t.Errorf("passed = %d, want %d", got, tc.passed)
 			}
 			wantAnswers := 0
-			if tc.action == core.Drop {
+			if tc.action == guard.Drop {
 				wantAnswers = 1
 			}
 			cb := api.CallsTo("answerCallbackQuery")
@@ -353,7 +354,7 @@ func TestNilBot(t *testing.T) {
 func TestMiddlewareNilGuardPanics(t *testing.T) {
 	defer func() {
 		r := recover()
-		if s, _ := r.(string); !strings.Contains(s, "non-nil *core.Guard") {
+		if s, _ := r.(string); !strings.Contains(s, "non-nil *guard.Guard") {
 			t.Errorf("recovered %v, want the nil guard message", r)
 		}
 	}()

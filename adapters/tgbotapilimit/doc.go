@@ -1,4 +1,4 @@
-// Package tgbotapilimit puts a floodgate [core.Guard] in front of a bot
+// Package tgbotapilimit puts a floodgate [guard.Guard] in front of a bot
 // built with github.com/go-telegram-bot-api/telegram-bot-api/v5 (v5.5.1,
 // imported as tgbotapi). tgbotapi has no middleware, so the package offers
 // a channel filter for long polling ([Filter]) and a one-update decision for
@@ -12,7 +12,7 @@
 //
 // Long polling: put Filter between the poller and your handler loop.
 //
-//	guard, err := core.NewGuard(limiter) // limiter from store.Open(...).NewLimiter()
+//	guard, err := guard.New(limiter) // limiter from store.Open(...).NewLimiter()
 //	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: 30})
 //	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
 //		handle(u) // only updates within the limit get here
@@ -41,7 +41,7 @@
 // A throttled update never reaches your handlers. Depending on its kind,
 // Check also calls the Bot API, so the user is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)     On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage)
 //	message from an anonymous admin  the group (sender_chat)    as message: notice to the group once per cooldown
@@ -59,10 +59,10 @@
 //	pre_checkout_query
 //	poll_answer, my_chat_member,     sender (user / from)       dropped silently
 //	chat_member, chat_join_request
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
 // store is out (the limiter's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
@@ -95,6 +95,6 @@
 // Filter panics when given a nil bot or Guard, once, at start-up. Check
 // never panics: a nil Guard lets every update through uncounted (warning
 // once through slog.Default), so a wiring mistake does not silence the bot,
-// matching core's default core.WithErrorAction(core.Pass); a nil bot still
+// matching core's default guard.WithErrorAction(guard.Pass); a nil bot still
 // decides, and logs each action it could not take.
 package tgbotapilimit

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -37,7 +38,7 @@ func ExampleFilter() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -82,7 +83,7 @@ func ExampleCheck() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -134,7 +135,7 @@ func ExampleUpdateOf() {
 		Text:       "/report@my_bot spam",
 	}}
 	cu := tgbotapilimit.UpdateOf(u)
-	scope, _ := core.ByUser(cu)
+	scope, _ := guard.ByUser(cu)
 	fmt.Println(cu.Kind, cu.Command, scope)
 	// Output: message /report s:-1001234567890
 }

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -17,46 +17,46 @@ import (
 // (neither), or an update of a kind tgbotapi v5.5.1 does not know (all
 // fields nil: KindOther). Unlike u.SentFrom, it also finds the user of
 // poll_answer, my_chat_member, chat_member and chat_join_request updates.
-func UpdateOf(u tgbotapi.Update) core.Update {
+func UpdateOf(u tgbotapi.Update) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(core.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message)
 	case u.EditedMessage != nil:
-		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
 	case u.ChannelPost != nil:
-		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.CallbackQuery != nil:
-		cu := core.Update{Kind: core.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
 		if m := u.CallbackQuery.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return core.Update{Kind: core.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
 	case u.ChosenInlineResult != nil:
-		return core.Update{Kind: core.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
+		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
 	case u.ShippingQuery != nil:
-		return core.Update{Kind: core.KindShippingQuery, UserID: userID(u.ShippingQuery.From)}
+		return guard.Update{Kind: guard.KindShippingQuery, UserID: userID(u.ShippingQuery.From)}
 	case u.PreCheckoutQuery != nil:
-		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.From)}
+		return guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.From)}
 	case u.Poll != nil:
-		return core.Update{Kind: core.KindPoll}
+		return guard.Update{Kind: guard.KindPoll}
 	case u.PollAnswer != nil:
-		return core.Update{Kind: core.KindPollAnswer, UserID: u.PollAnswer.User.ID}
+		return guard.Update{Kind: guard.KindPollAnswer, UserID: u.PollAnswer.User.ID}
 	case u.MyChatMember != nil:
-		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+		return memberUpdate(guard.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
 	case u.ChatMember != nil:
-		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+		return memberUpdate(guard.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
 	case u.ChatJoinRequest != nil:
-		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+		return memberUpdate(guard.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
 	}
-	return core.Update{Kind: core.KindOther}
+	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind core.Kind, m *tgbotapi.Message) core.Update {
-	cu := core.Update{Kind: kind, UserID: userID(m.From), Command: core.CommandOf(m.Text)}
+func messageUpdate(kind guard.Kind, m *tgbotapi.Message) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandOf(m.Text)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	if m.SenderChat != nil {
 		cu.SenderChatID = m.SenderChat.ID
@@ -64,8 +64,8 @@ func messageUpdate(kind core.Kind, m *tgbotapi.Message) core.Update {
 	return cu
 }
 
-func memberUpdate(kind core.Kind, from tgbotapi.User, chat tgbotapi.Chat) core.Update {
-	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+func memberUpdate(kind guard.Kind, from tgbotapi.User, chat tgbotapi.Chat) guard.Update {
+	return guard.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
 }
 
 func userID(u *tgbotapi.User) int64 {
@@ -100,10 +100,10 @@ var nilGuardOnce sync.Once
 // with a nil g it lets every update through, counting nothing (and logs a
 // warning once with slog.Default); with a nil bot it decides as usual and
 // logs each action it could not take.
-func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.Update) bool {
+func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, u tgbotapi.Update) bool {
 	if g == nil {
 		nilGuardOnce.Do(func() {
-			slog.Warn("tgbotapilimit: Check was given a nil *core.Guard: updates pass unlimited")
+			slog.Warn("tgbotapilimit: Check was given a nil *guard.Guard: updates pass unlimited")
 		})
 		return true
 	}
@@ -122,11 +122,11 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.
 		g.ReportAction(ctx, method, cu, bot.Token, err)
 	}
 	switch cu.Kind {
-	case core.KindCallbackQuery:
+	case guard.KindCallbackQuery:
 		p := tgbotapi.Params{"callback_query_id": u.CallbackQuery.ID}
 		p.AddNonEmpty("text", v.CallbackText)
 		call("answerCallbackQuery", p)
-	case core.KindInlineQuery:
+	case guard.KindInlineQuery:
 		// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram
 		// would then cache the empty answer for 300 s.
 		call("answerInlineQuery", tgbotapi.Params{"inline_query_id": u.InlineQuery.ID,
@@ -152,9 +152,9 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.
 //
 // Filter panics when bot or g is nil: a wiring mistake, reported when the
 // bot starts rather than on the first update.
-func Filter(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, in tgbotapi.UpdatesChannel) <-chan tgbotapi.Update {
+func Filter(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, in tgbotapi.UpdatesChannel) <-chan tgbotapi.Update {
 	if bot == nil || g == nil {
-		panic("tgbotapilimit: Filter needs a non-nil *tgbotapi.BotAPI and *core.Guard")
+		panic("tgbotapilimit: Filter needs a non-nil *tgbotapi.BotAPI and *guard.Guard")
 	}
 	out := make(chan tgbotapi.Update)
 	go func() {

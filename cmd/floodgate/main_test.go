@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -125,12 +126,12 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	take(t, lim, core.User(2), 1) // user 2: one message, not limited
-	g, err := core.NewGuard(lim, core.WithPenalty(core.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
+	g, err := guard.New(lim, guard.WithPenalty(guard.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 6 { // user 3 floods into a one-hour block
-		g.Check(ctx, core.Update{Kind: core.KindMessage, UserID: 3, ChatID: 3})
+		g.Check(ctx, guard.Update{Kind: guard.KindMessage, UserID: 3, ChatID: 3})
 	}
 	env := map[string]string{"REDIS_URL": srv.URL(), "FLOODGATE_PREFIX": "ops", "FLOODGATE_LIMIT": "3/m"}
 	if err := client.ConfigResetStat(ctx).Err(); err != nil {
@@ -181,7 +182,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status 4: %q", r)
 	}
 
-	// The penalty block (core.WithPenalty) shows.
+	// The penalty block (guard.WithPenalty) shows.
 	if r := report(mustRun(t, exitOK, env, "status", "3")); !strings.HasPrefix(r["penalty"], "blocked for") {
 		t.Errorf("status 3: penalty %q, want a block", r["penalty"])
 	}

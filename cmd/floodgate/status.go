@@ -80,7 +80,7 @@ func (c *cli) status(ctx context.Context, userID int64) error {
 	}
 	line(w, "PTTL", "%s", formatPTTL(raw.pttl))
 
-	// A repeat-offender block (core.WithPenalty) lives under rule
+	// A repeat-offender block (guard.WithPenalty) lives under rule
 	// "pen.block": its TAT is the end of the block.
 	block, err := c.lim.Rule("pen.block", core.Every(time.Hour))
 	if err != nil {

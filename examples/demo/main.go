@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
@@ -77,7 +78,7 @@ const (
 	// timeout a decision falls back to a local store (core.FailLocal), which
 	// knows nothing of the flood so far, and the numbers would drift.
 	storeTimeout = time.Second
-	// noticePrefix starts core.DefaultNoticeText, the "slow down" reply.
+	// noticePrefix starts guard.DefaultNoticeText, the "slow down" reply.
 	noticePrefix = "Too many requests"
 )
 
@@ -294,7 +295,7 @@ func (t *tally) get() (seen, messages, callbacks int) {
 // returns once it is down.
 type framework struct {
 	name, module string
-	start        func(ctx context.Context, apiURL string, guard *core.Guard, th *outbound.Throttle, t *tally, log *slog.Logger) (stop func(), err error)
+	start        func(ctx context.Context, apiURL string, guard *guard.Guard, th *outbound.Throttle, t *tally, log *slog.Logger) (stop func(), err error)
 }
 
 var frameworks = []framework{
@@ -338,7 +339,7 @@ func demo(ctx context.Context, fw framework, st *store.Opened, prefix string, wa
 		r.err = err
 		return r
 	}
-	guard, err := core.NewGuard(lim) // defaults: by sender, notify once a minute
+	guard, err := guard.New(lim) // defaults: by sender, notify once a minute
 	if err != nil {
 		r.err = err
 		return r

@@ -48,6 +48,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
@@ -104,7 +105,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		return err
 	}
@@ -123,11 +124,11 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		Client:      throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second, Transport: &pollTransport{ctx: ctx, base: transport, log: log}}),
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
 		OnError: func(err error, _ tele.Context) {
-			log.Error("handler failed", "error", core.Redact(err.Error(), token))
+			log.Error("handler failed", "error", guard.Redact(err.Error(), token))
 		},
 	}) // calls getMe: a wrong token fails here
 	if err != nil {
-		return fmt.Errorf("telebot: %s", core.Redact(err.Error(), token))
+		return fmt.Errorf("telebot: %s", guard.Redact(err.Error(), token))
 	}
 	b.Use(telebotlimit.Middleware(guard)) // before b.Handle, which copies the middleware list
 	handle(b)
@@ -135,7 +136,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if webhookURL == "" {
 		// getUpdates fails while a webhook is set, e.g. by an earlier webhook run.
 		if err := b.RemoveWebhook(); err != nil {
-			return fmt.Errorf("deleteWebhook: %s", core.Redact(err.Error(), token))
+			return fmt.Errorf("deleteWebhook: %s", guard.Redact(err.Error(), token))
 		}
 		log.Info("floodgate bot started", "framework", "telebot", "mode", "polling", "store", cfg.String())
 		poll(ctx, b)
@@ -149,7 +150,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	hook := &tele.Webhook{Endpoint: &tele.WebhookEndpoint{PublicURL: webhookURL}, SecretToken: secret}
 	if err := b.SetWebhook(hook); err != nil { // listening already, so no update is refused
 		ln.Close()
-		return fmt.Errorf("setWebhook: %s", core.Redact(err.Error(), token))
+		return fmt.Errorf("setWebhook: %s", guard.Redact(err.Error(), token))
 	}
 	log.Info("floodgate bot started", "framework", "telebot", "mode", "webhook", "store", cfg.String())
 	return serveWebhook(ctx, ln, b, secret)

@@ -33,6 +33,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
@@ -74,7 +75,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	// redact removes the token from errors: HTTP errors quote the request
 	// URL, /bot<token>/<method>.
 	redact := func(what string, err error) error {
-		return fmt.Errorf("%s: %s", what, core.Redact(err.Error(), token))
+		return fmt.Errorf("%s: %s", what, guard.Redact(err.Error(), token))
 	}
 
 	cfg, err := store.FromLookup(lookup)
@@ -96,7 +97,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		return err
 	}
@@ -299,6 +300,6 @@ func (l telegoLog) Errorf(format string, args ...any) {
 
 func (l telegoLog) logf(level slog.Level, format string, args []any) {
 	if l.log.Enabled(l.ctx, level) {
-		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+core.Redact(fmt.Sprintf(format, args...), l.token))
+		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+guard.Redact(fmt.Sprintf(format, args...), l.token))
 	}
 }

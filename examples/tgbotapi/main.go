@@ -3,7 +3,7 @@
 // floods by floodgate. Copy it as a starting point.
 //
 // It answers /start (a greeting and a button), /help, /ping and the button,
-// and echoes any other text. Every update goes through one core.Guard:
+// and echoes any other text. Every update goes through one guard.Guard:
 // throttled ones are dropped, throttled button presses and inline queries
 // are answered, and a "slow down" notice goes out at most once per minute.
 //
@@ -39,6 +39,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/metrics"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store"
@@ -94,7 +95,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return err
 	}
-	guard, err := core.NewGuard(limiter)
+	guard, err := guard.New(limiter)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 }
 
 // poll receives updates by long polling until ctx is done.
-func poll(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slog.Logger) error {
+func poll(ctx context.Context, bot *tgbotapi.BotAPI, guard *guard.Guard, log *slog.Logger) error {
 	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: pollTimeout})
 	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
 		handle(bot, u, log)
@@ -140,7 +141,7 @@ func poll(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slo
 // serveWebhook sets the webhook and serves it on listenAddr until ctx is
 // done. It uses its own ServeMux and Server rather than
 // bot.ListenForWebhook, which registers on http.DefaultServeMux.
-func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slog.Logger,
+func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, guard *guard.Guard, log *slog.Logger,
 	hookURL, listenAddr, secret string, started func(mode string)) error {
 	u, err := url.Parse(hookURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {

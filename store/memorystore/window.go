@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 	"github.com/patrickmn/go-cache"
 )
 
@@ -108,7 +109,7 @@ func unlockWindows(entries []*windowEntry) {
 	}
 }
 
-// TakeAll implements core.LaneStore: the lanes are decided together, under
+// TakeAll implements core.Store: the lanes are decided together, under
 // the locks of all their entries.
 func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Result, error) {
 	keys := make([]string, len(lanes))
@@ -117,7 +118,7 @@ func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Resul
 	}
 	entries, err := s.lockWindows(keys)
 	if err != nil {
-		return core.Result{}, err
+		return full(lanes[0].Limit), nil
 	}
 	defer unlockWindows(entries)
 	now := s.now()
@@ -125,7 +126,7 @@ func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Resul
 	for i, e := range entries {
 		logs[i] = e.times
 	}
-	res := core.DecideLanes(lanes, logs, now, n)
+	res := decide.Lanes(lanes, logs, now, n)
 	if res.Allowed {
 		for i, e := range entries {
 			e.keep(logs[i], lanes[i].Limit)
@@ -134,17 +135,20 @@ func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Resul
 	return res, nil
 }
 
-// Block implements core.LaneStore.
+// Block implements core.Store.
 func (s *Store) Block(_ context.Context, key string, l core.Limit, d time.Duration) error {
 	if d <= 0 {
 		return nil
+	}
+	if l.Algorithm == core.GCRA {
+		return s.blockGCRA(key, l, d)
 	}
 	entries, err := s.lockWindows([]string{key})
 	if err != nil {
 		return err
 	}
 	defer unlockWindows(entries)
-	log, _ := core.BlockWindow(l, entries[0].times, s.now(), d)
+	log, _ := decide.BlockWindow(l, entries[0].times, s.now(), d)
 	entries[0].keep(log, l)
 	return nil
 }
@@ -171,6 +175,6 @@ func (s *Store) peekWindow(key string, l core.Limit) core.Result {
 			e.mu.Unlock()
 		}
 	}
-	res, _ := core.DecideWindow(l, times, s.now(), 1)
+	res, _ := decide.Window(l, times, s.now(), 1)
 	return res
 }

@@ -32,7 +32,7 @@ type Store struct {
 	limits     limitCache
 }
 
-var _ core.LaneStore = (*Store)(nil)
+var _ core.Store = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*Store)

@@ -21,14 +21,14 @@ var (
 	block = newScript(blockSource)
 )
 
-// TakeAll implements core.LaneStore with one EVALSHA over all the lanes'
+// TakeAll implements core.Store with one EVALSHA over all the lanes'
 // keys, which in Redis Cluster must share a hash slot (one hash tag). It is
 // coalesced with concurrent decisions like Take.
 func (s *Store) TakeAll(ctx context.Context, lanes []core.Lane, n int) (core.Result, error) {
 	return s.runWindow(ctx, lanes, n, applyTake)
 }
 
-// Block implements core.LaneStore with one EVALSHA.
+// Block implements core.Store with one EVALSHA.
 func (s *Store) Block(ctx context.Context, key string, l core.Limit, d time.Duration) error {
 	if d <= 0 {
 		return nil
