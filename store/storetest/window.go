@@ -1,4 +1,4 @@
-package testutil
+package storetest
 
 import (
 	"fmt"
@@ -8,26 +8,17 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 )
 
 // laneKey returns a key of this case's namespace that shares one Redis
 // Cluster hash slot with every other laneKey of the case, as TakeAll needs.
 func (s *suiteRun) laneKey(name string) string { return "suite:{" + s.ns + "}:out:" + name }
 
-// lanes returns the store as a core.LaneStore, failing when it is not one.
-func (s *suiteRun) lanes(t *testing.T) core.LaneStore {
-	t.Helper()
-	ls, ok := s.store.(core.LaneStore)
-	if !ok {
-		t.Fatalf("%T is not a core.LaneStore (TakeAll, Block)", s.store)
-	}
-	return ls
-}
-
 // takeAll calls TakeAll and fails the test on an error.
 func (s *suiteRun) takeAll(t *testing.T, n int, lanes ...core.Lane) core.Result {
 	t.Helper()
-	r, err := s.lanes(t).TakeAll(s.ctx, lanes, n)
+	r, err := s.store.TakeAll(s.ctx, lanes, n)
 	if err != nil {
 		t.Fatalf("TakeAll(%v, %d): %v", lanes, n, err)
 	}
@@ -44,7 +35,7 @@ var (
 var windowCases = []suiteCase{
 	{
 		name: "WindowMatchesDecideWindow",
-		why: "a sliding window must admit at most Rate in any Period and decide exactly as core.DecideWindow " +
+		why: "a sliding window must admit at most Rate in any Period and decide exactly as decide.Window " +
 			"does, so every store gives the same answers",
 		run: func(t *testing.T, s *suiteRun) {
 			k := s.key("w")
@@ -53,7 +44,7 @@ var windowCases = []suiteCase{
 			for step := range 40 {
 				now := s.clock.Now().UnixMicro()
 				n := 1 + step%3/2 // costs 1, 1, 2, ...
-				ref, next := core.DecideWindow(threePerSecond, log, now, n)
+				ref, next := decide.Window(threePerSecond, log, now, n)
 				got := s.take(t, k, threePerSecond, n)
 				expect(t, fmt.Sprintf("step %d (+%v, cost %d)", step, time.Duration(step)*100*time.Millisecond, n),
 					got, threePerSecond, want{ref.Allowed, ref.Remaining, ref.RetryAfter, ref.ResetAfter})
@@ -128,7 +119,7 @@ var windowCases = []suiteCase{
 		why: "after a 429 every instance must wait Telegram's retry_after on that lane, a shorter later " +
 			"block must not cut it, and other lanes must not freeze",
 		run: func(t *testing.T, s *suiteRun) {
-			ls := s.lanes(t)
+			ls := s.store
 			a, b := s.laneKey("chat:a"), s.laneKey("chat:b")
 			if err := ls.Block(s.ctx, a, threePerSecond, 5*time.Second); err != nil {
 				t.Fatal(err)
@@ -158,7 +149,7 @@ var windowCases = []suiteCase{
 				wg.Go(func() {
 					chat := core.Lane{Key: s.laneKey(fmt.Sprintf("chat:%d", g)), Limit: core.Window(3, time.Hour)}
 					for range 20 {
-						r, err := s.lanes(t).TakeAll(s.ctx, []core.Lane{global, chat}, 1)
+						r, err := s.store.TakeAll(s.ctx, []core.Lane{global, chat}, 1)
 						if err != nil {
 							errs <- err
 							return
