@@ -126,11 +126,11 @@ type Verdict struct {
 // Check, and act on the Verdict. A Guard is safe for concurrent use. Build
 // it with New: the zero Guard is not usable, and its methods panic.
 type Guard struct {
-	lim          *core.Limiter
-	cfg          config
-	commands     map[string]*core.Limiter
-	notice       *core.Limiter // nil: no notices
-	pen          *penalties    // nil: no penalties
+	lim      *core.Limiter
+	cfg      config
+	commands map[string]*core.Limiter
+	notice   *core.Limiter // nil: no notices
+	pen      *penalties    // nil: no penalties
 }
 
 // config is what the Options set.
