@@ -218,7 +218,7 @@ func TestLoneCallerRunsDirectly(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client, trips := countedClient(t, srv)
 	s := New(client)
-	l := core.PerHour(1000)
+	l := core.Limit{Rate: 1000, Period: time.Hour, Burst: 1000}
 	for i := range 50 {
 		if _, err := s.Take(context.Background(), "floodgate:{u:1}:msg", l, 1); err != nil {
 			t.Fatalf("Take %d: %v", i, err)

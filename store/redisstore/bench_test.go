@@ -214,10 +214,9 @@ func BenchmarkPipelineCeiling(b *testing.B) {
 	}
 }
 
-// BenchmarkLimiterAllow is a decision as a bot makes it: core.Limiter.Allow
-// builds the key from a user id (one allocation), bounds the call by its
-// timeout, then Store.Take.
-func BenchmarkLimiterAllow(b *testing.B) {
+// BenchmarkLimiterTake is a decision as a bot makes it: core.Limiter.Take
+// builds the key from a user id (one allocation), then Store.Take.
+func BenchmarkLimiterTake(b *testing.B) {
 	client := benchServer(b)
 	lim, err := core.New(redisstore.New(client), benchLimit)
 	if err != nil {
@@ -226,7 +225,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		res, err := lim.Allow(ctx, int64(100000000+i%100_000))
+		res, err := lim.Take(ctx, core.User(int64(100000000+i%100_000)), 1)
 		if err != nil {
 			b.Fatal(err)
 		}
