@@ -14,7 +14,7 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua, over one key or, merged by the batcher
+// gcra is decide.GCRA in Lua, over one key or, merged by the batcher
 // (WithMergedScripts), the keys of many concurrent decisions; EVAL (which
 // loads the script) only on NOSCRIPT.
 var gcra = newMultiScript(gcraSource)
@@ -76,7 +76,9 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 }
 
 // Take implements core.Store with one EVALSHA, sent alone or in a pipeline
-// with concurrent decisions (see the package doc, Coalescing). If ctx ends
+// with concurrent decisions (see the package doc, Coalescing). A value the
+// script cannot read is healed, not an error (see the package doc,
+// Healing); errors have kinds (see the package doc, Errors). If ctx ends
 // first, Take returns at once with an error wrapping ctx.Err(), and the
 // decision may still have been applied.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
@@ -87,7 +89,8 @@ func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core
 }
 
 // Peek implements core.Store with one EVALSHA that writes nothing, sent
-// like Take's.
+// like Take's. It reads a value the script cannot read as absent (a fresh
+// key) and leaves it for the next Take to heal.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
 	if l.Algorithm == core.SlidingWindow {
 		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, 1, applyPeek)
@@ -98,7 +101,7 @@ func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result
 // Reset implements core.Store with one DEL.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("redisstore: reset: %w", err)
+		return storeErr("reset", err)
 	}
 	return nil
 }
@@ -135,14 +138,14 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 func (s *Store) eval(ctx context.Context, r *request, want int) ([]int64, error) {
 	c, err := s.batch.run(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, storeErr("eval", err)
 	}
 	v, err := c.(*redis.IntSliceCmd).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, storeErr("eval", err)
 	}
 	if len(v) != want {
-		return nil, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
+		return nil, storeErr("eval", fmt.Errorf("%w %v", errBadReply, v))
 	}
 	return v, nil
 }
