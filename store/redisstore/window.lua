@@ -7,7 +7,9 @@
 -- ARGV[2+2i]    lane i's Rate;  ARGV[3+2i] its Period in µs
 -- Returns the binding lane's {allowed 0|1, remaining, retry_after µs,
 -- reset_after µs, i}: when denied the longest wait, when admitted the
--- fewest remaining (the first on a tie). A denial writes nothing.
+-- fewest remaining (the first on a tie). A denial writes nothing, except a
+-- TTL on a lane that has none (planted by hand), so that no key lives
+-- forever.
 -- Healing: a lane whose value cannot be a log (another type: WRONGTYPE; an
 -- entry that is not a decimal integer, beyond 2^53, more than 2^51 µs
 -- ahead, or older than the entry after it: decide.ValidTimes, the list
@@ -43,7 +45,7 @@ local function read(key, rate)
   return log, false
 end
 local best, lane
-local live, at, foreign = {}, {}, {}
+local live, at, foreign, newest = {}, {}, {}, {}
 for i = 1, #KEYS do
   local rate, p = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
   local log, bad = read(KEYS[i], rate)
@@ -65,9 +67,9 @@ for i = 1, #KEYS do
     if count > 0 and log[1] > now then
       at[i] = log[1] -- never record an event before a newer one
     end
-    live[i] = count
     r = {1, rate - count - n, 0, at[i] + p - now}
   end
+  live[i], newest[i] = count, log[1]
   if i == 1 or (r[1] == 0 and (best[1] == 1 or r[3] > best[3])) or
       (r[1] == 1 and best[1] == 1 and r[2] < best[2]) then
     best, lane = r, i
@@ -91,6 +93,15 @@ if best[1] == 1 and ARGV[2] == "1" then
     end
     -- the TTL covers the newest event's stay in the window
     redis.call("PEXPIRE", KEYS[i], math.ceil((at[i] + p - now) / 1000))
+  end
+end
+if best[1] == 0 and ARGV[2] == "1" then
+  -- denied: write nothing, but a TTL on a lane that has none (planted by
+  -- hand), covering its newest live event's stay in the window
+  for i = 1, #KEYS do
+    if live[i] > 0 and redis.pcall("PTTL", KEYS[i]) == -1 then
+      redis.call("PEXPIRE", KEYS[i], math.ceil((newest[i] + tonumber(ARGV[3 + 2 * i]) - now) / 1000))
+    end
   end
 end
 best[5] = lane
