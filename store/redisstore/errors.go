@@ -1,24 +1,45 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/redis/go-redis/v9"
 )
 
-// storeErr returns err, the failure of operation op, as the store returns
-// it: prefixed "redisstore: op: ", wrapping err (so errors.Is still finds
-// context.DeadlineExceeded or a go-redis error) and, when it is a fault of
-// one key or of the deployment rather than an outage, core.ErrKeyFault or
-// core.ErrMisconfigured (see kindOf).
-func storeErr(op string, err error) error {
+// storeErr returns err, the failure of operation op under ctx, as the
+// store returns it: prefixed "redisstore: op: ", wrapping err (so
+// errors.Is still finds a go-redis error) and, when it is a fault of one
+// key or of the deployment rather than an outage, core.ErrKeyFault or
+// core.ErrMisconfigured (see kindOf). When ctx has ended, the error wraps
+// ctx's error too: go-redis reports a deadline it set on the socket
+// (ContextTimeoutEnabled) as an i/o timeout, and callers (Resilient, its
+// metrics) must still see context.DeadlineExceeded.
+func storeErr(ctx context.Context, op string, err error) error {
+	if cerr := ctxErr(ctx); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
 	if kind := kindOf(err); kind != nil {
 		return fmt.Errorf("redisstore: %s: %w: %w", op, kind, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// ctxErr returns ctx.Err(), or context.DeadlineExceeded once ctx's deadline
+// has passed although its timer has not fired yet (a socket deadline set
+// from it can expire first).
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // errBadReply is wrapped by the error for a script reply the store cannot

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -193,13 +194,24 @@ func TestKindOf(t *testing.T) {
 		{redis.ErrPoolTimeout, "outage"},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, "outage"},
 	} {
-		err := storeErr("eval", tc.err)
+		err := storeErr(context.Background(), "eval", tc.err)
 		if got := kindName(err); got != tc.kind || !errors.Is(err, tc.err) {
 			t.Errorf("%q: %s (wraps the cause: %v), want %s", tc.err, got, errors.Is(err, tc.err), tc.kind)
 		}
 	}
+	// A deadline go-redis set on the socket fails as an i/o timeout: once
+	// the caller's deadline has passed, the error says so.
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	if err := storeErr(expired, "eval", timeout); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, timeout) || kindName(err) != "outage" {
+		t.Errorf("%q after the deadline: want an outage wrapping context.DeadlineExceeded and the i/o timeout", err)
+	}
+	if err := storeErr(context.Background(), "eval", timeout); errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%q without a deadline wraps context.DeadlineExceeded", err)
+	}
 	// An error that already has its kind keeps it, once.
-	err := storeErr("eval", fmt.Errorf("x: %w", core.ErrMisconfigured))
+	err := storeErr(context.Background(), "eval", fmt.Errorf("x: %w", core.ErrMisconfigured))
 	if strings.Count(err.Error(), core.ErrMisconfigured.Error()) != 1 {
 		t.Errorf("%q names its kind twice", err)
 	}

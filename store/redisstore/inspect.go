@@ -54,7 +54,7 @@ type State struct {
 // keys, Inspect returns nil and does no I/O.
 func (s *Store) Inspect(ctx context.Context, limit core.Limit, keys ...string) ([]State, error) {
 	if err := limit.Validate(); err != nil {
-		return nil, storeErr("inspect", err)
+		return nil, storeErr(ctx, "inspect", err)
 	}
 	if len(keys) == 0 {
 		return nil, nil
@@ -74,7 +74,7 @@ func (s *Store) Inspect(ctx context.Context, limit core.Limit, keys ...string) (
 		for i, k := range keys {
 			node, err := cc.MasterForKey(ctx, k)
 			if err != nil {
-				return nil, storeErr("inspect", err)
+				return nil, storeErr(ctx, "inspect", err)
 			}
 			g := byNode[node]
 			if g == nil {
@@ -97,7 +97,7 @@ func (s *Store) Inspect(ctx context.Context, limit core.Limit, keys ...string) (
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, storeErr("inspect", err)
+		return nil, storeErr(ctx, "inspect", err)
 	}
 	return states, nil
 }

@@ -101,7 +101,7 @@ func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result
 // Reset implements core.Store with one DEL.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, key).Err(); err != nil {
-		return storeErr("reset", err)
+		return storeErr(ctx, "reset", err)
 	}
 	return nil
 }
@@ -138,14 +138,14 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 func (s *Store) eval(ctx context.Context, r *request, want int) ([]int64, error) {
 	c, err := s.batch.run(ctx, r)
 	if err != nil {
-		return nil, storeErr("eval", err)
+		return nil, storeErr(ctx, "eval", err)
 	}
 	v, err := c.(*redis.IntSliceCmd).Result()
 	if err != nil {
-		return nil, storeErr("eval", err)
+		return nil, storeErr(ctx, "eval", err)
 	}
 	if len(v) != want {
-		return nil, storeErr("eval", fmt.Errorf("%w %v", errBadReply, v))
+		return nil, storeErr(ctx, "eval", fmt.Errorf("%w %v", errBadReply, v))
 	}
 	return v, nil
 }

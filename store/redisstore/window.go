@@ -49,7 +49,7 @@ func (s *Store) Block(ctx context.Context, key string, l core.Limit, d time.Dura
 		err = c.Err()
 	}
 	if err != nil {
-		return storeErr("block", err)
+		return storeErr(ctx, "block", err)
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply a
 		return core.Result{}, err
 	}
 	if v[4] < 1 || int(v[4]) > len(lanes) {
-		return core.Result{}, storeErr("eval", fmt.Errorf("%w %v", errBadReply, v))
+		return core.Result{}, storeErr(ctx, "eval", fmt.Errorf("%w %v", errBadReply, v))
 	}
 	return decision(v, lanes[v[4]-1].Limit), nil
 }
