@@ -495,6 +495,7 @@ func TestNoScriptInPipeline(t *testing.T) {
 }
 
 func TestClusterNoScriptInPipeline(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -581,6 +582,7 @@ func noScriptInPipeline(t *testing.T, client redis.UniversalClient, trips *tripC
 // On a 3-master cluster, go-redis splits each pipeline by node; decisions
 // on keys spread over every master still share round trips and stay exact.
 func TestClusterCoalescingExact(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -720,6 +722,7 @@ func TestMergedRunIsolatesErrors(t *testing.T) {
 // CROSSSLOT for a merged run over keys of different slots, which runs
 // nothing: the decisions are then sent one by one, and merging stops.
 func TestMergedRunCrossSlotFallsBack(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	router := cluster.Client(t)

@@ -19,6 +19,7 @@ import (
 )
 
 func TestClusterConformance(t *testing.T) {
+	redisstore.SkipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -42,6 +43,7 @@ func TestClusterConformance(t *testing.T) {
 // one slot, on one master, and a multi-key script over them would be legal;
 // different users hash to different slots and so spread over every master.
 func TestClusterKeysSpreadAcrossSlots(t *testing.T) {
+	redisstore.SkipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -103,6 +105,7 @@ func TestClusterKeysSpreadAcrossSlots(t *testing.T) {
 // cluster: three processes, each with its own ClusterClient, flood one
 // user, whose key lives on one master; exactly the burst is admitted.
 func TestClusterThreeProcessesOneLimit(t *testing.T) {
+	redisstore.SkipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)

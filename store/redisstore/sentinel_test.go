@@ -54,6 +54,7 @@ var failoverLimit = core.Limit{Rate: 1, Period: time.Hour, Burst: failoverBurst}
 type userTally struct{ sent, admitted, denied, errs int }
 
 func TestSentinelFailover(t *testing.T) {
+	redisstore.SkipShort(t, "starts a Sentinel and fails the master over")
 	t.Parallel()
 	s := testutil.StartSentinel(t)
 	// The fail-fast settings store.Open uses (store.Config.RedisOptions).
