@@ -81,3 +81,40 @@ func ExampleStore_Take() {
 		fmt.Printf("ok, %d left\n", res.Remaining)
 	}
 }
+
+// Inspect shows what the store holds for some users, as an ops tool does,
+// without writing anything: one pipeline per Redis node. This example needs
+// a Redis server, so it is compiled but not run.
+func ExampleStore_Inspect() {
+	opt, err := store.Config{Backend: store.BackendRedis}.RedisOptions()
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	st := redisstore.New(client)
+	limit := core.PerMinute(20)
+	lim, err := core.New(st, limit)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	keys := []string{lim.Key(core.User(1)), lim.Key(core.User(2))}
+	states, err := st.Inspect(ctx, limit, keys...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range states {
+		switch {
+		case !s.Exists:
+			fmt.Printf("%s: never seen (or fully replenished)\n", s.Key)
+		case s.Foreign:
+			fmt.Printf("%s: holds something else; the next decision overwrites it\n", s.Key)
+		default:
+			fmt.Printf("%s: %d left, full again in %v (TTL %v)\n", s.Key, s.Result.Remaining,
+				s.Result.ResetAfter.Round(time.Second), s.TTL.Round(time.Second))
+		}
+	}
+}
