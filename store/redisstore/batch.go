@@ -439,7 +439,7 @@ func (f *flight) merge(ctx context.Context) *redis.SliceCmd {
 func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 	replies, err := mcmd.Result()
 	if err == nil && len(replies) != len(f.merged) {
-		err = fmt.Errorf("merged script: %d replies for %d decisions", len(replies), len(f.merged))
+		err = fmt.Errorf("merged script: %w: %d replies for %d decisions", errBadReply, len(replies), len(f.merged))
 	}
 	for i, r := range f.merged {
 		cmd := redis.NewIntSliceCmd(ctx)
@@ -456,7 +456,7 @@ func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 			for j, x := range v {
 				n, ok := x.(int64)
 				if !ok {
-					cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+					cmd.SetErr(fmt.Errorf("merged script: %w %v", errBadReply, v))
 					break
 				}
 				ints[j] = n
@@ -465,7 +465,7 @@ func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 				cmd.SetVal(ints)
 			}
 		default:
-			cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+			cmd.SetErr(fmt.Errorf("merged script: %w %v", errBadReply, v))
 		}
 	}
 }
