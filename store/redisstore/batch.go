@@ -183,7 +183,7 @@ func (b *batcher) put(r *request) {
 }
 
 // run runs r's script and returns its command, whose Err holds the
-// script's own error (WRONGTYPE, a network error). run consumes r: the
+// script's own error (NOPERM, OOM, a network error). run consumes r: the
 // caller must not touch it afterwards. The returned error is non-nil only
 // when ctx ended before the result came; the script may still have run,
 // or may run later, on the server.
