@@ -34,7 +34,9 @@ func list(v ...any) func(context.Context, *redis.Client, string) error {
 	return func(ctx context.Context, c *redis.Client, key string) error { return c.RPush(ctx, key, v...).Err() }
 }
 
-func hash(ctx context.Context, c *redis.Client, key string) error { return c.HSet(ctx, key, "f", "1").Err() }
+func hash(ctx context.Context, c *redis.Client, key string) error {
+	return c.HSet(ctx, key, "f", "1").Err()
+}
 
 // gcraPlants are values no GCRA key can hold, at now (µs). Those a lax
 // parser (Lua's tonumber) would read as a number lie in the future, so
