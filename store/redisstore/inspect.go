@@ -15,6 +15,7 @@ import (
 
 // State is what one key holds, read in the store's own format.
 type State struct {
+	// Key is the key read, as given to Inspect.
 	Key string
 	// Exists is false when there is no such key (Result is then a fresh
 	// key's).
