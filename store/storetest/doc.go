@@ -8,10 +8,11 @@
 //		})
 //	}
 //
-// Every floodgate store passes it (store/memorystore, store/redisstore);
-// a third-party store should too. The file example_store_test.go in this
-// package is a complete store in about a hundred lines, a mutex over a
-// map calling package core/decide, that passes the suite: start from it.
+// floodgate's own stores (store/memorystore, store/redisstore) run it,
+// and a third-party store should too. The file example_store_test.go in
+// this package is a complete store in about a hundred lines, a mutex over
+// a map calling package core/decide, that passes the suite with the TTL
+// checks on: start from it.
 //
 // # What the suite checks
 //
@@ -31,7 +32,7 @@
 // core/decide computes it and requires the store's [core.Result] to be
 // equal, field for field, step by step. The cases run on a frozen clock
 // that only the case moves (the factory's now), so a store passes or fails
-// the same way on every run; nothing depends on Redis.
+// the same way on every run. The suite itself needs no Redis.
 //
 // # Time to live
 //

@@ -14,12 +14,12 @@ import (
 // NewStore builds the store under test for one case. The store must take
 // its time from now, a clock the case freezes and moves (for Redis,
 // redisstore.WithClock). It is called from parallel subtests, once per
-// case, and twice by the cases that check that a Block is shared by two
-// store values, as two bot instances have: return stores over one shared
-// backend when there is one (two clients of one Redis), or independent
-// stores (an in-process store), and those cases skip themselves. Cases
-// use keys of their own, so stores may share a server across cases; close
-// what the function opens with t.Cleanup.
+// case, and twice, with the same t, by the case BlockSharedByStoreValues,
+// which checks that a Block is shared by two store values as by two bot
+// instances: return values over one backend when there is one (two
+// clients of one Redis), or independent stores (an in-process store), and
+// that case skips itself. Cases use keys of their own, so stores may share
+// a server across cases; close what the function opens with t.Cleanup.
 type NewStore func(t *testing.T, now func() time.Time) core.Store
 
 // Options turns on the checks a store must help with. The zero Options
@@ -38,10 +38,11 @@ type Options struct {
 	// TTLUnit is the granularity of the store's TTLs, for a store that
 	// rounds them up to a unit and counts them down on its own clock
 	// rather than the case's (redisstore: time.Millisecond, for PX and
-	// PTTL on Redis' clock). The suite then allows a TTL one unit longer
-	// than the state, and one unit plus the real time elapsed since the
-	// write shorter. Zero (≤ 0): the store keeps TTLs in microseconds on
-	// the case's clock (memorystore), and they must be exact.
+	// PTTL on Redis' clock). The suite then accepts a TTL up to one unit
+	// longer than the state needs, and up to one unit plus the real time
+	// elapsed since the write shorter. Zero (or less): the store keeps
+	// TTLs in microseconds on the case's clock (memorystore), and they
+	// must be exact.
 	TTLUnit time.Duration
 }
 
