@@ -21,7 +21,7 @@ var (
 // Take, Peek and Reset, and lanes through TakeAll.
 var windowCases = []suiteCase{
 	{
-		name: "WindowMatchesDecideWindow",
+		name: "WindowAdmitsRatePerPeriod",
 		why: "a sliding window must admit at most Rate in any Period and decide exactly as decide.Window " +
 			"does, so every store gives the same answers",
 		run: func(t *testing.T, s *suiteRun) {
