@@ -16,8 +16,9 @@ import (
 	"github.com/patrickmn/go-cache"
 )
 
-// ErrTooManyKeys is returned by Block for a new key when the store already
-// holds WithMaxKeys keys. Keys already present keep working.
+// ErrTooManyKeys is returned (wrapped) by Block for a new key while the
+// store holds WithMaxKeys keys. A decision on a new key is a denial
+// instead (see WithMaxKeys). Keys already held keep working.
 var ErrTooManyKeys = errors.New("memorystore: too many keys")
 
 // Defaults of the options.
@@ -145,12 +146,14 @@ func WithCleanupInterval(d time.Duration) Option {
 	return func(s *Store) { s.janitor = &janitor{interval: d} }
 }
 
-// WithMaxKeys caps the number of keys held (default 0: no cap). When full,
-// a decision on a new key is a denial with a RetryAfter of one interval,
-// and Block on a new key returns ErrTooManyKeys, so a flood of fresh user
-// ids cannot exhaust memory; keys already held keep working. The cap is
-// exact: Len never exceeds n, however many goroutines add keys. Keys count
-// until the janitor deletes them.
+// WithMaxKeys caps the number of keys held (default 0: no cap), so a flood
+// of fresh user ids cannot exhaust memory. While the store holds n keys, a
+// Take on a new key, or a TakeAll with a lane on one, is a denial (no
+// error) with Remaining 0 and RetryAfter and ResetAfter one Interval of
+// that key's Limit, recording nothing; Block on a new key returns an error
+// wrapping ErrTooManyKeys; Peek answers as usual. Keys already held keep
+// working. The cap is exact: Len never exceeds n, however many goroutines
+// add keys. Keys count until Reset or the janitor deletes them.
 func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = int64(max(n, 0)) } }
 
 // New returns an empty Store and starts its janitor.
@@ -258,9 +261,10 @@ func (x *index) takeLocked(sh *shard, key string, l core.Limit, n int, now int64
 }
 
 // full is the decision on a new key while the store holds WithMaxKeys
-// keys: a denial, retried after one interval.
+// keys: a denial, retried after one interval. Its RetryAfter is no longer
+// than the limit alone imposes, so a guard does not read it as a penalty.
 func full(l core.Limit) core.Result {
-	return core.Result{Limit: l, RetryAfter: l.Interval()}
+	return core.Result{Limit: l, RetryAfter: l.Interval(), ResetAfter: l.Interval()}
 }
 
 // addKey counts a key about to be indexed, or reports that the cap is
