@@ -412,8 +412,9 @@ func (c Config) withDefaults() Config {
 //	backend=memory prefix=floodgate limit=20/m burst 5
 //	backend=redis addr=redis://redis:6379 db=0 prefix=floodgate limit=1/s policy=closed timeout=200ms
 //
-// The failure policy and timeout appear for Redis, and only when either
-// differs from its default (FailLocal, 50 ms).
+// For Redis, "policy=… timeout=…" is appended, both together, when either
+// differs from its default (FailLocal, 50 ms); the memory store ignores
+// them and never shows them.
 //
 // A RedisURL that does not parse is shown as "addr=invalid", without its
 // text.

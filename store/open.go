@@ -50,8 +50,8 @@ var _ core.Store = (*Opened)(nil)
 
 // Open validates cfg and opens the store it names.
 //
-// For memory it starts a memorystore.Store (ctx is not used), which never
-// fails and needs no protection. For redis it
+// For memory it starts a memorystore.Store (ctx is not used) and returns
+// it as it is: it never fails, so it needs no protection. For redis it
 // builds the client the RedisURL's scheme calls for, with fail-fast
 // settings (short timeouts, one dial attempt per connection, no command
 // retries; see Config.RedisOptions):
@@ -66,12 +66,18 @@ var _ core.Store = (*Opened)(nil)
 // the client and returns an error naming the address (never the password),
 // so a wrong REDIS_URL or a down server fails at start-up rather than at the
 // first update. Against a refused port that takes milliseconds; give ctx a
-// deadline to bound it further. The redisstore.Store is wrapped by
-// core.Resilient with cfg's Policy and Timeout, and, under FailLocal, a
-// memorystore.Store as the fallback.
+// deadline to bound it further.
+//
+// The redisstore.Store is then wrapped by core.Resilient with cfg's Policy
+// and Timeout, a memorystore.Store as the FailLocal fallback, the prefix
+// as its Name, and the Observer and Logger of opts: a decision Redis cannot
+// make in time is made by the policy instead of failing. Wrapping
+// here, not in the Limiter, keeps whether a store is protected visible
+// where it is opened.
 //
 // Close the result when done. To share a client with the rest of the bot,
-// build the client yourself and pass it to redisstore.New instead.
+// build the client yourself, pass it to redisstore.New and wrap that with
+// core.Resilient.
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Opened, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -101,16 +107,20 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Opened, error) {
 		}
 		return nil, fmt.Errorf("store: %s did not answer PING: %w%s", where, err, hint)
 	}
-	fallback := memorystore.New()
-	st, err := core.Resilient(redisstore.New(client), core.Resilience{Policy: cfg.Policy, Fallback: fallback,
-		Timeout: cfg.timeout(), Name: cfg.Prefix, Observer: oc.observer, Logger: oc.logger})
+	r := core.Resilience{Policy: cfg.Policy, Timeout: cfg.timeout(), Name: cfg.Prefix,
+		Observer: oc.observer, Logger: oc.logger}
+	closeAll := client.Close
+	if cfg.Policy == core.FailLocal { // the only policy that decides with a fallback
+		fallback := memorystore.New()
+		r.Fallback = fallback
+		closeAll = func() error { _ = fallback.Close(); return client.Close() }
+	}
+	st, err := core.Resilient(redisstore.New(client), r)
 	if err != nil { // cfg was validated: not expected
-		_ = client.Close()
-		_ = fallback.Close()
+		_ = closeAll()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Opened{Store: st, Config: cfg, client: client, observer: oc.observer,
-		close: func() error { _ = fallback.Close(); return client.Close() }}, nil
+	return &Opened{Store: st, Config: cfg, client: client, observer: oc.observer, close: closeAll}, nil
 }
 
 // newRedisClient builds the client for c's RedisURL (defaults filled in)
