@@ -7,14 +7,13 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 )
 
-// A Throttle over the store the bot already uses (Redis for several
-// instances), plugged into the HTTP client the framework is given:
+// A Throttle over the store the bot already uses (store.Open's, Redis for
+// several instances), plugged into the HTTP client the framework is given:
 // telebot's Settings.Client, telego.WithHTTPClient, or tgbotapi's
 // NewBotAPIWithClient.
 func ExampleNew() {
@@ -24,13 +23,9 @@ func ExampleNew() {
 	}
 	defer api.Close()
 
-	st := memorystore.New() // redisstore for several instances
+	st := memorystore.New() // one process; store.Open for Redis
 	defer st.Close()
-	lim, err := core.New(st, core.PerSecond(1), core.WithLogger(discard()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	throttle, err := outbound.New(lim, outbound.WithLogger(discard()))
+	throttle, err := outbound.New(st, outbound.WithLogger(discard()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,8 +49,10 @@ func ExampleNew() {
 func ExampleThrottle_Transport() {
 	st := memorystore.New()
 	defer st.Close()
-	lim, _ := core.New(st, core.PerSecond(1), core.WithLogger(discard()))
-	throttle, _ := outbound.New(lim, outbound.WithLogger(discard()))
+	throttle, err := outbound.New(st, outbound.WithLogger(discard()))
+	if err != nil {
+		log.Fatal(err)
+	}
 	base := &http.Transport{Proxy: http.ProxyFromEnvironment}
 	client := &http.Client{Transport: throttle.Transport(base), Timeout: 2 * time.Minute}
 	fmt.Println(client.Transport != nil, throttle.Limits().Private)

@@ -133,19 +133,16 @@ func redisThrottle(t testing.TB, addr string, ev *events, opts ...outbound.Optio
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
 	t.Cleanup(func() { _ = client.Close() })
-	// A generous decision timeout: the race detector and three frameworks
-	// in parallel slow everything down; a timed-out decision would fall
-	// back to this instance's memory and pace it alone.
-	lim, err := core.New(redisstore.New(client), core.PerSecond(1), core.WithTimeout(2*time.Second),
-		core.WithLogger(discard()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Wrapped as store.Open wraps Redis, with a generous timeout: the race
+	// detector and three frameworks in parallel slow everything down; a
+	// timed-out decision would fall back to this instance's memory and
+	// pace it alone.
+	st := resilient(t, redisstore.New(client), core.Resilience{Timeout: 2 * time.Second})
 	opts = append([]outbound.Option{outbound.WithLogger(discard())}, opts...)
 	if ev != nil {
 		opts = append(opts, outbound.WithEvents(ev.add))
 	}
-	th, err := outbound.New(lim, opts...)
+	th, err := outbound.New(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,15 +99,11 @@ func newThrottle(t testing.TB, st core.Store, log io.Writer, ev *events, opts ..
 		log = io.Discard
 	}
 	lg := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	lim, err := core.New(st, core.PerSecond(1), core.WithLogger(lg))
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts = append([]outbound.Option{outbound.WithLogger(lg)}, opts...)
 	if ev != nil {
 		opts = append(opts, outbound.WithEvents(ev.add))
 	}
-	th, err := outbound.New(lim, opts...)
+	th, err := outbound.New(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,61 +371,32 @@ func TestReadsChatFromEveryBody(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	t.Parallel()
-	lim, err := core.New(memorystore.New(), core.PerSecond(1), core.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
 	for name, c := range map[string]struct {
-		lim  *core.Limiter
+		st   core.Store
 		opt  outbound.Option
 		want error
 	}{
-		"nil limiter":  {nil, nil, core.ErrInvalidOption},
-		"nil option":   {lim, nil, core.ErrInvalidOption},
-		"gcra lane":    {lim, outbound.WithLimits(outbound.Limits{Global: core.PerSecond(30)}), core.ErrInvalidLimit},
-		"invalid lane": {lim, outbound.WithLimits(outbound.Limits{Group: core.Window(0, time.Second)}), core.ErrInvalidLimit},
-		"max wait":     {lim, outbound.WithMaxWait(-1), core.ErrInvalidOption},
-		"retries":      {lim, outbound.WithRetries(-1), core.ErrInvalidOption},
-		"bot id":       {lim, outbound.WithBotID(-1), core.ErrInvalidOption},
-		"logger":       {lim, outbound.WithLogger(nil), core.ErrInvalidOption},
+		"nil store":    {nil, nil, core.ErrInvalidOption},
+		"nil option":   {st, nil, core.ErrInvalidOption},
+		"gcra lane":    {st, outbound.WithLimits(outbound.Limits{Global: core.PerSecond(30)}), core.ErrInvalidLimit},
+		"invalid lane": {st, outbound.WithLimits(outbound.Limits{Group: core.Window(0, time.Second)}), core.ErrInvalidLimit},
+		"max wait":     {st, outbound.WithMaxWait(-1), core.ErrInvalidOption},
+		"retries":      {st, outbound.WithRetries(-1), core.ErrInvalidOption},
+		"bot id":       {st, outbound.WithBotID(-1), core.ErrInvalidOption},
+		"logger":       {st, outbound.WithLogger(nil), core.ErrInvalidOption},
+		"empty prefix": {st, outbound.WithPrefix(""), core.ErrInvalidOption},
+		"brace prefix": {st, outbound.WithPrefix("a{b}"), core.ErrInvalidOption},
 	} {
 		var opts []outbound.Option
-		if name != "nil limiter" {
+		if name != "nil store" {
 			opts = append(opts, c.opt)
 		}
-		if _, err := outbound.New(c.lim, opts...); !errors.Is(err, c.want) {
+		if _, err := outbound.New(c.st, opts...); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// TestRetryWaitsWhenPauseNotStored: with the store down and a policy that
-// admits, the 429 pause cannot be shared, but this request still waits out
-// retry_after before it is sent again.
-func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
-	t.Parallel()
-	api := testutil.StartBotAPI(t)
-	quiet := slog.New(slog.DiscardHandler)
-	lim, err := core.New(testutil.FailingStore{}, core.PerSecond(1), core.WithPolicy(core.FailOpen), core.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	th, err := outbound.New(lim, outbound.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client(t, th)
-	api.FailNext("sendMessage", 1, 1)
-	start := time.Now()
-	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
-		t.Fatalf("status %d, want 200 after a retry", s)
-	}
-	if el := time.Since(start); el < time.Second {
-		t.Fatalf("retried after %v, before retry_after (1 s)", el)
-	}
-	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
-		t.Fatalf("calls %+v, want one 429 then one delivery", calls)
-	}
-}
