@@ -400,3 +400,35 @@ func TestNewRejects(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestPrefixAndObserver: WithPrefix starts every lane key, so tenants on
+// one store stay apart, and each decision reaches WithObserver's observer
+// under that prefix and the rule "outbound".
+func TestPrefixAndObserver(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	obs := &decisions{}
+	c := client(t, newThrottle(t, st, nil, nil, outbound.WithPrefix("tenant1"), outbound.WithObserver(obs)))
+	if s := send(t, c, api, "sendMessage", msg("5")); s != http.StatusOK {
+		t.Fatalf("status %d", s)
+	}
+	ctx := context.Background()
+	global := core.Window(30, time.Second)
+	// Peek tells what one more send would leave: 28 after one, 29 on a
+	// lane nobody used.
+	for key, want := range map[string]int{
+		"tenant1:{bot:7000000001}:out:global":   28,
+		"floodgate:{bot:7000000001}:out:global": 29,
+	} {
+		res, err := st.Peek(ctx, key, global)
+		if err != nil || res.Remaining != want {
+			t.Errorf("%s: remaining %d (%v), want %d", key, res.Remaining, err, want)
+		}
+	}
+	ds := obs.events()
+	if len(ds) != 1 || ds[0] != (core.DecisionEvent{Prefix: "tenant1", Rule: "outbound", Allowed: true, Latency: ds[0].Latency}) {
+		t.Fatalf("decisions %+v, want one admission by the store under tenant1/outbound", ds)
+	}
+}
