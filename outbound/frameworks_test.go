@@ -13,6 +13,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/redisstore"
@@ -195,7 +196,7 @@ func TestBroadcast(t *testing.T) {
 			group[chats[i]] = instances
 		}
 	}
-	limits := outbound.DefaultLimits()
+	limits := outbound.DefaultLimits
 	minTime := minimum(limits, instances*perInstance, private, group)
 
 	for _, fw := range frameworks {
@@ -236,7 +237,7 @@ func TestBroadcast(t *testing.T) {
 						<-begin
 						for chat := range queue {
 							if err := send(ctx, chat, fmt.Sprintf("instance %d to %d", k, chat)); err != nil {
-								errs <- fmt.Errorf("instance %d to %d: %v", k, chat, outbound.Redact(err.Error()))
+								errs <- fmt.Errorf("instance %d to %d: %v", k, chat, guard.Redact(err.Error(), token))
 							}
 						}
 					})

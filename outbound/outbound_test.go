@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
@@ -123,7 +124,7 @@ func send(t testing.TB, c *http.Client, api *testutil.BotAPI, method string, for
 	t.Helper()
 	resp, err := post(c, api, method, form)
 	if err != nil {
-		t.Fatalf("%s: %v", method, outbound.Redact(err.Error()))
+		t.Fatalf("%s: %v", method, guard.Redact(err.Error(), token))
 	}
 	return resp
 }
@@ -294,7 +295,7 @@ func TestRetriesOnlyUnsentErrors(t *testing.T) {
 	} {
 		var mu sync.Mutex
 		attempts := 0
-		rt := th.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		cl := th.Client(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			mu.Lock()
 			attempts++
 			first := attempts == 1
@@ -306,8 +307,8 @@ func TestRetriesOnlyUnsentErrors(t *testing.T) {
 				return nil, c.err
 			}
 			return tr.RoundTrip(r)
-		}))
-		_, err := post(&http.Client{Transport: rt}, api, "sendMessage", msg("11"))
+		})})
+		_, err := post(cl, api, "sendMessage", msg("11"))
 		if (err == nil) != (c.attempt == 2) || attempts != c.attempt {
 			t.Fatalf("%v: %d attempts, err %v", c.err, attempts, err)
 		}
