@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -431,5 +432,65 @@ func TestPrefixAndObserver(t *testing.T) {
 	ds := obs.events()
 	if len(ds) != 1 || ds[0] != (core.DecisionEvent{Prefix: "tenant1", Rule: "outbound", Allowed: true, Latency: ds[0].Latency}) {
 		t.Fatalf("decisions %+v, want one admission by the store under tenant1/outbound", ds)
+	}
+}
+
+// blockRecorder is a memory store that records the pauses it is asked
+// for and fails the test on one Store.Block does not allow.
+type blockRecorder struct {
+	*memorystore.Store
+	t  testing.TB
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (s *blockRecorder) Block(ctx context.Context, key string, l core.Limit, d time.Duration) error {
+	if d <= 0 || d > core.MaxBlock {
+		s.t.Errorf("Block(%s, %v): d outside (0, core.MaxBlock]", key, d)
+	}
+	s.mu.Lock()
+	s.ds = append(s.ds, d)
+	s.mu.Unlock()
+	return s.Store.Block(ctx, key, l, d)
+}
+
+// TestPauseWithinMaxBlock: whatever retry_after send reports for a 429,
+// the lane is paused for a d that Store.Block takes: at least a second,
+// at most core.MaxBlock; the Paused event says the same.
+func TestPauseWithinMaxBlock(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		retryAfter, want time.Duration
+	}{
+		{-time.Hour, time.Second},
+		{0, time.Second},
+		{time.Nanosecond, time.Second},
+		{2 * time.Second, 2 * time.Second},
+		{core.MaxBlock, core.MaxBlock},
+		{core.MaxBlock + time.Nanosecond, core.MaxBlock},
+		{math.MaxInt64, core.MaxBlock},
+	} {
+		mem := memorystore.New()
+		t.Cleanup(func() { _ = mem.Close() })
+		st := &blockRecorder{Store: mem, t: t}
+		ev := newEvents()
+		th := newThrottle(t, st, nil, ev, outbound.WithRetries(0))
+		call := outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte(msg("7").Encode())}
+		err := th.Do(context.Background(), call, func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+			if _, err := io.Copy(io.Discard, body); err != nil { // through the gate: the lanes admit it
+				return outbound.Reply{}, err
+			}
+			return outbound.Reply{ErrorCode: http.StatusTooManyRequests, RetryAfter: c.retryAfter}, nil
+		})
+		if err != nil {
+			t.Fatalf("retry_after %v: %v", c.retryAfter, err)
+		}
+		if len(st.ds) != 1 || st.ds[0] != c.want {
+			t.Errorf("retry_after %v: Block got %v, want [%v]", c.retryAfter, st.ds, c.want)
+		}
+		if n := ev.count(outbound.Paused); n != 1 || ev.all[0].Wait != c.want || ev.all[0].Lane != "chat:7" {
+			t.Errorf("retry_after %v: events %+v, want one pause of chat:7 for %v", c.retryAfter, ev.all, c.want)
+		}
 	}
 }

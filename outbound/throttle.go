@@ -290,7 +290,9 @@ type Reply struct {
 	// ErrorCode is Telegram's error_code (the HTTP status of an error
 	// answer), 0 or 200 for success.
 	ErrorCode int
-	// RetryAfter is parameters.retry_after of a 429 answer.
+	// RetryAfter is parameters.retry_after of a 429 answer. The pause it
+	// sets lasts at least a second (0, a missing retry_after, means 1 s)
+	// and at most core.MaxBlock.
 	RetryAfter time.Duration
 }
 
@@ -426,7 +428,10 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		if reply.ErrorCode != 429 {
 			return nil
 		}
-		wait := max(reply.RetryAfter, time.Second)
+		// The pause is at least a second (a missing retry_after means 1 s)
+		// and at most core.MaxBlock, the longest Block a store takes: any
+		// value send reports becomes a valid pause here, once.
+		wait := min(max(reply.RetryAfter, time.Second), core.MaxBlock)
 		t.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: Telegram answered 429 Too Many Requests",
 			slog.String("method", r.method), slog.String("chat_id", r.chat), slog.Duration("retry_after", wait),
 			slog.Int("attempt", attempt+1))
@@ -549,12 +554,13 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 
 // pause blocks the lane a 429 applies to for d, in the store: the chat's
 // lane, or the global (or paid) lane for a request that names no chat.
+// The caller keeps d within (0, core.MaxBlock], as Store.Block requires.
 func (r *run) pause(lanes []core.Lane, d time.Duration) {
 	ln := lanes[len(lanes)-1]
 	// Record the pause even if the caller gives up now: other requests
 	// and instances need it. A Resilient store bounds the call by its
 	// timeout.
-	if err := r.t.store.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, min(d, core.MaxBlock)); err != nil {
+	if err := r.t.store.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, d); err != nil {
 		r.t.logger.LogAttrs(r.ctx, slog.LevelWarn, "floodgate: could not share a 429 pause through the store; other instances keep sending",
 			slog.String("lane", laneName(ln.Key)), slog.Duration("pause", d), slog.String("error", redactErr(err).Error()))
 	}
