@@ -110,9 +110,10 @@ type Verdict struct {
 	// update's chat now. It is set at most once per cooldown per key across
 	// every instance, and only for messages (not channel posts).
 	Notice string
-	// CallbackText is the text to answer a throttled callback query with
+	// CallbackText is the text to answer a dropped callback query with
 	// (possibly empty: the answer still stops the button's spinner). It
-	// carries the notice text when a notice is due.
+	// carries the notice text when a notice is due, and is otherwise
+	// WithCallbackText's, whatever the Reason.
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);
@@ -126,11 +127,11 @@ type Verdict struct {
 // Check, and act on the Verdict. A Guard is safe for concurrent use. Build
 // it with New: the zero Guard is not usable, and its methods panic.
 type Guard struct {
-	lim          *core.Limiter
-	cfg          config
-	commands     map[string]*core.Limiter
-	notice       *core.Limiter // nil: no notices
-	pen          *penalties    // nil: no penalties
+	lim      *core.Limiter
+	cfg      config
+	commands map[string]*core.Limiter
+	notice   *core.Limiter // nil: no notices
+	pen      *penalties    // nil: no penalties
 }
 
 // config is what the Options set.
@@ -316,7 +317,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	}
 	scope, ok := g.cfg.key(u)
 	if !ok {
-		return Verdict{Pass: g.cfg.unkeyed == Pass, Reason: ReasonUnkeyed}
+		return g.unlimited(g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
 	}
 	res, err := g.lim.Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
@@ -326,7 +327,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	}
 	switch {
 	case err != nil:
-		return Verdict{Pass: g.cfg.onError == Pass, Reason: ReasonError, Err: err}
+		return g.unlimited(g.cfg.onError, Verdict{Reason: ReasonError, Err: err})
 	case res.Allowed:
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	case blocked(res):
@@ -352,6 +353,15 @@ func blocked(res core.Result) bool {
 		longest = res.Limit.Period
 	}
 	return res.RetryAfter > longest
+}
+
+// unlimited completes the Verdict of an update no limit decided: a passes
+// or drops it, and a dropped callback query still gets its answer's text.
+func (g *Guard) unlimited(a Action, v Verdict) Verdict {
+	if v.Pass = a == Pass; !v.Pass {
+		v.CallbackText = g.cfg.callbackText
+	}
+	return v
 }
 
 // deny completes the Verdict of a dropped update: the callback text, and
