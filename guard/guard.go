@@ -124,8 +124,8 @@ type Verdict struct {
 // Guard applies a core.Limiter to Telegram updates: the key choice, the
 // bypass list, the policy for updates without a key, per-command limits,
 // the notify-once cooldown and penalties. Adapters convert an update, call
-// Check, and act on the Verdict. A Guard is safe for concurrent use. Build
-// it with New: the zero Guard is not usable, and its methods panic.
+// Check, and hand a denial to Respond. A Guard is safe for concurrent use.
+// Build it with New: the zero Guard is not usable, and its methods panic.
 type Guard struct {
 	lim      *core.Limiter
 	cfg      config
@@ -213,22 +213,22 @@ func WithNotice(cooldown time.Duration, text func(retryAfter time.Duration) stri
 // with when no notice is due (default "": the spinner just stops).
 func WithCallbackText(text string) Option { return func(c *config) { c.callbackText = text } }
 
-// WithLogger sets where the Guard logs the Bot API calls adapters could
-// not make on a denial (warn, token removed). Default slog.Default().
+// WithLogger sets where Respond logs the Bot API calls that failed on a
+// denial (warn, token removed). Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithObserver reports every Bot API call adapters make on a denial to o
+// WithObserver reports every Bot API call Respond makes on a denial to o
 // (e.g. package metrics). Default: none.
 func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
 
-// Observer hears of the Bot API calls adapters make on denials. Methods are
-// called synchronously and must be fast and safe for concurrent use.
+// Observer hears of the Bot API calls Respond makes on denials. Methods
+// are called synchronously and must be fast and safe for concurrent use.
 type Observer interface {
 	// Action is called once per call, after it.
 	Action(ActionEvent)
 }
 
-// ActionEvent describes one Bot API call an adapter made on a denial.
+// ActionEvent describes one Bot API call Respond made on a denial.
 type ActionEvent struct {
 	// Action is the Bot API method: "answerCallbackQuery",
 	// "answerInlineQuery" or "sendMessage" (a notice).
@@ -418,24 +418,6 @@ func (g *Guard) Reset(ctx context.Context, s core.Scope) error {
 		errs = append(errs, g.pen.reset(ctx, s))
 	}
 	return errors.Join(errs...)
-}
-
-// ReportAction records a Bot API call an adapter made on a denial: action
-// is the method ("answerCallbackQuery", "answerInlineQuery", "sendMessage"),
-// u the update acted on, err the call's result. The Observer, if any,
-// hears of every call; a failure is also logged at warn level with token,
-// the bot token, cut out of the error text (HTTP clients put the request
-// URL, token included, in their errors). It never panics.
-func (g *Guard) ReportAction(ctx context.Context, action string, u Update, token string, err error) {
-	if o := g.cfg.observer; o != nil {
-		o.Action(ActionEvent{Action: action, Kind: u.Kind, Err: err})
-	}
-	if err == nil {
-		return
-	}
-	g.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: could not act on a throttled update",
-		slog.String("action", action), slog.String("kind", u.Kind.String()),
-		slog.String("error", Redact(err.Error(), token)))
 }
 
 // Redact returns s with every occurrence of secret replaced by "xxxxx". An
