@@ -44,9 +44,10 @@ type FaultEvent struct {
 	// Name is the Resilient store's Resilience.Name.
 	Name string
 	// Err is the error. errors.Is tells its kind: ErrKeyFault (one key's
-	// problem), ErrMisconfigured (the deployment's), context.DeadlineExceeded
-	// (the store did not answer within the timeout), or anything else (the
-	// store failed).
+	// problem), ErrMisconfigured (the deployment's), or anything else: the
+	// store failed, or did not answer in time (context.DeadlineExceeded, or
+	// a net.Error whose Timeout method reports true, as a client's own read
+	// timeout gives).
 	Err error
 }
 

@@ -31,8 +31,8 @@ const (
 
 var policyNames = [...]string{"local", "open", "closed"}
 
-// String returns "local", "open" or "closed", the names FLOODGATE_POLICY
-// takes.
+// String returns "local", "open" or "closed", the names
+// FLOODGATE_FAILURE_POLICY takes.
 func (p FailurePolicy) String() string {
 	if int(p) < len(policyNames) {
 		return policyNames[p]
