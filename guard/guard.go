@@ -110,9 +110,10 @@ type Verdict struct {
 	// update's chat now. It is set at most once per cooldown per key across
 	// every instance, and only for messages (not channel posts).
 	Notice string
-	// CallbackText is the text to answer a throttled callback query with
+	// CallbackText is the text to answer a dropped callback query with
 	// (possibly empty: the answer still stops the button's spinner). It
-	// carries the notice text when a notice is due.
+	// carries the notice text when a notice is due, and is otherwise
+	// WithCallbackText's, whatever the Reason.
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);
@@ -123,8 +124,8 @@ type Verdict struct {
 // Guard applies a core.Limiter to Telegram updates: the key choice, the
 // bypass list, the policy for updates without a key, per-command limits,
 // the notify-once cooldown and penalties. Adapters convert an update, call
-// Check, and act on the Verdict. A Guard is safe for concurrent use. Build
-// it with New: the zero Guard is not usable, and its methods panic.
+// Check, and hand a denial to Respond. A Guard is safe for concurrent use.
+// Build it with New: the zero Guard is not usable, and its methods panic.
 type Guard struct {
 	lim      *core.Limiter
 	cfg      config
@@ -212,22 +213,22 @@ func WithNotice(cooldown time.Duration, text func(retryAfter time.Duration) stri
 // with when no notice is due (default "": the spinner just stops).
 func WithCallbackText(text string) Option { return func(c *config) { c.callbackText = text } }
 
-// WithLogger sets where the Guard logs the Bot API calls adapters could
-// not make on a denial (warn, token removed). Default slog.Default().
+// WithLogger sets where Respond logs the Bot API calls that failed on a
+// denial (warn, token removed). Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithObserver reports every Bot API call adapters make on a denial to o
+// WithObserver reports every Bot API call Respond makes on a denial to o
 // (e.g. package metrics). Default: none.
 func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
 
-// Observer hears of the Bot API calls adapters make on denials. Methods are
-// called synchronously and must be fast and safe for concurrent use.
+// Observer hears of the Bot API calls Respond makes on denials. Methods
+// are called synchronously and must be fast and safe for concurrent use.
 type Observer interface {
 	// Action is called once per call, after it.
 	Action(ActionEvent)
 }
 
-// ActionEvent describes one Bot API call an adapter made on a denial.
+// ActionEvent describes one Bot API call Respond made on a denial.
 type ActionEvent struct {
 	// Action is the Bot API method: "answerCallbackQuery",
 	// "answerInlineQuery" or "sendMessage" (a notice).
@@ -316,7 +317,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	}
 	scope, ok := g.cfg.key(u)
 	if !ok {
-		return Verdict{Pass: g.cfg.unkeyed == Pass, Reason: ReasonUnkeyed}
+		return g.unlimited(g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
 	}
 	res, err := g.lim.Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
@@ -326,7 +327,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	}
 	switch {
 	case err != nil:
-		return Verdict{Pass: g.cfg.onError == Pass, Reason: ReasonError, Err: err}
+		return g.unlimited(g.cfg.onError, Verdict{Reason: ReasonError, Err: err})
 	case res.Allowed:
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	case blocked(res):
@@ -352,6 +353,15 @@ func blocked(res core.Result) bool {
 		longest = res.Limit.Period
 	}
 	return res.RetryAfter > longest
+}
+
+// unlimited completes the Verdict of an update no limit decided: a passes
+// or drops it, and a dropped callback query still gets its answer's text.
+func (g *Guard) unlimited(a Action, v Verdict) Verdict {
+	if v.Pass = a == Pass; !v.Pass {
+		v.CallbackText = g.cfg.callbackText
+	}
+	return v
 }
 
 // deny completes the Verdict of a dropped update: the callback text, and
@@ -408,24 +418,6 @@ func (g *Guard) Reset(ctx context.Context, s core.Scope) error {
 		errs = append(errs, g.pen.reset(ctx, s))
 	}
 	return errors.Join(errs...)
-}
-
-// ReportAction records a Bot API call an adapter made on a denial: action
-// is the method ("answerCallbackQuery", "answerInlineQuery", "sendMessage"),
-// u the update acted on, err the call's result. The Observer, if any,
-// hears of every call; a failure is also logged at warn level with token,
-// the bot token, cut out of the error text (HTTP clients put the request
-// URL, token included, in their errors). It never panics.
-func (g *Guard) ReportAction(ctx context.Context, action string, u Update, token string, err error) {
-	if o := g.cfg.observer; o != nil {
-		o.Action(ActionEvent{Action: action, Kind: u.Kind, Err: err})
-	}
-	if err == nil {
-		return
-	}
-	g.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: could not act on a throttled update",
-		slog.String("action", action), slog.String("kind", u.Kind.String()),
-		slog.String("error", Redact(err.Error(), token)))
 }
 
 // Redact returns s with every occurrence of secret replaced by "xxxxx". An

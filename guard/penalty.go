@@ -16,10 +16,11 @@ import (
 //
 // A block is written into the Guard's own limit with core.Limiter.Block,
 // so every instance sees it in the decision it makes anyway: a penalty
-// costs no store call on an update that passes, and one or two on a
-// denial (counting the strike, and on an offense the block). Strikes and
-// offense levels live in the store under their own rules ("pen.strikes",
-// "pen.level"), each key with a TTL. During an outage, FailLocal counts
+// costs no store call on an update that passes, one on a denial (counting
+// the strike), and three more on an offense (the offense level, the
+// block, and forgetting the strikes, so the next offense takes Strikes
+// more denials). Strikes and offense levels live in the store under their
+// own rules ("pen.strikes", "pen.level"), each key with a TTL. During an outage, FailLocal counts
 // strikes and blocks in the fallback, on this instance only; a denial made
 // by the failure policy is the store's outage, not the user's flooding,
 // and is no strike. A shadowed Guard denies nothing, so it penalizes no
@@ -98,6 +99,10 @@ func (pen *penalties) strike(ctx context.Context, s core.Scope) time.Duration {
 	if err := pen.lim.Block(ctx, s, d); err != nil {
 		return 0
 	}
+	// Count the next offense afresh: a block no longer than the limit's
+	// own wait leaves later denials looking like strikes, and each would
+	// otherwise be an offense of its own, escalating at every update.
+	_ = pen.strikes.Reset(ctx, s)
 	return d
 }
 

@@ -3,6 +3,7 @@ package telebotlimit_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
@@ -45,7 +46,7 @@ func FuzzUpdateOf(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	// Burst 1: the second of two identical keyed updates is throttled, so
 	// every action path (answers, notice) runs.
-	g := newGuard(f, st, core.PerHour(1), nil)
+	g := newGuard(f, st, core.Every(time.Hour), nil)
 	b := newBot(f, api.URL(), nil)
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { return nil })
 

@@ -8,7 +8,7 @@ import (
 	tele "gopkg.in/telebot.v3"
 )
 
-// UpdateOf returns what core needs to know about u. It reads the update's
+// UpdateOf returns what a Guard needs to know about u. It reads the update's
 // fields directly, checking every pointer, so it never panics: not on a nil
 // u, a channel post (no sender), an inline query (no chat), a callback
 // under an inline message (no Message), a poll (neither), or an update of a
@@ -140,8 +140,8 @@ func (p *poller) Poll(b *tele.Bot, dest chan tele.Update, stop chan struct{}) {
 // context has no bot.
 var errNoBot = errors.New("telebotlimit: context has no *tele.Bot, nothing was sent")
 
-// allow decides c's update with g and, on a denial, acts on it through
-// c's bot: it answers a callback or an inline query and sends the notice.
+// allow decides c's update with g and, on a denial, answers it through c's
+// bot (see guard.Guard.Respond).
 func allow(g *guard.Guard, c tele.Context) bool {
 	ctx := context.Background()
 	u := c.Update()
@@ -150,34 +150,46 @@ func allow(g *guard.Guard, c tele.Context) bool {
 	if v.Pass {
 		return true
 	}
-	b := c.Bot()
-	call := func(method string, do func() error) {
-		err, token := errNoBot, ""
-		if b != nil {
-			err, token = do(), b.Token
-		}
-		g.ReportAction(ctx, method, cu, token, err)
+	r := responder{c: c, b: c.Bot(), u: &u}
+	token := ""
+	if r.b != nil {
+		token = r.b.Token
 	}
-	switch cu.Kind {
-	case guard.KindCallbackQuery:
-		call("answerCallbackQuery", func() error {
-			return c.Respond(&tele.CallbackResponse{Text: v.CallbackText})
-		})
-	case guard.KindInlineQuery:
-		// Not c.Answer: tele.QueryResponse omits cache_time 0, and Telegram
-		// would then cache the empty answer for 300 s.
-		call("answerInlineQuery", func() error {
-			_, err := b.Raw("answerInlineQuery", map[string]any{"inline_query_id": u.Query.ID,
-				"results": []any{}, "cache_time": 0, "is_personal": true})
-			return err
-		})
-	}
-	if v.Notice != "" {
-		call("sendMessage", func() error {
-			// ModeDefault: plain text, whatever the bot's default ParseMode.
-			_, err := b.Send(&tele.Chat{ID: cu.ChatID}, v.Notice, tele.ModeDefault)
-			return err
-		})
-	}
+	g.Respond(ctx, cu, v, r, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// telebot way, for the update u of c.
+type responder struct {
+	c tele.Context
+	b *tele.Bot // nil: nothing can be sent
+	u *tele.Update
+}
+
+func (r responder) AnswerCallback(_ context.Context, text string) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	return r.c.Respond(&tele.CallbackResponse{Text: text})
+}
+
+func (r responder) AnswerInline(context.Context) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	// Not c.Answer: tele.QueryResponse omits cache_time 0, and Telegram
+	// would then cache the empty answer for 300 s.
+	_, err := r.b.Raw("answerInlineQuery", map[string]any{"inline_query_id": r.u.Query.ID,
+		"results": []any{}, "cache_time": 0, "is_personal": true})
+	return err
+}
+
+func (r responder) SendNotice(_ context.Context, chatID int64, text string) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	// ModeDefault: plain text, whatever the bot's default ParseMode.
+	_, err := r.b.Send(&tele.Chat{ID: chatID}, text, tele.ModeDefault)
+	return err
 }

@@ -2,6 +2,7 @@ package telebotlimit_test
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -285,17 +286,22 @@ func process(t *testing.T, b *tele.Bot, updates ...any) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and a dropped one is still answered.
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them), and a
+// dropped one is still answered.
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		action guard.Action
+		policy core.FailurePolicy
 		pass   bool
-	}{{"pass", guard.Pass, true}, {"drop", guard.Drop, false}} {
-		t.Run(tc.name, func(t *testing.T) {
+	}{{core.FailOpen, true}, {core.FailClosed, false}} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[guard.Action]core.FailurePolicy{guard.Pass: core.FailOpen, guard.Drop: core.FailClosed}[tc.action])})
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(1), nil)
 			b := newBot(t, api.URL(), nil)
 			b.Use(telebotlimit.Middleware(g))
 			rec := newRecorder()
@@ -346,7 +352,7 @@ func TestMiddlewareScopes(t *testing.T) {
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	defer st.Close()
 	g := newGuard(t, st, core.PerMinute(3), nil, guard.WithNotice(0, nil))
-	lim, err := core.New(st, core.PerHour(1), core.WithRule("report"))
+	lim, err := g.Limiter().Rule("report", core.Every(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +409,7 @@ func TestNoBot(t *testing.T) {
 	st := memorystore.New()
 	defer st.Close()
 	logs := &testutil.SyncBuffer{}
-	g := newGuard(t, st, core.PerHour(1), logs)
+	g := newGuard(t, st, core.Every(time.Hour), logs)
 	calls := 0
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { calls++; return nil })
 	if err := h(nil); err != nil || calls != 1 {
@@ -435,7 +441,7 @@ func TestActionErrorsRedacted(t *testing.T) {
 	st := memorystore.New()
 	defer st.Close()
 	logs := &testutil.SyncBuffer{}
-	g := newGuard(t, st, core.PerHour(1), logs)
+	g := newGuard(t, st, core.Every(time.Hour), logs)
 	b := newBot(t, url, nil)
 	b.Use(telebotlimit.Middleware(g))
 	b.Handle(tele.OnText, func(tele.Context) error { return nil })

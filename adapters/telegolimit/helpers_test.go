@@ -133,7 +133,7 @@ func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *
 	return newGuardLog(t, st, l, slog.New(slog.DiscardHandler), opts...)
 }
 
-// newGuardLog is newGuard with the limiter logging to logger.
+// newGuardLog is newGuard with the Guard logging to logger.
 func newGuardLog(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	return testutil.NewGuard(t, st, l, logger, nil, opts...)

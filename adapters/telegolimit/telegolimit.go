@@ -15,7 +15,7 @@ import (
 // middleware returns nil, not an error, so telego's error handler never
 // hears of it; before that it acts through ctx.Bot(), synchronously and
 // under ctx, as the package documentation describes. Failed Bot API calls
-// are logged by g.ReportAction, token removed.
+// are logged by g (guard.Guard.Respond), token removed.
 //
 // Register it with Use before the handlers it guards: telegohandler
 // matches routes in registration order.
@@ -24,7 +24,7 @@ import (
 // is built rather than on the first update.
 func Middleware(g *guard.Guard) th.Handler {
 	if g == nil {
-		panic("telegolimit: Middleware needs a non-nil *guard.Guard (build one with core.NewGuard)")
+		panic("telegolimit: Middleware needs a non-nil *guard.Guard (build one with guard.New)")
 	}
 	return func(ctx *th.Context, u telego.Update) error {
 		if !allow(ctx, ctx.Bot(), g, u) {
@@ -34,7 +34,7 @@ func Middleware(g *guard.Guard) th.Handler {
 	}
 }
 
-// UpdateOf returns what core needs to know about u. It never panics: it
+// UpdateOf returns what a Guard needs to know about u. It never panics: it
 // checks every pointer, so a channel post (no From), an inline query (no
 // chat), a callback under an inline message (no Message), a poll (neither)
 // or an update of a kind telego does not know (every field nil) gives a
@@ -123,44 +123,57 @@ func chatID(c *telego.Chat) int64 {
 // the handler context had no bot (HandlerGroup.HandleUpdate with a nil bot).
 var errNilBot = errors.New("telegolimit: the handler context has no bot, nothing was sent")
 
-// allow decides u with g and, on a denial, acts through bot: it answers a
-// callback query (so the button stops spinning) or an inline query (no
-// results), and sends the notice, if any, to the update's chat.
+// allow decides u with g and, on a denial, answers it through bot (see
+// guard.Guard.Respond).
 func allow(ctx context.Context, bot *telego.Bot, g *guard.Guard, u telego.Update) bool {
 	cu := UpdateOf(u)
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true
 	}
-	// act makes one Bot API call and logs its failure.
-	act := func(method string, f func() error) {
-		if bot == nil {
-			g.ReportAction(ctx, method, cu, "", errNilBot)
-			return
-		}
-		g.ReportAction(ctx, method, cu, bot.Token(), f())
+	token := ""
+	if bot != nil {
+		token = bot.Token()
 	}
-	switch cu.Kind {
-	case guard.KindCallbackQuery:
-		p := tu.CallbackQuery(u.CallbackQuery.ID).WithText(v.CallbackText)
-		act("answerCallbackQuery", func() error { return bot.AnswerCallbackQuery(ctx, p) })
-	case guard.KindInlineQuery:
-		// telego drops cache_time 0 (omitempty) and Telegram would then cache
-		// the empty answer for 300 s; 1 s is the least telego can send.
-		p := &telego.AnswerInlineQueryParams{InlineQueryID: u.InlineQuery.ID,
-			Results: []telego.InlineQueryResult{}, CacheTime: 1, IsPersonal: true}
-		act("answerInlineQuery", func() error { return bot.AnswerInlineQuery(ctx, p) })
-	}
-	if v.Notice != "" {
-		p := tu.Message(tu.ID(cu.ChatID), v.Notice)
-		if cu.Kind == guard.KindBusinessMessage { // answer on behalf of the business account
-			m := u.BusinessMessage
-			if m == nil {
-				m = u.EditedBusinessMessage
-			}
-			p.BusinessConnectionID = m.BusinessConnectionID
-		}
-		act("sendMessage", func() error { _, err := bot.SendMessage(ctx, p); return err })
-	}
+	g.Respond(ctx, cu, v, responder{bot: bot, u: &u}, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// telego way, for the update u.
+type responder struct {
+	bot *telego.Bot // nil: nothing can be sent
+	u   *telego.Update
+}
+
+func (r responder) AnswerCallback(ctx context.Context, text string) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	return r.bot.AnswerCallbackQuery(ctx, tu.CallbackQuery(r.u.CallbackQuery.ID).WithText(text))
+}
+
+func (r responder) AnswerInline(ctx context.Context) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	// telego drops cache_time 0 (omitempty) and Telegram would then cache
+	// the empty answer for 300 s; 1 s is the least telego can send.
+	return r.bot.AnswerInlineQuery(ctx, &telego.AnswerInlineQueryParams{InlineQueryID: r.u.InlineQuery.ID,
+		Results: []telego.InlineQueryResult{}, CacheTime: 1, IsPersonal: true})
+}
+
+func (r responder) SendNotice(ctx context.Context, chatID int64, text string) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	p := tu.Message(tu.ID(chatID), text)
+	// Answer a business message on behalf of the business account.
+	if m := r.u.BusinessMessage; m != nil {
+		p.BusinessConnectionID = m.BusinessConnectionID
+	} else if m := r.u.EditedBusinessMessage; m != nil {
+		p.BusinessConnectionID = m.BusinessConnectionID
+	}
+	_, err := r.bot.SendMessage(ctx, p)
+	return err
 }

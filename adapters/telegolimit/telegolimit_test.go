@@ -11,7 +11,6 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
-	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/mymmrac/telego"
@@ -224,18 +223,24 @@ func TestGroup(t *testing.T) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and dropped callbacks and inline
-// queries are still answered (never with a notice).
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them), and
+// dropped callbacks and inline queries are still answered (never with a
+// notice).
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		action guard.Action
+		policy core.FailurePolicy
 		passed int
-	}{{guard.Pass, 6}, {guard.Drop, 0}} {
-		t.Run(map[guard.Action]string{guard.Pass: "pass", guard.Drop: "drop"}[tc.action], func(t *testing.T) {
+	}{{core.FailOpen, 6}, {core.FailClosed, 0}} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[guard.Action]core.FailurePolicy{guard.Pass: core.FailOpen, guard.Drop: core.FailClosed}[tc.action])})
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(1))
 			var passed counter
 			p := startPolling(t, api, func(bh *th.BotHandler) {
 				bh.Use(telegolimit.Middleware(g))
@@ -252,7 +257,7 @@ func TestStoreErrors(t *testing.T) {
 				t.Errorf("passed = %d, want %d", got, tc.passed)
 			}
 			wantAnswers := 0
-			if tc.action == guard.Drop {
+			if tc.policy == core.FailClosed {
 				wantAnswers = 1
 			}
 			cb := api.CallsTo("answerCallbackQuery")

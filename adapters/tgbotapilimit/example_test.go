@@ -38,7 +38,7 @@ func ExampleFilter() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := guard.New(limiter)
+	g, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -51,7 +51,7 @@ func ExampleFilter() {
 	}()
 
 	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: 1})
-	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
+	for u := range tgbotapilimit.Filter(ctx, bot, g, updates) {
 		fmt.Println("handled:", u.Message.Text)
 	}
 	bot.StopReceivingUpdates() // exactly once
@@ -83,7 +83,7 @@ func ExampleCheck() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := guard.New(limiter)
+	g, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -95,7 +95,7 @@ func ExampleCheck() {
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
-		if !tgbotapilimit.Check(r.Context(), bot, guard, *u) {
+		if !tgbotapilimit.Check(r.Context(), bot, g, *u) {
 			return // throttled: dropped (and answered); 200, so Telegram does not retry
 		}
 		if q := u.CallbackQuery; q != nil {
@@ -125,7 +125,7 @@ func ExampleCheck() {
 	// answered: ""
 }
 
-// UpdateOf tells core who sent an update; an anonymous group admin is
+// UpdateOf tells the Guard who sent an update; an anonymous group admin is
 // counted as the group.
 func ExampleUpdateOf() {
 	u := tgbotapi.Update{Message: &tgbotapi.Message{

@@ -10,7 +10,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
-// UpdateOf returns what core needs to know about u. It reads the update's
+// UpdateOf returns what a Guard needs to know about u. It reads the update's
 // fields directly, checking each pointer, so it never panics: not on a
 // callback query under an inline message (no Message, where u.FromChat
 // panics), a channel post (no From), an inline query (no chat), a poll
@@ -82,7 +82,7 @@ func chatOf(c *tgbotapi.Chat) (int64, string) {
 	return c.ID, c.Type
 }
 
-// errNilBot is reported (through the limiter's logger) for each action Check
+// errNilBot is reported (through the Guard's logger) for each action Check
 // could not take because it was given a nil bot.
 var errNilBot = errors.New("tgbotapilimit: bot is nil, nothing was sent")
 
@@ -93,8 +93,8 @@ var nilGuardOnce sync.Once
 // it answers a callback query (with the Verdict's CallbackText, possibly
 // empty, so the button stops spinning), answers an inline query with no
 // results (cache_time 0, is_personal true), and sends the Verdict's Notice,
-// if any, to the update's chat. A failed call is logged through
-// g.ReportAction, token removed; Check never returns an error.
+// if any, to the update's chat (guard.Guard.Respond). A failed call is
+// logged through g, token removed; Check never returns an error.
 //
 // Use it in a webhook handler after bot.HandleUpdate(r). It never panics:
 // with a nil g it lets every update through, counting nothing (and logs a
@@ -112,32 +112,46 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, u tgbotapi
 	if v.Pass {
 		return true
 	}
-	// call makes one Bot API request and logs its failure.
-	call := func(method string, params tgbotapi.Params) {
-		if bot == nil {
-			g.ReportAction(ctx, method, cu, "", errNilBot)
-			return
-		}
-		_, err := bot.MakeRequest(method, params)
-		g.ReportAction(ctx, method, cu, bot.Token, err)
+	token := ""
+	if bot != nil {
+		token = bot.Token
 	}
-	switch cu.Kind {
-	case guard.KindCallbackQuery:
-		p := tgbotapi.Params{"callback_query_id": u.CallbackQuery.ID}
-		p.AddNonEmpty("text", v.CallbackText)
-		call("answerCallbackQuery", p)
-	case guard.KindInlineQuery:
-		// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram
-		// would then cache the empty answer for 300 s.
-		call("answerInlineQuery", tgbotapi.Params{"inline_query_id": u.InlineQuery.ID,
-			"results": "[]", "cache_time": "0", "is_personal": "true"})
-	}
-	if v.Notice != "" {
-		p := tgbotapi.Params{"text": v.Notice}
-		p.AddNonZero64("chat_id", cu.ChatID)
-		call("sendMessage", p)
-	}
+	g.Respond(ctx, cu, v, responder{bot: bot, u: &u}, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// tgbotapi way, for the update u.
+type responder struct {
+	bot *tgbotapi.BotAPI // nil: nothing can be sent
+	u   *tgbotapi.Update
+}
+
+func (r responder) call(method string, p tgbotapi.Params) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	_, err := r.bot.MakeRequest(method, p)
+	return err
+}
+
+func (r responder) AnswerCallback(_ context.Context, text string) error {
+	p := tgbotapi.Params{"callback_query_id": r.u.CallbackQuery.ID}
+	p.AddNonEmpty("text", text)
+	return r.call("answerCallbackQuery", p)
+}
+
+func (r responder) AnswerInline(context.Context) error {
+	// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram would
+	// then cache the empty answer for 300 s.
+	return r.call("answerInlineQuery", tgbotapi.Params{"inline_query_id": r.u.InlineQuery.ID,
+		"results": "[]", "cache_time": "0", "is_personal": "true"})
+}
+
+func (r responder) SendNotice(_ context.Context, chatID int64, text string) error {
+	p := tgbotapi.Params{"text": text}
+	p.AddNonZero64("chat_id", chatID)
+	return r.call("sendMessage", p)
 }
 
 // Filter returns a channel of the updates from in that pass g, in order;

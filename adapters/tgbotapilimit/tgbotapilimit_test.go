@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -249,21 +250,24 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them).
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them).
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		action guard.Action
+		policy core.FailurePolicy
 		seen   map[string]int
 	}{
-		{"pass", guard.Pass, map[string]int{"u:1": 3, "u:2": 2, "u:3": 1, "s:-1001000000060": 1}},
-		{"drop", guard.Drop, map[string]int{}},
+		{core.FailOpen, map[string]int{"u:1": 3, "u:2": 2, "u:3": 1, "s:-1001000000060": 1}},
+		{core.FailClosed, map[string]int{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(3), nil,
-				[]core.Option{core.WithPolicy(map[guard.Action]core.FailurePolicy{guard.Pass: core.FailOpen, guard.Drop: core.FailClosed}[tc.action])}, guard.WithBypass(sentinelUser))
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(3), nil, guard.WithBypass(sentinelUser))
 			for i := range 3 {
 				api.Push(testutil.Message(1, 1, "", fmt.Sprintf("m %d", i)))
 			}
@@ -302,7 +306,7 @@ func TestStoreErrors(t *testing.T) {
 				}
 			}
 			wantAnswers, wantEmpty := 0, 0
-			if tc.action == guard.Drop { // dropped updates still get their answers
+			if tc.policy == core.FailClosed { // dropped updates still get their answers
 				wantAnswers, wantEmpty = 2, 1
 			}
 			if adapterAnswers != wantAnswers || emptyInline != wantEmpty || notices != 0 {

@@ -53,7 +53,7 @@ func newClient(throttle *outbound.Throttle, rt http.RoundTripper) *http.Client {
 // startTelebot runs telebot's dispatcher on updates from its LongPoller,
 // without Bot.Start and Bot.Stop, which do not shut down reliably in
 // v3.3.8 (see examples/telebot).
-func startTelebot(ctx context.Context, apiURL string, guard *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTelebot(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	b, err := tele.NewBot(tele.Settings{
 		Token:       token,
@@ -71,7 +71,7 @@ func startTelebot(ctx context.Context, apiURL string, guard *guard.Guard, thrott
 	b.Use(func(next tele.HandlerFunc) tele.HandlerFunc { // count what reaches the bot
 		return func(c tele.Context) error { t.add(&t.seen); return next(c) }
 	})
-	b.Use(telebotlimit.Middleware(guard)) // before b.Handle, which copies the middleware list
+	b.Use(telebotlimit.Middleware(g)) // before b.Handle, which copies the middleware list
 	b.Handle(tele.OnText, func(c tele.Context) error {
 		t.add(&t.passedMessages)
 		return c.Send(c.Text())
@@ -171,7 +171,7 @@ func (t *pollTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // startTelego runs a telegohandler.BotHandler over long polling, on
 // net/http (telego's default, fasthttp, ignores context cancellation).
-func startTelego(ctx context.Context, apiURL string, guard *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTelego(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	bot, err := telego.NewBot(token,
 		telego.WithHTTPClient(newClient(throttle, transport)),
@@ -199,7 +199,7 @@ func startTelego(ctx context.Context, apiURL string, guard *guard.Guard, throttl
 		defer cancel()
 		return ctx.Next(u)
 	})
-	bh.Use(telegolimit.Middleware(guard)) // before the handlers: routes match in registration order
+	bh.Use(telegolimit.Middleware(g)) // before the handlers: routes match in registration order
 	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		t.add(&t.passedMessages)
 		_, err := ctx.Bot().SendMessage(ctx, tu.Message(m.Chat.ChatID(), m.Text))
@@ -261,7 +261,7 @@ func (l telegoLog) logf(level slog.Level, format string, args []any) {
 
 // startTgbotapi reads tgbotapi's update channel and checks each update
 // with tgbotapilimit.Check (tgbotapi has no middleware).
-func startTgbotapi(ctx context.Context, apiURL string, guard *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTgbotapi(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	client := &apiClient{ctx: ctx, c: newClient(throttle, transport)}
 	endpoint := strings.ReplaceAll(apiURL, "%", "%%") + "/bot%s/%s"
@@ -294,7 +294,7 @@ func startTgbotapi(ctx context.Context, apiURL string, guard *guard.Guard, throt
 			select {
 			case u := <-updates: // not closed before StopReceivingUpdates
 				t.add(&t.seen) // count what reaches the bot
-				if tgbotapilimit.Check(ctx, bot, guard, u) {
+				if tgbotapilimit.Check(ctx, bot, g, u) {
 					handle(u)
 				}
 				continue

@@ -315,6 +315,7 @@ var emptyOnHealthyRun = map[string]string{
 var alertExpect = map[string]string{
 	"FloodgateBreakerOpen":    "empty",
 	"FloodgateStoreErrors":    "empty",
+	"FloodgateStoreFaults":    "empty",
 	"FloodgateDenyRatioSpike": "data",
 	// p99 of the decisions' latency over 25 ms: in-memory decisions take
 	// microseconds, but a race-enabled run on a loaded machine can stall a
@@ -366,9 +367,15 @@ func checkPanels(t *testing.T, p *prometheus, results map[string]vector) []row {
 	if len(p50) != 1 || len(p99) != 1 || !(p50[0].value > 0 && p50[0].value <= p99[0].value && p99[0].value <= 2.5) {
 		t.Errorf("latency p50 %s, p99 %s: want 0 < p50 <= p99 <= 2.5 s", formatVector(p50), formatVector(p99))
 	}
-	for _, s := range find("floodgate_store_errors_total") {
+	// Every kind shows, at 0: a prefix's store error counters exist from its
+	// first decision.
+	storeErrors := find("floodgate_store_errors_total")
+	if kinds := labels(storeErrors, "kind"); !slices.Equal(kinds, []string{"config", "key", "outage", "timeout"}) {
+		t.Errorf("store errors per second by kind %s, want the four kinds", formatVector(storeErrors))
+	}
+	for _, s := range storeErrors {
 		if s.value != 0 {
-			t.Errorf("store errors per second %v for rule %s, want 0", s.value, s.metric["rule"])
+			t.Errorf("store errors per second %v of kind %s, want 0", s.value, s.metric["kind"])
 		}
 	}
 	if v := find("floodgate_breaker_open"); len(v) != 1 || v[0].value != 0 || v[0].metric["prefix"] != "floodgate" {
