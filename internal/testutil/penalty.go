@@ -75,8 +75,11 @@ func RunPenaltySuite(t *testing.T, newStore NewStoreFunc) {
 	if v.Result.RetryAfter != 10*time.Minute {
 		t.Fatalf("second offense: RetryAfter %v, want the second block, 10m", v.Result.RetryAfter)
 	}
-	clock.Advance(9 * time.Minute)
-	check(a, 1, false, guard.ReasonPenalty, "nine minutes into the second block")
-	clock.Advance(time.Minute)
+	// Eight minutes in, two remain: longer than the rule's interval (1m),
+	// so the verdict still reads as the penalty. In the block's last
+	// minute it reads as an ordinary limit (RetryAfter = one interval).
+	clock.Advance(8 * time.Minute)
+	check(a, 1, false, guard.ReasonPenalty, "eight minutes into the second block")
+	clock.Advance(2 * time.Minute)
 	check(a, 1, true, guard.ReasonAllowed, "after the second block")
 }

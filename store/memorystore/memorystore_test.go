@@ -147,10 +147,5 @@ func TestCloseIsIdempotent(t *testing.T) {
 }
 
 func TestPenalties(t *testing.T) {
-	// Not memorystore's: the suite fails the same way over any correct
-	// store, storetest's map store included.
-	t.Skip("internal/testutil.RunPenaltySuite expects ReasonPenalty nine minutes into a 10-minute block " +
-		"under 1/m, where every store answers RetryAfter 1m, one Interval, which guard reads as ReasonLimited " +
-		"(blocked: RetryAfter > Interval); unskip once the suite or guard is fixed")
 	testutil.RunPenaltySuite(t, newSuiteStore)
 }
