@@ -31,7 +31,7 @@ lim, err := core.New(memorystore.New(), core.PerMinute(1))
 if err != nil {
 	log.Fatal(err)
 }
-res, err := lim.Allow(ctx, 1)
+res, err := lim.Take(ctx, core.User(1), 1)
 fmt.Println(res.Allowed, err)
 ` + "```" + `
 
@@ -64,12 +64,12 @@ fmt.Println("hello")
 fmt.Println(ctx)
 ` + "```" + `
 
-<!-- fragment: guard *core.Guard, bh *th.BotHandler -->
+<!-- fragment: g *guard.Guard, bh *th.BotHandler -->
 ` + "```go" + `
 // case import
 import "github.com/floodgate-go/floodgate/adapters/telegolimit"
 
-bh.Use(telegolimit.Middleware(guard))
+bh.Use(telegolimit.Middleware(g))
 ` + "```" + `
 
 <!-- fragment: decls -->

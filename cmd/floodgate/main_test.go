@@ -310,6 +310,13 @@ func TestReset(t *testing.T) {
 	if v.Reason != guard.ReasonPenalty {
 		t.Fatalf("user 7 was not blocked: %+v", v)
 	}
+	// The offense forgot its strikes; count one afresh, as a denial after
+	// the block would, so that reset has both penalty keys to delete.
+	strikes, err := lim.Rule("pen.strikes", core.Limit{Rate: 1, Period: time.Minute, Burst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	take(t, strikes, core.User(7), 1)
 	take(t, lim, core.User(8), 3)
 	reportRule, err := lim.Rule("report", core.PerMinute(1))
 	if err != nil {
