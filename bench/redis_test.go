@@ -11,6 +11,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -62,7 +63,8 @@ func redisContenders(b *testing.B) []redisContender {
 			// machine cannot turn decisions into local fallbacks, which
 			// would be timed as if they were Redis decisions.
 			rs, err := core.Resilient(redisstore.New(c, redisstore.WithMergedScripts()), core.Resilience{
-				Policy: core.FailLocal, Timeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+				Policy: core.FailLocal, Fallback: memorystore.New(), Timeout: time.Second,
+				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}
