@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -62,11 +61,11 @@ func memoryContenders() []memoryContender {
 			}, func() { _ = st.Close() }
 		}},
 		{"floodgate-limiter", func(b *testing.B, n int) (decideFunc, func()) {
-			// core.Limiter over the memory store (core.InProcess: no
-			// timeout, breaker or deny cache); it builds the key from the
-			// user id on each call.
+			// core.Limiter over the bare memory store (not wrapped in
+			// core.Resilient: no timeout, breaker or deny cache); it builds
+			// the key from the user id on each call.
 			st := memorystore.New()
-			lim, err := core.New(st, fgLimit, core.WithLogger(slog.New(slog.DiscardHandler)))
+			lim, err := core.New(st, fgLimit)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
@@ -54,14 +55,20 @@ func redisContenders(b *testing.B) []redisContender {
 			}
 		}},
 		{"floodgate-limiter", func(b *testing.B, c *redis.Client, n int) decideFunc {
-			// What a bot calls: core.Limiter builds the key from the user id
-			// and adds the deny cache, breaker and per-call timeout. The
+			// What a bot gets from store.Open: core.Limiter builds the key
+			// from the user id, over core.Resilient, which adds the deny
+			// cache, breaker, per-call timeout and fallback. The
 			// timeout is raised from 50 ms to 1 s (the same code path, a
 			// context deadline per call) so that a slow moment on a shared
 			// machine cannot turn decisions into local fallbacks, which
 			// would be timed as if they were Redis decisions.
-			lim, err := core.New(redisstore.New(c, redisstore.WithMergedScripts()), fgLimit, core.WithPrefix("fglimiter"),
-				core.WithTimeout(time.Second), core.WithLogger(slog.New(slog.DiscardHandler)))
+			rs, err := core.Resilient(redisstore.New(c, redisstore.WithMergedScripts()), core.Resilience{
+				Policy: core.FailLocal, Fallback: memorystore.New(), Timeout: time.Second,
+				Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			lim, err := core.New(rs, fgLimit, core.WithPrefix("fglimiter"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -178,7 +185,7 @@ func BenchmarkRedisPerKey(b *testing.B) {
 		build func(b *testing.B, c *redis.Client) takeFunc
 	}{
 		{"floodgate", func(b *testing.B, c *redis.Client) takeFunc {
-			st, l := redisstore.New(c), core.PerHour(20)
+			st, l := redisstore.New(c), core.Limit{Rate: 20, Period: time.Hour, Burst: 20}
 			return func(id int64) (bool, error) {
 				res, err := st.Take(ctx, key("floodgate:", id), l, 1)
 				return res.Allowed, err

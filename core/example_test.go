@@ -2,7 +2,9 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -21,9 +23,9 @@ func ExampleNew() {
 	}
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
-		res, err := limiter.Allow(ctx, 123456789)
+		res, err := limiter.Take(ctx, core.User(123456789), 1)
 		if err != nil {
-			panic(err) // only a canceled ctx or an invalid cost; store failures follow the policy
+			panic(err) // memorystore never fails: only a canceled ctx or an invalid cost
 		}
 		if !res.Allowed {
 			fmt.Printf("message %d: slow down, retry in %v\n", i, res.RetryAfter.Round(time.Second))
@@ -83,30 +85,18 @@ func ExampleLimiter_Key() {
 		panic(err)
 	}
 	fmt.Println(report.Key(core.User(123456789)))
+	window, err := limiter.Rule("report", core.Window(5, time.Hour))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(window.Key(core.User(123456789)))
 	// Output:
 	// floodgate:{u:123456789}:msg
 	// floodgate:{c:-1001234567890}:msg
 	// floodgate:{uc:123456789:-1001234567890}:msg
 	// floodgate:{g}:msg
 	// floodgate:{u:123456789}:report
-}
-
-func ExampleDecide() {
-	// 3 per second: each event costs an interval of 333.334 ms.
-	l := core.PerSecond(3)
-	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
-	var tat int64 // a key never seen
-	for i := 1; i <= 4; i++ {
-		var res core.Result
-		res, tat = core.Decide(l, tat, now, 1)
-		fmt.Printf("event %d: allowed=%v remaining=%d retry=%v reset=%v\n",
-			i, res.Allowed, res.Remaining, res.RetryAfter, res.ResetAfter)
-	}
-	// Output:
-	// event 1: allowed=true remaining=2 retry=0s reset=333.334ms
-	// event 2: allowed=true remaining=1 retry=0s reset=666.668ms
-	// event 3: allowed=true remaining=0 retry=0s reset=1.000002s
-	// event 4: allowed=false remaining=0 retry=333.334ms reset=1.000002s
+	// floodgate:{u:123456789}:report:win
 }
 
 func ExampleWindow() {
@@ -120,7 +110,7 @@ func ExampleWindow() {
 	}
 	ctx := context.Background()
 	for i := 1; i <= 4; i++ {
-		res, _ := limiter.Allow(ctx, 42)
+		res, _ := limiter.Take(ctx, core.User(42), 1)
 		fmt.Printf("event %d: allowed %v\n", i, res.Allowed)
 	}
 	// Output:
@@ -130,23 +120,58 @@ func ExampleWindow() {
 	// event 4: allowed false
 }
 
-func ExampleLimiter_TakeAll() {
-	// A send counts against the bot's global lane and its chat's lane at
-	// once, or against neither (package outbound builds these lanes).
+func ExampleLimiter_Block() {
+	// Ban a user for an hour, on every instance sharing the store.
 	st := memorystore.New()
 	defer st.Close()
-	limiter, err := core.New(st, core.PerSecond(1))
+	limiter, err := core.New(st, core.PerSecond(5))
 	if err != nil {
 		panic(err)
 	}
-	global := core.Lane{Key: "floodgate:{bot:1}:out:global", Limit: core.Window(30, time.Second)}
-	chat := core.Lane{Key: "floodgate:{bot:1}:out:chat:42", Limit: core.Window(1, time.Second)}
 	ctx := context.Background()
-	for i := 1; i <= 2; i++ {
-		res, _ := limiter.TakeAll(ctx, []core.Lane{global, chat}, 1)
-		fmt.Printf("send %d: allowed %v, bound by %v\n", i, res.Allowed, res.Limit)
+	if err := limiter.Block(ctx, core.User(42), time.Hour); err != nil {
+		panic(err)
+	}
+	res, _ := limiter.Take(ctx, core.User(42), 1)
+	fmt.Printf("allowed %v, retry in %v\n", res.Allowed, res.RetryAfter.Round(time.Second))
+	res, _ = limiter.Take(ctx, core.User(7), 1)
+	fmt.Printf("another user: allowed %v\n", res.Allowed)
+	// Output:
+	// allowed false, retry in 1h0m0s
+	// another user: allowed true
+}
+
+// downStore stands for a remote store that is down.
+type downStore struct{ core.Store }
+
+func (downStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
+	return core.Result{}, errors.New("dial tcp 10.0.0.7:6379: connect: connection refused")
+}
+
+func ExampleResilient() {
+	// Wrap a remote store (redisstore.New(client); store.Open does this for
+	// you) so that its outages are decided by a policy: here FailLocal,
+	// deciding on an in-process memorystore while the store is out.
+	fallback := memorystore.New()
+	defer fallback.Close()
+	st, err := core.Resilient(downStore{}, core.Resilience{
+		Policy:   core.FailLocal,
+		Fallback: fallback,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
+	}
+	limiter, err := core.New(st, core.PerMinute(2))
+	if err != nil {
+		panic(err)
+	}
+	for i := 1; i <= 3; i++ {
+		res, err := limiter.Take(context.Background(), core.User(42), 1)
+		fmt.Printf("message %d: allowed %v by the %v, error %v\n", i, res.Allowed, res.Source, err)
 	}
 	// Output:
-	// send 1: allowed true, bound by 1/s window
-	// send 2: allowed false, bound by 1/s window
+	// message 1: allowed true by the fallback, error <nil>
+	// message 2: allowed true by the fallback, error <nil>
+	// message 3: allowed false by the fallback, error <nil>
 }

@@ -38,7 +38,7 @@ func FuzzParseLimit(f *testing.F) {
 		if err := l.Validate(); err != nil {
 			t.Fatalf("ParseLimit(%q) = %+v, which is invalid: %v", s, l, err)
 		}
-		if l.Period < core.MinPeriod || l.Rate < 1 || l.Burst < 1 || l.Interval() < time.Microsecond {
+		if l.Period < time.Millisecond || l.Rate < 1 || l.Burst < 1 || l.Interval() < time.Microsecond {
 			t.Fatalf("ParseLimit(%q) = %+v (interval %v) breaks the documented bounds", s, l, l.Interval())
 		}
 		text := l.String()

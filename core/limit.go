@@ -14,8 +14,12 @@ import (
 // Branch on it with errors.Is; the message names the field at fault.
 var ErrInvalidLimit = errors.New("invalid limit")
 
-// MinPeriod is the shortest Period a Limit may have.
-const MinPeriod = time.Millisecond
+// minPeriod is the shortest Period a Limit may have.
+const minPeriod = time.Millisecond
+
+// maxWindowRate is the largest Rate a SlidingWindow Limit may have: each
+// key keeps one timestamp per admitted event still in its window.
+const maxWindowRate = 10_000
 
 // maxTolerance bounds Burst × emission interval (about 35.7 years in
 // microseconds). It keeps every GCRA value below 2^53 so that Redis' Lua,
@@ -26,16 +30,27 @@ const maxTolerance = int64(1) << 50
 //
 // A Limit is a plain value: pass it on each call, compare it with ==, and
 // print it with String (which ParseLimit reads back). The zero Limit is
-// invalid; build one with PerSecond, PerMinute, PerHour, Every, ParseLimit or
+// invalid; build one with PerSecond, PerMinute, Every, Window, ParseLimit or
 // a literal, and check a literal with Validate.
 //
-// The GCRA emission interval is Period/Rate, rounded up to a whole
-// microsecond when Rate does not divide Period exactly: the limiter then
-// never admits more than the Limit states (see docs/algorithms.md).
+// Stores count in whole microseconds. Period must be a whole number of
+// them; the GCRA emission interval, Period/Rate, is rounded up to one when
+// Rate does not divide Period exactly, so a limiter never admits more than
+// the Limit states (see docs/algorithms.md).
+//
+// A key's state outlives a change of its Limit (a new FLOODGATE_LIMIT, a
+// Limit passed per call): under GCRA the stored theoretical arrival time is
+// read under the new Limit as it is. Moving to a larger Burst or a longer
+// interval can then admit, at the instant of the change, up to the old
+// events still counted plus the new Burst: ten events under "10/10ms" then
+// "1/s burst 10" admit 19 at one instant, where each limit alone admits
+// 10. From then on the new Limit holds. A sliding window keeps event
+// times, which any Limit reads exactly.
 type Limit struct {
 	// Rate is how many events are admitted per Period, on average. ≥ 1.
 	Rate int
-	// Period is the window Rate refers to. ≥ 1 ms; sub-second periods work.
+	// Period is the window Rate refers to: at least 1 ms, a whole number of
+	// microseconds; sub-second periods work.
 	Period time.Duration
 	// Burst is how many events may arrive at once after a quiet spell. ≥ 1.
 	// A Limit built by the helpers has Burst == Rate; a SlidingWindow Limit
@@ -52,24 +67,32 @@ func PerSecond(n int) Limit { return Limit{Rate: n, Period: time.Second, Burst: 
 // PerMinute returns a Limit of n events per minute with a burst of n.
 func PerMinute(n int) Limit { return Limit{Rate: n, Period: time.Minute, Burst: n} }
 
-// PerHour returns a Limit of n events per hour with a burst of n.
-func PerHour(n int) Limit { return Limit{Rate: n, Period: time.Hour, Burst: n} }
-
-// Every returns a Limit of one event per d with a burst of 1: the limit of the
-// replaced middleware ("one message per d"), with d free to be sub-second.
+// Every returns a Limit of one event per d with a burst of 1: "one message
+// per d", d free to be sub-second.
 func Every(d time.Duration) Limit { return Limit{Rate: 1, Period: d, Burst: 1} }
+
+// Window returns a SlidingWindow Limit: at most n events in any span of
+// period. Validate says what is wrong with an n or period it cannot use
+// (n from 1 to 10 000, period as for any Limit).
+func Window(n int, period time.Duration) Limit {
+	return Limit{Rate: n, Period: period, Burst: n, Algorithm: SlidingWindow}
+}
 
 // WithBurst returns a copy of l whose Burst is b.
 func (l Limit) WithBurst(b int) Limit { l.Burst = b; return l }
 
 // Validate reports why l cannot be enforced, or nil. The error wraps
-// ErrInvalidLimit and names the field at fault (Rate, Period or Burst).
+// ErrInvalidLimit and names the field at fault (Rate, Period, Burst or
+// Algorithm). Beyond the rules on each field, Burst × Period/Rate must stay
+// under about 35 years, and a SlidingWindow Rate at most 10 000.
 func (l Limit) Validate() error {
 	switch {
 	case l.Rate < 1:
 		return limitErr("Rate", "must be at least 1, got %d", l.Rate)
-	case l.Period < MinPeriod:
-		return limitErr("Period", "must be at least %v, got %v", MinPeriod, l.Period)
+	case l.Period < minPeriod:
+		return limitErr("Period", "must be at least %v, got %v", minPeriod, l.Period)
+	case l.Period%time.Microsecond != 0:
+		return limitErr("Period", "must be a whole number of microseconds, got %v", l.Period)
 	case l.Burst < 1:
 		return limitErr("Burst", "must be at least 1, got %d", l.Burst)
 	case int64(l.Rate) > l.Period.Microseconds():
@@ -78,9 +101,9 @@ func (l Limit) Validate() error {
 		return limitErr("Algorithm", "unknown algorithm %d", l.Algorithm)
 	case l.Algorithm == SlidingWindow && l.Burst != l.Rate:
 		return limitErr("Burst", "of a sliding window must equal Rate (%d), got %d", l.Rate, l.Burst)
-	case l.Algorithm == SlidingWindow && l.Rate > MaxWindowRate:
+	case l.Algorithm == SlidingWindow && l.Rate > maxWindowRate:
 		return limitErr("Rate", "of a sliding window must be at most %d, got %d (use GCRA for larger rates)",
-			MaxWindowRate, l.Rate)
+			maxWindowRate, l.Rate)
 	case l.Algorithm == SlidingWindow && l.Period.Microseconds() > maxTolerance:
 		return limitErr("Period", "%v exceeds the longest supported window (about 35 years)", l.Period)
 	case int64(l.Burst) > maxTolerance/l.intervalMicros():
@@ -95,15 +118,18 @@ func limitErr(field, format string, args ...any) error {
 }
 
 // Interval returns the GCRA emission interval: the time one event "costs",
-// Period/Rate rounded up to a whole microsecond. It is 0 for an invalid Limit.
+// Period/Rate rounded up to a whole microsecond. It is 0 when Rate < 1 or
+// Period < 1 µs, and otherwise computed without the other checks of
+// Validate, so stores may call it on every decision.
 func (l Limit) Interval() time.Duration {
-	if l.Validate() != nil {
+	if l.Rate < 1 || l.Period < time.Microsecond {
 		return 0
 	}
 	return time.Duration(l.intervalMicros()) * time.Microsecond
 }
 
-// intervalMicros is Period/Rate in microseconds, rounded up. Rate ≥ 1.
+// intervalMicros is Period/Rate in microseconds, rounded up. Rate ≥ 1 and
+// Period a whole number of microseconds.
 func (l Limit) intervalMicros() int64 {
 	p := l.Period.Microseconds()
 	r := int64(l.Rate)
@@ -241,4 +267,33 @@ func parsePeriod(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a period (use ms, s, m, h, d, or e.g. 10s)", s)
 	}
 	return d, nil
+}
+
+// Algorithm selects how a Limit is enforced.
+type Algorithm uint8
+
+const (
+	// GCRA (the zero value) spaces events Period/Rate apart on average and
+	// lets Burst of them through at once after a quiet spell. It keeps one
+	// integer per key whatever the Limit, so it suits per-user limits. Over
+	// any span of Period it may admit up to Burst + Rate - 1 events: "20/m"
+	// is a rate, not a cap on every minute.
+	GCRA Algorithm = iota
+	// SlidingWindow admits at most Rate events in ANY span of Period, which
+	// is what an upstream quota such as "20 messages per minute to one
+	// group" means. It remembers the time of each of the last Rate events,
+	// so a key costs O(Rate) memory and time: Rate is at most 10 000, and
+	// Burst must equal Rate.
+	SlidingWindow
+)
+
+// String returns "gcra" or "window".
+func (a Algorithm) String() string {
+	switch a {
+	case GCRA:
+		return "gcra"
+	case SlidingWindow:
+		return "window"
+	}
+	return fmt.Sprintf("Algorithm(%d)", uint8(a))
 }

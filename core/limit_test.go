@@ -91,7 +91,11 @@ func TestParseLimitRejects(t *testing.T) {
 		{"1/0", "Period"},
 		{"1/", "Period"},
 		{"1/-1s", "Period"},
-		{"1/500us", "Period"}, // shorter than MinPeriod
+		{"1/500us", "Period"}, // shorter than 1 ms
+		// Stores count whole microseconds: a period that is not one would
+		// be rounded, and rounding down admits more than stated.
+		{"1/1.0000005s", "whole number of microseconds"},
+		{"2/1.000001ms", "whole number of microseconds"},
 		{"1/999µs", "Period"},
 		{"1/NaNd", "Period"},
 		{"1/infd", "Period"},
@@ -140,15 +144,15 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	valid := []core.Limit{
 		{Rate: 1, Period: time.Millisecond, Burst: 1},
-		{Rate: 1000, Period: time.Millisecond, Burst: 1},              // exactly one per microsecond
-		{Rate: 3, Period: time.Second, Burst: 1},                      // interval rounds up
-		{Rate: 1, Period: time.Second, Burst: maxBurstPerSecond},      // the 35-year bound itself
-		{Rate: 1, Period: 35 * 365 * 24 * time.Hour, Burst: 1},        // one per 35 years
-		{Rate: 1, Period: 1500*time.Microsecond + 1, Burst: 1},        // periods need not be whole ms
-		{Rate: 1 << 20, Period: 100 * 24 * time.Hour, Burst: 1 << 20}, // large numbers
+		{Rate: 1000, Period: time.Millisecond, Burst: 1},                      // exactly one per microsecond
+		{Rate: 3, Period: time.Second, Burst: 1},                              // interval rounds up
+		{Rate: 1, Period: time.Second, Burst: maxBurstPerSecond},              // the 35-year bound itself
+		{Rate: 1, Period: 35 * 365 * 24 * time.Hour, Burst: 1},                // one per 35 years
+		{Rate: 1, Period: 1500*time.Microsecond + time.Microsecond, Burst: 1}, // periods need not be whole ms
+		{Rate: 1 << 20, Period: 100 * 24 * time.Hour, Burst: 1 << 20},         // large numbers
 		core.PerSecond(1),
 		core.PerMinute(20),
-		core.PerHour(100).WithBurst(10),
+		core.Limit{Rate: 100, Period: time.Hour, Burst: 10},
 		core.Every(1500 * time.Millisecond),
 	}
 	for _, l := range valid {
@@ -168,6 +172,7 @@ func TestValidate(t *testing.T) {
 		{core.Limit{Rate: 1, Period: 0, Burst: 1}, "Period"},
 		{core.Limit{Rate: 1, Period: -time.Second, Burst: 1}, "Period"},
 		{core.Limit{Rate: 1, Period: time.Millisecond - 1, Burst: 1}, "Period"},
+		{core.Limit{Rate: 1, Period: 1500*time.Microsecond + 1, Burst: 1}, "whole number of microseconds"},
 		{core.Limit{Rate: 1, Period: time.Second, Burst: 0}, "Burst"},
 		{core.Limit{Rate: 1, Period: time.Second, Burst: -1}, "Burst"},
 		{core.Limit{Rate: 1, Period: time.Second, Burst: maxBurstPerSecond + 1}, "Burst"},
@@ -198,7 +203,6 @@ func TestHelpers(t *testing.T) {
 	}{
 		{core.PerSecond(10), core.Limit{Rate: 10, Period: time.Second, Burst: 10}},
 		{core.PerMinute(20), core.Limit{Rate: 20, Period: time.Minute, Burst: 20}},
-		{core.PerHour(100), core.Limit{Rate: 100, Period: time.Hour, Burst: 100}},
 		{core.Every(1500 * time.Millisecond), core.Limit{Rate: 1, Period: 1500 * time.Millisecond, Burst: 1}},
 		{core.PerMinute(20).WithBurst(3), core.Limit{Rate: 20, Period: time.Minute, Burst: 3}},
 	}
@@ -227,12 +231,14 @@ func TestInterval(t *testing.T) {
 		{core.PerSecond(3), 333334 * time.Microsecond},                                    // rounded up, not 333333
 		{core.Limit{Rate: 7, Period: time.Millisecond, Burst: 1}, 143 * time.Microsecond}, // 142.86 → 143
 		{core.Limit{Rate: 1000, Period: time.Millisecond, Burst: 1}, time.Microsecond},
-		// Invalid limits have no interval.
+		// No interval without a rate or a period.
 		{core.Limit{}, 0},
 		{core.Limit{Rate: 1, Period: -time.Second, Burst: 1}, 0},
-		{core.Limit{Rate: 1, Period: 500 * time.Microsecond, Burst: 1}, 0},
-		{core.Limit{Rate: 2000, Period: time.Millisecond, Burst: 1}, 0},
-		{core.Limit{Rate: 1, Period: time.Second, Burst: 0}, 0},
+		{core.Limit{Rate: 1, Period: 999 * time.Nanosecond, Burst: 1}, 0},
+		// Interval does not run the other checks of Validate.
+		{core.Limit{Rate: 1, Period: 500 * time.Microsecond, Burst: 1}, 500 * time.Microsecond},
+		{core.Limit{Rate: 2000, Period: time.Millisecond, Burst: 1}, time.Microsecond},
+		{core.Limit{Rate: 1, Period: time.Second, Burst: 0}, time.Second},
 	}
 	for _, tt := range tests {
 		if got := tt.l.Interval(); got != tt.want {
@@ -249,8 +255,8 @@ func TestLimitString(t *testing.T) {
 	}{
 		{core.PerSecond(1), "1/s"},
 		{core.PerMinute(20), "20/m"},
-		{core.PerHour(100), "100/h"},
-		{core.PerHour(100).WithBurst(10), "100/h burst 10"},
+		{core.Limit{Rate: 100, Period: time.Hour, Burst: 100}, "100/h"},
+		{core.Limit{Rate: 100, Period: time.Hour, Burst: 10}, "100/h burst 10"},
 		{core.Limit{Rate: 5, Period: 10 * time.Second, Burst: 5}, "5/10s"},
 		{core.Limit{Rate: 10, Period: 100 * time.Millisecond, Burst: 10}, "10/100ms"},
 		{core.Limit{Rate: 1000, Period: 24 * time.Hour, Burst: 1000}, "1000/d"},
@@ -278,5 +284,36 @@ func TestLimitString(t *testing.T) {
 		if back != tt.l {
 			t.Errorf("ParseLimit(%q) = %+v, want %+v (round trip)", got, back, tt.l)
 		}
+	}
+}
+
+func TestWindowValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		l     core.Limit
+		field string // "" when valid
+	}{
+		{core.Window(20, time.Minute), ""},
+		{core.Window(10_000, time.Hour), ""},
+		{core.Window(10_001, time.Hour), "Rate"},
+		{core.Window(20, time.Minute).WithBurst(5), "Burst"},
+		{core.Window(1, time.Microsecond), "Period"},
+		{core.Window(1, 1000500*time.Nanosecond), "Period"}, // 1.0005 ms is not whole µs
+		{core.Window(1, 40*365*24*time.Hour), "Period"},
+		{core.Limit{Rate: 1, Period: time.Second, Burst: 1, Algorithm: 7}, "Algorithm"},
+	} {
+		err := tc.l.Validate()
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%+v: %v", tc.l, err)
+		case tc.field != "" && (!errors.Is(err, core.ErrInvalidLimit) || !strings.Contains(err.Error(), tc.field)):
+			t.Errorf("%+v: error %v, want one naming %s", tc.l, err, tc.field)
+		}
+	}
+	if l, err := core.ParseLimit("20/m window"); err != nil || l != core.Window(20, time.Minute) {
+		t.Errorf(`ParseLimit("20/m window") = %+v, %v`, l, err)
+	}
+	if _, err := core.ParseLimit("20/m burst 5 window"); err == nil || !strings.Contains(err.Error(), "Burst") {
+		t.Errorf(`ParseLimit("20/m burst 5 window") error %v, want one naming Burst`, err)
 	}
 }

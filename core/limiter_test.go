@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 )
 
-// mapStore is the smallest correct Store: a map of TATs behind a mutex,
-// deciding with core.Decide on a clock the test moves by hand. It counts the
+// mapStore is a small correct GCRA Store: a map of TATs behind a mutex,
+// deciding with decide.GCRA on a clock the test moves by hand. It counts the
 // calls it receives so tests can check what the Limiter sends and what it
 // keeps away from the store. It is not a model of Redis.
 type mapStore struct {
@@ -24,11 +25,14 @@ type mapStore struct {
 	tats map[string]int64
 	err  error // returned by every call when set
 
-	takes, peeks, resets atomic.Int64
-	lastKey              atomic.Value // string
+	takes, peeks, resets, blocks atomic.Int64
+	lastKey                      atomic.Value // string
 }
 
 var _ core.Store = (*mapStore)(nil)
+
+// epoch is an arbitrary fixed instant in microseconds (November 2023).
+const epoch int64 = 1_700_000_000_000_000
 
 func newMapStore() *mapStore { return &mapStore{now: epoch, tats: map[string]int64{}} }
 
@@ -48,7 +52,7 @@ func (s *mapStore) Take(ctx context.Context, key string, l core.Limit, n int) (c
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res, tat := core.Decide(l, s.tats[key], s.now, n)
+	res, tat := decide.GCRA(l, s.tats[key], s.now, n)
 	if res.Allowed {
 		s.tats[key] = tat
 	}
@@ -63,7 +67,7 @@ func (s *mapStore) Peek(ctx context.Context, key string, l core.Limit) (core.Res
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res, _ := core.Decide(l, s.tats[key], s.now, 1)
+	res, _ := decide.GCRA(l, s.tats[key], s.now, 1)
 	return res, nil
 }
 
@@ -79,7 +83,24 @@ func (s *mapStore) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// clock returns the store's clock as a time, for the Limiter's deny cache.
+func (s *mapStore) Block(ctx context.Context, key string, l core.Limit, d time.Duration) error {
+	s.blocks.Add(1)
+	s.lastKey.Store(key)
+	if s.err != nil {
+		return s.err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tats[key] = decide.BlockGCRA(l, s.tats[key], s.now, d)
+	return nil
+}
+
+// TakeAll is not used by the Limiter; mapStore keeps no windows.
+func (s *mapStore) TakeAll(context.Context, []core.Lane, int) (core.Result, error) {
+	return core.Result{}, errors.New("mapStore: no lanes")
+}
+
+// clock returns the store's clock as a time, for a Resilient's deny cache.
 func (s *mapStore) clock() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,9 +109,6 @@ func (s *mapStore) clock() time.Time {
 
 func mustNew(t *testing.T, st core.Store, l core.Limit, opts ...core.Option) *core.Limiter {
 	t.Helper()
-	if ms, ok := st.(interface{ clock() time.Time }); ok { // the deny cache and breaker see the store's time
-		opts = append([]core.Option{core.WithClock(ms.clock)}, opts...)
-	}
 	lim, err := core.New(st, l, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -126,14 +144,6 @@ func TestNewRejects(t *testing.T) {
 		{"prefix non-ASCII", st, core.PerSecond(1), []core.Option{core.WithPrefix("бот")}, core.ErrInvalidOption, "prefix"},
 		{"prefix with DEL", st, core.PerSecond(1), []core.Option{core.WithPrefix("bot\x7f")}, core.ErrInvalidOption, "prefix"},
 		{"prefix too long", st, core.PerSecond(1), []core.Option{core.WithPrefix(strings.Repeat("p", 129))}, core.ErrInvalidOption, "prefix"},
-		{"empty rule", st, core.PerSecond(1), []core.Option{core.WithRule("")}, core.ErrInvalidOption, "rule"},
-		{"rule with space", st, core.PerSecond(1), []core.Option{core.WithRule("my rule")}, core.ErrInvalidOption, "rule"},
-		{"rule with colon", st, core.PerSecond(1), []core.Option{core.WithRule("a:b")}, core.ErrInvalidOption, "rule"},
-		{"rule with braces", st, core.PerSecond(1), []core.Option{core.WithRule("{x}")}, core.ErrInvalidOption, "rule"},
-		{"rule with slash", st, core.PerSecond(1), []core.Option{core.WithRule("/start")}, core.ErrInvalidOption, "rule"},
-		{"rule non-ASCII", st, core.PerSecond(1), []core.Option{core.WithRule("правило")}, core.ErrInvalidOption, "rule"},
-		{"rule too long", st, core.PerSecond(1), []core.Option{core.WithRule(strings.Repeat("r", 65))}, core.ErrInvalidOption, "rule"},
-		{"last option wins", st, core.PerSecond(1), []core.Option{core.WithRule("ok"), core.WithRule("not ok")}, core.ErrInvalidOption, "rule"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,16 +165,29 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+func TestRuleRejects(t *testing.T) {
+	t.Parallel()
+	lim := mustNew(t, newMapStore(), core.PerSecond(1))
+	for _, name := range []string{"", "my rule", "a:b", "{x}", "/start", "правило", strings.Repeat("r", 65)} {
+		r, err := lim.Rule(name, core.PerSecond(1))
+		if !errors.Is(err, core.ErrInvalidOption) || !strings.Contains(err.Error(), "rule") || r != nil {
+			t.Errorf("Rule(%q) = %v, %v; want an error wrapping ErrInvalidOption that names the rule", name, r, err)
+		}
+	}
+	if _, err := lim.Rule("ok", core.Limit{}); !errors.Is(err, core.ErrInvalidLimit) {
+		t.Errorf("Rule with a zero limit: %v, want ErrInvalidLimit", err)
+	}
+}
+
 func TestNewAccepts(t *testing.T) {
 	t.Parallel()
 	st := newMapStore()
 	for _, opts := range [][]core.Option{
 		nil,
 		{core.WithPrefix("booking_bot:client1")},
-		{core.WithPrefix(strings.Repeat("p", 128)), core.WithRule(strings.Repeat("r", 64))},
+		{core.WithPrefix(strings.Repeat("p", 128))},
 		{core.WithPrefix("!#$%&'()*+,-./:;<=>?@[\\]^_`|~")},
-		{core.WithRule("cmd.start")},
-		{core.WithRule("Report_v2-b")},
+		{core.WithShadow(true), core.WithObserver(&recorder{})},
 	} {
 		lim, err := core.New(st, core.PerSecond(1), opts...)
 		if err != nil || lim == nil {
@@ -172,11 +195,13 @@ func TestNewAccepts(t *testing.T) {
 		}
 	}
 	lim := mustNew(t, st, core.PerMinute(20))
-	if lim.Prefix() != core.DefaultPrefix || lim.RuleName() != core.DefaultRule || lim.Limit() != core.PerMinute(20) {
-		t.Errorf("defaults: prefix %q rule %q limit %v", lim.Prefix(), lim.RuleName(), lim.Limit())
+	for _, name := range []string{"cmd.start", "Report_v2-b", strings.Repeat("r", 64)} {
+		if _, err := lim.Rule(name, core.PerSecond(1)); err != nil {
+			t.Errorf("Rule(%q): %v", name, err)
+		}
 	}
-	if core.DefaultPrefix != "floodgate" || core.DefaultRule != "msg" {
-		t.Errorf("documented defaults changed: %q, %q", core.DefaultPrefix, core.DefaultRule)
+	if lim.Limit() != core.PerMinute(20) || lim.Key(core.User(1)) != "floodgate:{u:1}:msg" {
+		t.Errorf("defaults: limit %v, key %q; want prefix floodgate and rule msg", lim.Limit(), lim.Key(core.User(1)))
 	}
 	if st.calls() != 0 {
 		t.Errorf("New called the store %d times; it must do no I/O", st.calls())
@@ -187,9 +212,17 @@ func TestKey(t *testing.T) {
 	t.Parallel()
 	st := newMapStore()
 	def := mustNew(t, st, core.PerSecond(1))
-	long := mustNew(t, st, core.PerSecond(1),
-		core.WithPrefix(strings.Repeat("p", 128)), core.WithRule(strings.Repeat("r", 64)))
-	tenant := mustNew(t, st, core.PerSecond(1), core.WithPrefix("booking_bot:client1"), core.WithRule("report"))
+	rule := func(prefix, name string, l core.Limit) *core.Limiter {
+		t.Helper()
+		r, err := mustNew(t, st, core.PerSecond(1), core.WithPrefix(prefix)).Rule(name, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	long := rule(strings.Repeat("p", 128), strings.Repeat("r", 64), core.PerSecond(1))
+	tenant := rule("booking_bot:client1", "report", core.PerSecond(1))
+	window := rule("floodgate", "msg", core.Window(20, time.Minute))
 	const minS, maxS = "-9223372036854775808", "9223372036854775807"
 	tests := []struct {
 		lim   *core.Limiter
@@ -213,6 +246,8 @@ func TestKey(t *testing.T) {
 		{def, core.Scope{}, "floodgate:{g}:msg"},
 		{tenant, core.User(123456789), "booking_bot:client1:{u:123456789}:report"},
 		{tenant, core.Global(), "booking_bot:client1:{g}:report"},
+		// A sliding window never shares a key with GCRA state.
+		{window, core.User(123456789), "floodgate:{u:123456789}:msg:win"},
 		{long, core.UserInChat(math.MinInt64, math.MinInt64),
 			strings.Repeat("p", 128) + ":{uc:" + minS + ":" + minS + "}:" + strings.Repeat("r", 64)},
 	}
@@ -248,7 +283,7 @@ func TestTakeUsesKeyAndLimit(t *testing.T) {
 	st := newMapStore()
 	lim := mustNew(t, st, core.PerMinute(3))
 	ctx := t.Context()
-	res, err := lim.Allow(ctx, 42)
+	res, err := lim.Take(ctx, core.User(42), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +293,7 @@ func TestTakeUsesKeyAndLimit(t *testing.T) {
 	if k := st.lastKey.Load(); k != "floodgate:{u:42}:msg" {
 		t.Errorf("Allow used key %v, want floodgate:{u:42}:msg", k)
 	}
-	if _, err := lim.AllowN(ctx, 43, 2); err != nil {
+	if _, err := lim.Take(ctx, core.User(43), 2); err != nil {
 		t.Fatal(err)
 	}
 	if k := st.lastKey.Load(); k != "floodgate:{u:43}:msg" {
@@ -307,9 +342,9 @@ func TestDoneContext(t *testing.T) {
 			st := newMapStore()
 			lim := mustNew(t, st, core.PerSecond(5))
 			calls := map[string]func() (core.Result, error){
-				"Allow":  func() (core.Result, error) { return lim.Allow(c.ctx, 1) },
-				"AllowN": func() (core.Result, error) { return lim.AllowN(c.ctx, 1, 2) },
 				"Take":   func() (core.Result, error) { return lim.Take(c.ctx, core.Chat(-1), 1) },
+				"Take 2": func() (core.Result, error) { return lim.Take(c.ctx, core.User(1), 2) },
+				"Block":  func() (core.Result, error) { return core.Result{}, lim.Block(c.ctx, core.User(1), time.Second) },
 				"Peek":   func() (core.Result, error) { return lim.Peek(c.ctx, core.Global()) },
 				"Reset":  func() (core.Result, error) { return core.Result{}, lim.Reset(c.ctx, core.User(1)) },
 			}
@@ -335,15 +370,15 @@ func TestInvalidCost(t *testing.T) {
 	lim := mustNew(t, st, core.PerSecond(10).WithBurst(4))
 	ctx := t.Context()
 	for _, n := range []int{0, -1, math.MinInt, 5, math.MaxInt} {
-		res, err := lim.AllowN(ctx, 1, n)
+		res, err := lim.Take(ctx, core.User(1), n)
 		if !errors.Is(err, core.ErrInvalidCost) {
-			t.Errorf("AllowN(n=%d) error %v, want ErrInvalidCost", n, err)
+			t.Errorf("Take(n=%d) error %v, want ErrInvalidCost", n, err)
 		}
 		if res != (core.Result{}) {
-			t.Errorf("AllowN(n=%d) = %+v, want the zero Result", n, res)
+			t.Errorf("Take(n=%d) = %+v, want the zero Result", n, res)
 		}
 		if _, err := lim.Take(ctx, core.Chat(-5), n); !errors.Is(err, core.ErrInvalidCost) {
-			t.Errorf("Take(n=%d) error %v, want ErrInvalidCost", n, err)
+			t.Errorf("Take(chat, n=%d) error %v, want ErrInvalidCost", n, err)
 		}
 	}
 	if n := st.calls(); n != 0 {
@@ -351,47 +386,75 @@ func TestInvalidCost(t *testing.T) {
 	}
 	// The bounds themselves are valid costs.
 	for _, n := range []int{1, 3} {
-		if res, err := lim.AllowN(ctx, 1, n); err != nil || !res.Allowed {
-			t.Errorf("AllowN(n=%d) = %+v, %v; want allowed", n, res, err)
+		if res, err := lim.Take(ctx, core.User(1), n); err != nil || !res.Allowed {
+			t.Errorf("Take(n=%d) = %+v, %v; want allowed", n, res, err)
 		}
 	}
-	if res, err := lim.AllowN(ctx, 2, 4); err != nil || !res.Allowed || res.Remaining != 0 {
-		t.Errorf("AllowN(n=Burst) = %+v, %v; want allowed with Remaining 0", res, err)
+	if res, err := lim.Take(ctx, core.User(2), 4); err != nil || !res.Allowed || res.Remaining != 0 {
+		t.Errorf("Take(n=Burst) = %+v, %v; want allowed with Remaining 0", res, err)
 	}
 	if n := st.takes.Load(); n != 3 {
 		t.Errorf("store saw %d Takes, want 3", n)
 	}
 }
 
-func TestStoreErrorFollowsPolicy(t *testing.T) {
+// TestStoreErrorReturned: a Limiter has no failure policy of its own; a
+// store's error reaches the caller as it is (core.Resilient decides
+// outages instead).
+func TestStoreErrorReturned(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("mapstore: boom")
 	st := newMapStore()
 	st.err = boom
 	lim := mustNew(t, st, core.PerSecond(1))
 	ctx := t.Context()
-	for _, tc := range []struct {
-		policy  core.FailurePolicy
-		allowed []bool
-		source  core.Source
-	}{
-		{core.FailLocal, []bool{true, false}, core.SourceFallback},
-		{core.FailOpen, []bool{true, true}, core.SourcePolicy},
-		{core.FailClosed, []bool{false, false}, core.SourcePolicy},
-	} {
-		lim := mustNew(t, st, core.PerSecond(1), core.WithPolicy(tc.policy), core.WithLogger(discard))
-		for i, want := range tc.allowed {
-			res, err := lim.Allow(ctx, 1)
-			if err != nil || res.Allowed != want || res.Source != tc.source {
-				t.Errorf("%v call %d: %+v, %v; want allowed=%v from %v and no error", tc.policy, i, res, err, want, tc.source)
-			}
-		}
+	if res, err := lim.Take(ctx, core.User(1), 1); !errors.Is(err, boom) || res != (core.Result{}) {
+		t.Errorf("Take = %+v, %v; want a zero Result and the store's error", res, err)
 	}
 	if _, err := lim.Peek(ctx, core.User(1)); !errors.Is(err, boom) {
 		t.Errorf("Peek error %v, want the store's error", err)
 	}
 	if err := lim.Reset(ctx, core.User(1)); !errors.Is(err, boom) {
 		t.Errorf("Reset error %v, want the store's error", err)
+	}
+	if err := lim.Block(ctx, core.User(1), time.Minute); !errors.Is(err, boom) {
+		t.Errorf("Block error %v, want the store's error", err)
+	}
+}
+
+// TestBlock: a block denies for exactly d, is bounded, and reaches the
+// scope's key under this rule only.
+func TestBlock(t *testing.T) {
+	t.Parallel()
+	st := newMapStore()
+	lim := mustNew(t, st, core.PerSecond(5))
+	ctx := t.Context()
+	if err := lim.Block(ctx, core.User(1), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if k := st.lastKey.Load(); k != "floodgate:{u:1}:msg" {
+		t.Errorf("Block used key %v", k)
+	}
+	if res, _ := lim.Take(ctx, core.User(1), 1); res.Allowed || res.RetryAfter != time.Hour {
+		t.Errorf("blocked user: %+v, want denied for 1h", res)
+	}
+	if res, _ := lim.Take(ctx, core.User(2), 1); !res.Allowed {
+		t.Error("a block of user 1 denied user 2")
+	}
+	st.advance(time.Hour)
+	if res, _ := lim.Take(ctx, core.User(1), 1); !res.Allowed || res.Remaining != 0 {
+		t.Errorf("after the block: %+v, want one event admitted", res)
+	}
+	for _, d := range []time.Duration{0, -time.Second, core.MaxBlock + time.Microsecond} {
+		if err := lim.Block(ctx, core.User(1), d); !errors.Is(err, core.ErrInvalidOption) {
+			t.Errorf("Block(%v) error %v, want ErrInvalidOption", d, err)
+		}
+	}
+	if n := st.blocks.Load(); n != 1 {
+		t.Errorf("store saw %d Blocks, want 1 (invalid ones must not reach it)", n)
+	}
+	if err := lim.Block(ctx, core.User(1), core.MaxBlock); err != nil {
+		t.Errorf("Block(MaxBlock): %v", err)
 	}
 }
 
@@ -403,11 +466,11 @@ func TestRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if report.Prefix() != "bot7" || report.RuleName() != "report" || report.Limit() != core.Every(time.Hour) {
-		t.Errorf("Rule: prefix %q rule %q limit %v", report.Prefix(), report.RuleName(), report.Limit())
+	if report.Limit() != core.Every(time.Hour) {
+		t.Errorf("Rule: limit %v", report.Limit())
 	}
-	if msg.RuleName() != "msg" || msg.Limit() != core.PerMinute(2) {
-		t.Errorf("Rule changed its parent: rule %q limit %v", msg.RuleName(), msg.Limit())
+	if msg.Key(core.User(1)) != "bot7:{u:1}:msg" || msg.Limit() != core.PerMinute(2) {
+		t.Errorf("Rule changed its parent: key %q limit %v", msg.Key(core.User(1)), msg.Limit())
 	}
 	u := core.User(99)
 	if got, want := report.Key(u), "bot7:{u:99}:report"; got != want {
@@ -468,17 +531,17 @@ func TestSharedBudget(t *testing.T) {
 	other := mustNew(t, st, core.PerSecond(2), core.WithPrefix("tenant2"))
 	ctx := t.Context()
 	for _, lim := range []*core.Limiter{a, b} {
-		if res, _ := lim.Allow(ctx, 5); !res.Allowed {
+		if res, _ := lim.Take(ctx, core.User(5), 1); !res.Allowed {
 			t.Fatal("denied within the shared burst")
 		}
 	}
-	if res, _ := a.Allow(ctx, 5); res.Allowed {
+	if res, _ := a.Take(ctx, core.User(5), 1); res.Allowed {
 		t.Error("instance a allowed a third event: the budget is not shared")
 	}
-	if res, _ := b.Allow(ctx, 5); res.Allowed {
+	if res, _ := b.Take(ctx, core.User(5), 1); res.Allowed {
 		t.Error("instance b allowed a third event: the budget is not shared")
 	}
-	if res, _ := other.Allow(ctx, 5); !res.Allowed {
+	if res, _ := other.Take(ctx, core.User(5), 1); !res.Allowed {
 		t.Error("another prefix shares the budget; tenants must be apart")
 	}
 }
@@ -534,10 +597,10 @@ func TestReset(t *testing.T) {
 	lim := mustNew(t, st, core.PerMinute(1))
 	ctx := t.Context()
 	for _, id := range []int64{1, 2} {
-		if res, _ := lim.Allow(ctx, id); !res.Allowed {
+		if res, _ := lim.Take(ctx, core.User(id), 1); !res.Allowed {
 			t.Fatalf("user %d denied at first", id)
 		}
-		if res, _ := lim.Allow(ctx, id); res.Allowed {
+		if res, _ := lim.Take(ctx, core.User(id), 1); res.Allowed {
 			t.Fatalf("user %d allowed twice in a minute", id)
 		}
 	}
@@ -547,10 +610,10 @@ func TestReset(t *testing.T) {
 	if k := st.lastKey.Load(); k != "floodgate:{u:1}:msg" {
 		t.Errorf("Reset used key %v", k)
 	}
-	if res, _ := lim.Allow(ctx, 1); !res.Allowed || res.Remaining != 0 || res.ResetAfter != time.Minute {
+	if res, _ := lim.Take(ctx, core.User(1), 1); !res.Allowed || res.Remaining != 0 || res.ResetAfter != time.Minute {
 		t.Errorf("after Reset, Allow = %+v; want a fresh key's result", res)
 	}
-	if res, _ := lim.Allow(ctx, 2); res.Allowed {
+	if res, _ := lim.Take(ctx, core.User(2), 1); res.Allowed {
 		t.Error("Reset of user 1 lifted the limit of user 2")
 	}
 	if err := lim.Reset(ctx, core.Chat(-404)); err != nil {

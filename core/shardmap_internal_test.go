@@ -10,15 +10,15 @@ import (
 // sweeps, and the map stays within about twice its live entries.
 func TestShardMapSweepsEndedEntriesOnly(t *testing.T) {
 	t.Parallel()
-	var m shardMap[blockEnd]
+	var m shardMap[denial]
 	m.init()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const live = 500
 	for i := range live { // live for an hour
-		m.store("live"+strconv.Itoa(i), blockEnd(now.Add(time.Hour)), now)
+		m.store("live"+strconv.Itoa(i), denial{allowAt: now.Add(time.Hour)}, now)
 	}
 	for i := range 100_000 { // each ends a millisecond after it is stored
-		m.store("gone"+strconv.Itoa(i), blockEnd(now.Add(time.Millisecond)), now)
+		m.store("gone"+strconv.Itoa(i), denial{allowAt: now.Add(time.Millisecond)}, now)
 		now = now.Add(time.Millisecond)
 	}
 	for i := range live {

@@ -1,30 +1,38 @@
 // Package metrics exports what floodgate does as Prometheus metrics. It
-// implements core.Observer: pass it to the limiter with core.WithObserver
-// and register it with a prometheus.Registerer.
+// implements core.Observer and guard.Observer: give it to the store
+// (store.WithObserver, or core.Resilience.Observer), the limiter
+// (core.WithObserver) and the guard (guard.WithObserver), and register it
+// with a prometheus.Registerer. Package setup does all of it.
 //
 //	m := metrics.New()
 //	prometheus.MustRegister(m)
-//	limiter, err := opened.NewLimiter(core.WithObserver(m))
+//	opened, err := store.Open(ctx, cfg, store.WithObserver(m))
 //
 // # Metrics
 //
 //	floodgate_decisions_total{prefix,rule,result,source}   counter; result: allowed, denied, shadow_denied;
 //	                                                       source: store, cache, fallback, policy
-//	floodgate_store_errors_total{prefix,rule}              counter: decisions the store failed or timed out
+//	floodgate_store_errors_total{prefix,kind}              counter: store errors a Resilient store handled;
+//	                                                       kind: outage, timeout, key (one key's fault),
+//	                                                       config (the deployment's, e.g. a missing ACL permission)
 //	floodgate_decision_duration_seconds{prefix,rule}       histogram, 10 µs to 2.5 s
 //	floodgate_breaker_open{prefix}                         gauge: 1 while the circuit breaker is open
 //	floodgate_breaker_transitions_total{prefix,state}      counter; state: open, closed
 //	floodgate_actions_total{action,kind,result}            counter: adapters' Bot API calls on denials
 //	                                                       (action="sendMessage" counts notices); result: ok, error
 //
+// The prefix of store errors and of the breaker is the Resilient store's
+// Name, which store.Open sets to the key prefix, so the series of one bot
+// share a prefix. The first decision of a prefix shows its breaker gauge
+// and its four store error counters at 0, so that rate() and alerts see
+// the first error.
+//
 // # Labels are bounded
 //
-// No metric carries a user id or a chat id. prefix and rule come from
-// configuration (a handful of values), result, source, state, action and
-// kind from fixed lists. The Python middleware this replaces grouped a
-// counter by user_id: one time series per user, which grows without bound
-// and takes the monitoring down with the bot it watches. To see who is
-// limited, use the ops CLI (floodgate top) instead.
+// No metric carries a user id or a chat id: one time series per user would
+// grow without bound. prefix and rule come from configuration (a handful
+// of values); result, source, state, action and kind from fixed lists. To
+// see who is limited, use the ops CLI (floodgate top).
 //
 // # Cost
 //
@@ -34,14 +42,18 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"net"
 	"sync"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics is a core.Observer and a prometheus.Collector. Build it with New.
-// It is safe for concurrent use.
+// Metrics is a core.Observer, a guard.Observer and a prometheus.Collector.
+// Build it with New. It is safe for concurrent use.
 type Metrics struct {
 	decisions   *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
@@ -55,6 +67,7 @@ type Metrics struct {
 
 var (
 	_ core.Observer        = (*Metrics)(nil)
+	_ guard.Observer       = (*Metrics)(nil)
 	_ prometheus.Collector = (*Metrics)(nil)
 )
 
@@ -68,9 +81,8 @@ type decisionKey struct {
 
 // decisionSeries holds the series one decisionKey feeds.
 type decisionSeries struct {
-	decisions   prometheus.Counter
-	storeErrors prometheus.Counter
-	duration    prometheus.Observer
+	decisions prometheus.Counter
+	duration  prometheus.Observer
 }
 
 // New returns the metrics, not yet registered.
@@ -82,8 +94,8 @@ func New() *Metrics {
 		}, []string{"prefix", "rule", "result", "source"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floodgate", Name: "store_errors_total",
-			Help: "Decisions whose store call failed or timed out (decided by the fallback or the policy instead).",
-		}, []string{"prefix", "rule"}),
+			Help: "Store errors by kind: timeout, outage, key (one key's fault), config (the deployment's, e.g. a missing permission).",
+		}, []string{"prefix", "kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "floodgate", Name: "decision_duration_seconds",
 			Help:    "How long a decision took, store call included.",
@@ -134,19 +146,45 @@ func (m *Metrics) Decision(e core.DecisionEvent) {
 		case e.Allowed:
 			result = "allowed"
 		}
-		m.breakerOpen.WithLabelValues(e.Prefix) // show the gauge (0) before any transition
+		m.show(e.Prefix)
 		v, _ = m.cache.LoadOrStore(k, &decisionSeries{
-			decisions:   m.decisions.WithLabelValues(e.Prefix, e.Rule, result, e.Source.String()),
-			storeErrors: m.storeErrors.WithLabelValues(e.Prefix, e.Rule),
-			duration:    m.duration.WithLabelValues(e.Prefix, e.Rule),
+			decisions: m.decisions.WithLabelValues(e.Prefix, e.Rule, result, e.Source.String()),
+			duration:  m.duration.WithLabelValues(e.Prefix, e.Rule),
 		})
 	}
 	s := v.(*decisionSeries)
 	s.decisions.Inc()
 	s.duration.Observe(e.Latency.Seconds())
-	if e.Err != nil {
-		s.storeErrors.Inc()
+}
+
+// faultKinds are the values of store_errors_total's kind label.
+var faultKinds = [...]string{"outage", "timeout", "key", "config"}
+
+// show creates prefix's breaker gauge and store error counters at 0, so
+// they are scraped before any transition or error.
+func (m *Metrics) show(prefix string) {
+	m.breakerOpen.WithLabelValues(prefix)
+	for _, k := range faultKinds {
+		m.storeErrors.WithLabelValues(prefix, k)
 	}
+}
+
+// Fault implements core.Observer. The error's kind (see core.FaultEvent)
+// becomes the kind label: key for core.ErrKeyFault, config for
+// core.ErrMisconfigured, timeout for context.DeadlineExceeded or a
+// net.Error that is a timeout, outage for anything else.
+func (m *Metrics) Fault(e core.FaultEvent) {
+	kind := "outage"
+	var ne net.Error
+	switch {
+	case errors.Is(e.Err, core.ErrKeyFault):
+		kind = "key"
+	case errors.Is(e.Err, core.ErrMisconfigured):
+		kind = "config"
+	case errors.Is(e.Err, context.DeadlineExceeded), errors.As(e.Err, &ne) && ne.Timeout():
+		kind = "timeout"
+	}
+	m.storeErrors.WithLabelValues(e.Name, kind).Inc()
 }
 
 // Breaker implements core.Observer.
@@ -155,12 +193,12 @@ func (m *Metrics) Breaker(e core.BreakerEvent) {
 	if e.Open {
 		state, open = "open", 1
 	}
-	m.breakerOpen.WithLabelValues(e.Prefix).Set(open)
-	m.transitions.WithLabelValues(e.Prefix, state).Inc()
+	m.breakerOpen.WithLabelValues(e.Name).Set(open)
+	m.transitions.WithLabelValues(e.Name, state).Inc()
 }
 
-// Action implements core.Observer.
-func (m *Metrics) Action(e core.ActionEvent) {
+// Action implements guard.Observer.
+func (m *Metrics) Action(e guard.ActionEvent) {
 	result := "ok"
 	if e.Err != nil {
 		result = "error"

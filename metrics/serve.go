@@ -3,13 +3,10 @@ package metrics
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/floodgate-go/floodgate/core"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -60,23 +57,4 @@ func (s *Server) Close() error {
 	err := s.srv.Shutdown(ctx)
 	<-s.done
 	return err
-}
-
-// FromLookup is the starter bots' METRICS_ADDR switch: when lookup (e.g.
-// os.LookupEnv) gives a METRICS_ADDR such as ":9090", it serves /metrics
-// there and returns the core.Option that feeds it and the server's Close;
-// when METRICS_ADDR is unset or empty it returns no option and a no-op
-// Close. A bad or busy address is an error naming METRICS_ADDR.
-func FromLookup(lookup func(string) (string, bool)) ([]core.Option, func() error, error) {
-	v, _ := lookup("METRICS_ADDR")
-	addr := strings.TrimSpace(v)
-	if addr == "" {
-		return nil, func() error { return nil }, nil
-	}
-	m := New()
-	srv, err := Listen(addr, m)
-	if err != nil {
-		return nil, nil, fmt.Errorf("METRICS_ADDR: %w", err)
-	}
-	return []core.Option{core.WithObserver(m)}, srv.Close, nil
 }

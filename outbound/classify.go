@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// Throttled reports whether the throttle paces method (case-insensitive, as
+// throttledMethod reports whether the throttle paces method (case-insensitive, as
 // Telegram's method names are): the methods that put a message in a chat or
 // change one there. They are every send* method except sendChatAction,
 // copyMessage(s) and forwardMessage(s), the editMessage* methods,
 // stopMessageLiveLocation and stopPoll. Everything else (getUpdates,
 // getMe, answerCallbackQuery, answerInlineQuery, setWebhook, deleteMessage,
 // get*, set*, ...) passes without delay; a 429 on it is still retried.
-func Throttled(method string) bool {
+func throttledMethod(method string) bool {
 	m := strings.ToLower(method)
 	switch m {
 	case "sendchataction":
@@ -26,49 +26,49 @@ func Throttled(method string) bool {
 	return strings.HasPrefix(m, "send") || strings.HasPrefix(m, "editmessage")
 }
 
-// ChatKind is the lane a chat_id falls in.
-type ChatKind uint8
+// chatKind is the lane a chat_id falls in.
+type chatKind uint8
 
 const (
-	// NoChat: the request names no chat (an inline message edit, a missing
+	// noChat: the request names no chat (an inline message edit, a missing
 	// or malformed chat_id). Only the global (or paid) lane applies.
-	NoChat ChatKind = iota
-	// PrivateChat: a positive chat_id, a user's private chat with the bot.
-	PrivateChat
-	// GroupChat: a negative chat_id (a group, supergroup or channel) or a
+	noChat chatKind = iota
+	// privateChat: a positive chat_id, a user's private chat with the bot.
+	privateChat
+	// groupChat: a negative chat_id (a group, supergroup or channel) or a
 	// public @username (which only groups and channels have as a chat_id).
-	GroupChat
+	groupChat
 )
 
 // chatOf classifies a chat_id as Telegram receives it (JSON numbers and
 // strings alike) and returns the key part for its lane: the decimal id,
 // or "@" and the lower-cased username. Usernames are 4 to 32 characters
-// from [A-Za-z0-9_]; anything else is NoChat, so no text a user could type
+// from [A-Za-z0-9_]; anything else is noChat, so no text a user could type
 // reaches a key unchecked.
-func chatOf(raw string) (ChatKind, string) {
+func chatOf(raw string) (chatKind, string) {
 	if raw == "" {
-		return NoChat, ""
+		return noChat, ""
 	}
 	if id, err := strconv.ParseInt(raw, 10, 64); err == nil {
 		switch {
 		case id > 0:
-			return PrivateChat, strconv.FormatInt(id, 10)
+			return privateChat, strconv.FormatInt(id, 10)
 		case id < 0:
-			return GroupChat, strconv.FormatInt(id, 10)
+			return groupChat, strconv.FormatInt(id, 10)
 		}
-		return NoChat, ""
+		return noChat, ""
 	}
 	name, ok := strings.CutPrefix(raw, "@")
 	if !ok || len(name) < 4 || len(name) > 32 {
-		return NoChat, ""
+		return noChat, ""
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
-			return NoChat, ""
+			return noChat, ""
 		}
 	}
-	return GroupChat, "@" + strings.ToLower(name)
+	return groupChat, "@" + strings.ToLower(name)
 }
 
 // endpoint is what a Bot API URL says: the bot id and the method.

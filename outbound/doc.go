@@ -7,11 +7,11 @@
 //
 // # Use
 //
-// Build a Throttle over the core.Limiter the bot already has (its store is
-// what instances share), and hand the framework a client or caller that
-// goes through it:
+// Build a Throttle over the store the bot's instances share (store.Open's,
+// or setup.Open's Throttle, which does it for you), and hand the framework
+// a client or caller that goes through it:
 //
-//	throttle, err := outbound.New(limiter)
+//	throttle, err := outbound.New(st, outbound.WithPrefix(prefix))
 //	tele.Settings{Client: throttle.Client(&http.Client{Timeout: ...})}              // telebot
 //	telego.WithHTTPClient(throttle.Client(&http.Client{...}))                       // telego, net/http
 //	telego.WithAPICaller(telegolimit.Caller(throttle, nil))                         // telego, fasthttp
@@ -19,14 +19,15 @@
 //
 // # Lanes
 //
-// A throttled request (see Throttled: send*, copy*, forward*, editMessage*,
-// stopPoll, stopMessageLiveLocation) must pass the global lane and its
-// chat's lane at once (core.Limiter.TakeAll over SlidingWindow limits:
-// at most N in any period). allow_paid_broadcast=true swaps the global lane
-// for the paid lane. chat_id > 0 is a private chat, < 0 or @username a
-// group or channel. Other methods (getUpdates, getMe, answerCallbackQuery,
-// ...) are never delayed. Keys: "<prefix>:{bot:<id>}:out:global|paid|
-// chat:<id>", one Redis Cluster slot per bot.
+// A throttled request (send* but sendChatAction, copy*, forward*,
+// editMessage*, stopPoll, stopMessageLiveLocation) must pass the global
+// lane and its chat's lane at once (core.Store.TakeAll over SlidingWindow
+// limits: at most N in any period). allow_paid_broadcast=true swaps the
+// global lane for the paid lane. chat_id > 0 is a private chat, < 0 or
+// @username a group or channel. Other methods (getUpdates, getMe,
+// answerCallbackQuery, ...) are never delayed. Keys:
+// "<prefix>:{bot:<id>}:out:global|paid|chat:<id>", one Redis Cluster slot
+// per bot.
 //
 // # When a request is admitted
 //
@@ -47,7 +48,9 @@
 //
 // # Concurrency and failure
 //
-// A Throttle is safe for concurrent use. Store failures follow the
-// Limiter's failure policy (FailLocal: each instance paces alone until the
-// store is back). See docs/outbound.md for the design and its limits.
+// A Throttle is safe for concurrent use. Store failures are the store's to
+// handle: over a core.Resilient store (store.Open wraps Redis in one) its
+// failure policy decides the lanes (FailLocal: each instance paces alone
+// until the store is back). See docs/outbound.md for the design and its
+// limits.
 package outbound

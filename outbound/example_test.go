@@ -7,14 +7,14 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 )
 
-// A Throttle over the store the bot already uses (Redis for several
-// instances), plugged into the HTTP client the framework is given:
+// A Throttle over the store the bot already uses (store.Open's, Redis for
+// several instances), plugged into the HTTP client the framework is given:
 // telebot's Settings.Client, telego.WithHTTPClient, or tgbotapi's
 // NewBotAPIWithClient.
 func ExampleNew() {
@@ -24,40 +24,25 @@ func ExampleNew() {
 	}
 	defer api.Close()
 
-	st := memorystore.New() // redisstore for several instances
+	st := memorystore.New() // one process; store.Open for Redis
 	defer st.Close()
-	lim, err := core.New(st, core.PerSecond(1), core.WithLogger(discard()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	throttle, err := outbound.New(lim, outbound.WithLogger(discard()))
+	throttle, err := outbound.New(st, outbound.WithLogger(discard()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	client := throttle.Client(&http.Client{Timeout: 2 * time.Minute}) // the one line
 
 	// Two messages to one private chat: the second waits for its lane.
+	const token = "123456:TOKEN"
 	start := time.Now()
 	for range 2 {
-		resp, err := client.PostForm(api.URL()+"/bot123456:TOKEN/sendMessage",
+		resp, err := client.PostForm(api.URL()+"/bot"+token+"/sendMessage",
 			url.Values{"chat_id": {"42"}, "text": {"hello"}})
 		if err != nil {
-			log.Fatal(outbound.Redact(err.Error()))
+			log.Fatal(guard.Redact(err.Error(), token)) // the URL in err carries the token
 		}
 		resp.Body.Close()
 	}
 	fmt.Println("second message waited about a second:", time.Since(start).Round(time.Second))
 	// Output: second message waited about a second: 1s
-}
-
-// Transport wraps an existing RoundTripper, e.g. one with a proxy.
-func ExampleThrottle_Transport() {
-	st := memorystore.New()
-	defer st.Close()
-	lim, _ := core.New(st, core.PerSecond(1), core.WithLogger(discard()))
-	throttle, _ := outbound.New(lim, outbound.WithLogger(discard()))
-	base := &http.Transport{Proxy: http.ProxyFromEnvironment}
-	client := &http.Client{Transport: throttle.Transport(base), Timeout: 2 * time.Minute}
-	fmt.Println(client.Transport != nil, throttle.Limits().Private)
-	// Output: true 1/s window
 }

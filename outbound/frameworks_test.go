@@ -13,6 +13,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/redisstore"
@@ -133,19 +134,16 @@ func redisThrottle(t testing.TB, addr string, ev *events, opts ...outbound.Optio
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
 	t.Cleanup(func() { _ = client.Close() })
-	// A generous decision timeout: the race detector and three frameworks
-	// in parallel slow everything down; a timed-out decision would fall
-	// back to this instance's memory and pace it alone.
-	lim, err := core.New(redisstore.New(client), core.PerSecond(1), core.WithTimeout(2*time.Second),
-		core.WithLogger(discard()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Wrapped as store.Open wraps Redis, with a generous timeout: the race
+	// detector and three frameworks in parallel slow everything down; a
+	// timed-out decision would fall back to this instance's memory and
+	// pace it alone.
+	st := resilient(t, redisstore.New(client), core.Resilience{Timeout: 2 * time.Second})
 	opts = append([]outbound.Option{outbound.WithLogger(discard())}, opts...)
 	if ev != nil {
 		opts = append(opts, outbound.WithEvents(ev.add))
 	}
-	th, err := outbound.New(lim, opts...)
+	th, err := outbound.New(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +196,7 @@ func TestBroadcast(t *testing.T) {
 			group[chats[i]] = instances
 		}
 	}
-	limits := outbound.DefaultLimits()
+	limits := outbound.DefaultLimits
 	minTime := minimum(limits, instances*perInstance, private, group)
 
 	for _, fw := range frameworks {
@@ -239,7 +237,7 @@ func TestBroadcast(t *testing.T) {
 						<-begin
 						for chat := range queue {
 							if err := send(ctx, chat, fmt.Sprintf("instance %d to %d", k, chat)); err != nil {
-								errs <- fmt.Errorf("instance %d to %d: %v", k, chat, outbound.Redact(err.Error()))
+								errs <- fmt.Errorf("instance %d to %d: %v", k, chat, guard.Redact(err.Error(), token))
 							}
 						}
 					})

@@ -24,8 +24,8 @@ func TestThrottled(t *testing.T) {
 		"sendChatAction": false, "getUpdates": false, "getMe": false, "answerCallbackQuery": false,
 		"answerInlineQuery": false, "setWebhook": false, "deleteMessage": false, "getChat": false, "": false,
 	} {
-		if got := Throttled(m); got != want {
-			t.Errorf("Throttled(%q) = %v, want %v", m, got, want)
+		if got := throttledMethod(m); got != want {
+			t.Errorf("throttledMethod(%q) = %v, want %v", m, got, want)
 		}
 	}
 }
@@ -34,13 +34,13 @@ func TestChatOf(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		in   string
-		kind ChatKind
+		kind chatKind
 		id   string
 	}{
-		{"123", PrivateChat, "123"}, {"+123", PrivateChat, "123"}, {"-100123", GroupChat, "-100123"},
-		{"-5", GroupChat, "-5"}, {"0", NoChat, ""}, {"", NoChat, ""}, {"@MyChannel", GroupChat, "@mychannel"},
-		{"@abc", NoChat, ""}, {"@abcd", GroupChat, "@abcd"}, {"@a-b-c-d", NoChat, ""}, {"@" + strings.Repeat("a", 33), NoChat, ""},
-		{"channel", NoChat, ""}, {"1.5", NoChat, ""}, {"99999999999999999999", NoChat, ""}, {"@{x}:y", NoChat, ""},
+		{"123", privateChat, "123"}, {"+123", privateChat, "123"}, {"-100123", groupChat, "-100123"},
+		{"-5", groupChat, "-5"}, {"0", noChat, ""}, {"", noChat, ""}, {"@MyChannel", groupChat, "@mychannel"},
+		{"@abc", noChat, ""}, {"@abcd", groupChat, "@abcd"}, {"@a-b-c-d", noChat, ""}, {"@" + strings.Repeat("a", 33), noChat, ""},
+		{"channel", noChat, ""}, {"1.5", noChat, ""}, {"99999999999999999999", noChat, ""}, {"@{x}:y", noChat, ""},
 	} {
 		kind, id := chatOf(c.in)
 		if kind != c.kind || id != c.id {
@@ -255,7 +255,7 @@ func TestRedact(t *testing.T) {
 	t.Parallel()
 	in := `Post "https://api.telegram.org/bot123456:AAE-x_y/sendMessage": dial tcp: refused; /file/bot9:z/a.jpg`
 	want := `Post "https://api.telegram.org/bot<redacted>/sendMessage": dial tcp: refused; /file/bot<redacted>/a.jpg`
-	if got := Redact(in); got != want {
+	if got := redact(in); got != want {
 		t.Fatalf("Redact = %s\nwant     %s", got, want)
 	}
 }

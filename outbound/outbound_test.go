@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
@@ -99,15 +101,11 @@ func newThrottle(t testing.TB, st core.Store, log io.Writer, ev *events, opts ..
 		log = io.Discard
 	}
 	lg := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	lim, err := core.New(st, core.PerSecond(1), core.WithLogger(lg))
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts = append([]outbound.Option{outbound.WithLogger(lg)}, opts...)
 	if ev != nil {
 		opts = append(opts, outbound.WithEvents(ev.add))
 	}
-	th, err := outbound.New(lim, opts...)
+	th, err := outbound.New(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +125,7 @@ func send(t testing.TB, c *http.Client, api *testutil.BotAPI, method string, for
 	t.Helper()
 	resp, err := post(c, api, method, form)
 	if err != nil {
-		t.Fatalf("%s: %v", method, outbound.Redact(err.Error()))
+		t.Fatalf("%s: %v", method, guard.Redact(err.Error(), token))
 	}
 	return resp
 }
@@ -298,7 +296,7 @@ func TestRetriesOnlyUnsentErrors(t *testing.T) {
 	} {
 		var mu sync.Mutex
 		attempts := 0
-		rt := th.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		cl := th.Client(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			mu.Lock()
 			attempts++
 			first := attempts == 1
@@ -310,8 +308,8 @@ func TestRetriesOnlyUnsentErrors(t *testing.T) {
 				return nil, c.err
 			}
 			return tr.RoundTrip(r)
-		}))
-		_, err := post(&http.Client{Transport: rt}, api, "sendMessage", msg("11"))
+		})})
+		_, err := post(cl, api, "sendMessage", msg("11"))
 		if (err == nil) != (c.attempt == 2) || attempts != c.attempt {
 			t.Fatalf("%v: %d attempts, err %v", c.err, attempts, err)
 		}
@@ -375,29 +373,29 @@ func TestReadsChatFromEveryBody(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	t.Parallel()
-	lim, err := core.New(memorystore.New(), core.PerSecond(1), core.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
 	for name, c := range map[string]struct {
-		lim  *core.Limiter
+		st   core.Store
 		opt  outbound.Option
 		want error
 	}{
-		"nil limiter":  {nil, nil, core.ErrInvalidOption},
-		"nil option":   {lim, nil, core.ErrInvalidOption},
-		"gcra lane":    {lim, outbound.WithLimits(outbound.Limits{Global: core.PerSecond(30)}), core.ErrInvalidLimit},
-		"invalid lane": {lim, outbound.WithLimits(outbound.Limits{Group: core.Window(0, time.Second)}), core.ErrInvalidLimit},
-		"max wait":     {lim, outbound.WithMaxWait(-1), core.ErrInvalidOption},
-		"retries":      {lim, outbound.WithRetries(-1), core.ErrInvalidOption},
-		"bot id":       {lim, outbound.WithBotID(-1), core.ErrInvalidOption},
-		"logger":       {lim, outbound.WithLogger(nil), core.ErrInvalidOption},
+		"nil store":    {nil, nil, core.ErrInvalidOption},
+		"nil option":   {st, nil, core.ErrInvalidOption},
+		"gcra lane":    {st, outbound.WithLimits(outbound.Limits{Global: core.PerSecond(30)}), core.ErrInvalidLimit},
+		"invalid lane": {st, outbound.WithLimits(outbound.Limits{Group: core.Window(0, time.Second)}), core.ErrInvalidLimit},
+		"max wait":     {st, outbound.WithMaxWait(-1), core.ErrInvalidOption},
+		"retries":      {st, outbound.WithRetries(-1), core.ErrInvalidOption},
+		"bot id":       {st, outbound.WithBotID(-1), core.ErrInvalidOption},
+		"logger":       {st, outbound.WithLogger(nil), core.ErrInvalidOption},
+		"empty prefix": {st, outbound.WithPrefix(""), core.ErrInvalidOption},
+		"brace prefix": {st, outbound.WithPrefix("a{b}"), core.ErrInvalidOption},
 	} {
 		var opts []outbound.Option
-		if name != "nil limiter" {
+		if name != "nil store" {
 			opts = append(opts, c.opt)
 		}
-		if _, err := outbound.New(c.lim, opts...); !errors.Is(err, c.want) {
+		if _, err := outbound.New(c.st, opts...); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
@@ -405,31 +403,94 @@ func TestNewRejects(t *testing.T) {
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// TestRetryWaitsWhenPauseNotStored: with the store down and a policy that
-// admits, the 429 pause cannot be shared, but this request still waits out
-// retry_after before it is sent again.
-func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
+// TestPrefixAndObserver: WithPrefix starts every lane key, so tenants on
+// one store stay apart, and each decision reaches WithObserver's observer
+// under that prefix and the rule "outbound".
+func TestPrefixAndObserver(t *testing.T) {
 	t.Parallel()
 	api := testutil.StartBotAPI(t)
-	quiet := slog.New(slog.DiscardHandler)
-	lim, err := core.New(testutil.FailingStore{}, core.PerSecond(1), core.WithPolicy(core.FailOpen), core.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	obs := &decisions{}
+	c := client(t, newThrottle(t, st, nil, nil, outbound.WithPrefix("tenant1"), outbound.WithObserver(obs)))
+	if s := send(t, c, api, "sendMessage", msg("5")); s != http.StatusOK {
+		t.Fatalf("status %d", s)
 	}
-	th, err := outbound.New(lim, outbound.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	global := core.Window(30, time.Second)
+	// Peek tells what one more send would leave: 28 after one, 29 on a
+	// lane nobody used.
+	for key, want := range map[string]int{
+		"tenant1:{bot:7000000001}:out:global":   28,
+		"floodgate:{bot:7000000001}:out:global": 29,
+	} {
+		res, err := st.Peek(ctx, key, global)
+		if err != nil || res.Remaining != want {
+			t.Errorf("%s: remaining %d (%v), want %d", key, res.Remaining, err, want)
+		}
 	}
-	c := client(t, th)
-	api.FailNext("sendMessage", 1, 1)
-	start := time.Now()
-	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
-		t.Fatalf("status %d, want 200 after a retry", s)
+	ds := obs.events()
+	if len(ds) != 1 || ds[0] != (core.DecisionEvent{Prefix: "tenant1", Rule: "outbound", Allowed: true, Latency: ds[0].Latency}) {
+		t.Fatalf("decisions %+v, want one admission by the store under tenant1/outbound", ds)
 	}
-	if el := time.Since(start); el < time.Second {
-		t.Fatalf("retried after %v, before retry_after (1 s)", el)
+}
+
+// blockRecorder is a memory store that records the pauses it is asked
+// for and fails the test on one Store.Block does not allow.
+type blockRecorder struct {
+	*memorystore.Store
+	t  testing.TB
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (s *blockRecorder) Block(ctx context.Context, key string, l core.Limit, d time.Duration) error {
+	if d <= 0 || d > core.MaxBlock {
+		s.t.Errorf("Block(%s, %v): d outside (0, core.MaxBlock]", key, d)
 	}
-	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
-		t.Fatalf("calls %+v, want one 429 then one delivery", calls)
+	s.mu.Lock()
+	s.ds = append(s.ds, d)
+	s.mu.Unlock()
+	return s.Store.Block(ctx, key, l, d)
+}
+
+// TestPauseWithinMaxBlock: whatever retry_after send reports for a 429,
+// the lane is paused for a d that Store.Block takes: at least a second,
+// at most core.MaxBlock; the Paused event says the same.
+func TestPauseWithinMaxBlock(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		retryAfter, want time.Duration
+	}{
+		{-time.Hour, time.Second},
+		{0, time.Second},
+		{time.Nanosecond, time.Second},
+		{2 * time.Second, 2 * time.Second},
+		{core.MaxBlock, core.MaxBlock},
+		{core.MaxBlock + time.Nanosecond, core.MaxBlock},
+		{math.MaxInt64, core.MaxBlock},
+	} {
+		mem := memorystore.New()
+		t.Cleanup(func() { _ = mem.Close() })
+		st := &blockRecorder{Store: mem, t: t}
+		ev := newEvents()
+		th := newThrottle(t, st, nil, ev, outbound.WithRetries(0))
+		call := outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte(msg("7").Encode())}
+		err := th.Do(context.Background(), call, func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+			if _, err := io.Copy(io.Discard, body); err != nil { // through the gate: the lanes admit it
+				return outbound.Reply{}, err
+			}
+			return outbound.Reply{ErrorCode: http.StatusTooManyRequests, RetryAfter: c.retryAfter}, nil
+		})
+		if err != nil {
+			t.Fatalf("retry_after %v: %v", c.retryAfter, err)
+		}
+		if len(st.ds) != 1 || st.ds[0] != c.want {
+			t.Errorf("retry_after %v: Block got %v, want [%v]", c.retryAfter, st.ds, c.want)
+		}
+		if n := ev.count(outbound.Paused); n != 1 || ev.all[0].Wait != c.want || ev.all[0].Lane != "chat:7" {
+			t.Errorf("retry_after %v: events %+v, want one pause of chat:7 for %v", c.retryAfter, ev.all, c.want)
+		}
 	}
 }

@@ -22,21 +22,20 @@ import (
 // sent; the throttle says so at once rather than sleeping in vain.
 var ErrWaitTooLong = errors.New("outbound: wait too long")
 
-// Rule is the rule name under which the throttle's decisions reach the
-// Limiter's observer (metrics label rule="outbound"). Lane keys do not
-// use it.
-const Rule = "outbound"
+// observerRule is the rule name under which the throttle's decisions
+// reach its observer (WithObserver; metrics label rule="outbound"). Lane
+// keys do not use it.
+const observerRule = "outbound"
 
-// Defaults of New's options.
-const (
-	// DefaultMaxWait is how long a request may wait in the throttle in
-	// total, 429 retries included, unless WithMaxWait says otherwise.
-	DefaultMaxWait = time.Minute
-	// DefaultRetries is how many times a request answered 429 (or refused
-	// before it reached Telegram) is sent again, unless WithRetries says
-	// otherwise.
-	DefaultRetries = 3
-)
+// DefaultMaxWait is how long a request may wait in the throttle in total,
+// 429 retries included, unless WithMaxWait says otherwise. An http.Client
+// that goes through the throttle needs a Timeout above it (see Client).
+const DefaultMaxWait = time.Minute
+
+// defaultRetries is how many times a request answered 429 (or refused
+// before it reached Telegram) is sent again, unless WithRetries says
+// otherwise.
+const defaultRetries = 3
 
 // Limits are the lanes a throttled request must pass. Every field must be
 // a SlidingWindow Limit (core.Window); a zero field takes its default.
@@ -58,10 +57,10 @@ type Limits struct {
 	Paid core.Limit
 }
 
-// DefaultLimits returns Telegram's published limits: 30 per second overall,
+// defaultLimits returns Telegram's published limits: 30 per second overall,
 // 1 per second to a private chat, 20 per minute to a group, 1000 per second
 // for paid broadcasts.
-func DefaultLimits() Limits {
+func defaultLimits() Limits {
 	return Limits{
 		Global:  core.Window(30, time.Second),
 		Private: core.Window(1, time.Second),
@@ -70,35 +69,49 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Throttle paces one bot's requests to the Bot API through a
-// core.Limiter's store, so every instance of the bot that uses the same
-// store (and prefix) shares its lanes. Build it with New; plug it into a
-// framework with Transport or Client (net/http), or Do (any other
-// transport; adapters/telegolimit.Caller wraps telego's fasthttp caller
-// with it). A Throttle is safe for concurrent use.
+// Throttle paces one bot's requests to the Bot API through a core.Store,
+// so every instance of the bot that uses the same store (and prefix)
+// shares its lanes. Build it with New; plug it into a framework with
+// Client (net/http), or Do (any other transport;
+// adapters/telegolimit.Caller wraps telego's fasthttp caller with it). A
+// Throttle is safe for concurrent use.
 type Throttle struct {
-	lim     *core.Limiter
-	limits  Limits
-	maxWait time.Duration
-	retries int
-	logger  *slog.Logger
-	botID   string
-	events  func(Event)
+	store    core.Store
+	prefix   string
+	observer core.Observer // nil: none
+	limits   Limits
+	maxWait  time.Duration
+	retries  int
+	logger   *slog.Logger
+	botID    string
+	events   func(Event)
 }
 
 type config struct {
-	limits  Limits
-	maxWait time.Duration
-	retries int
-	logger  *slog.Logger
-	botID   int64
-	events  func(Event)
+	prefix   string
+	observer core.Observer
+	limits   Limits
+	maxWait  time.Duration
+	retries  int
+	logger   *slog.Logger
+	botID    int64
+	events   func(Event)
 }
 
 // Option configures a Throttle in New.
 type Option func(*config)
 
-// WithLimits sets the lanes (default DefaultLimits()); zero fields keep
+// WithPrefix sets the first part of every lane key (default
+// core.DefaultPrefix); use the bot's limiter prefix, e.g. store.Config's
+// Prefix, so tenants sharing one Redis stay apart.
+func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithObserver reports each lane decision to o as a core.DecisionEvent
+// under the throttle's prefix (WithPrefix) and the rule name "outbound".
+// Default: none.
+func WithObserver(o core.Observer) Option { return func(c *config) { c.observer = o } }
+
+// WithLimits sets the lanes (defaults: see Limits); zero fields keep
 // their defaults.
 func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 
@@ -111,12 +124,12 @@ func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 // time spent in its Transport.
 func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
 
-// WithRetries sets how many times a request is sent again (default
-// DefaultRetries) after Telegram answered 429, or after a connection error
-// that proves the request never reached Telegram (a failed dial). Nothing
-// else is ever retried: not a 5xx, not a timeout, not a reset connection,
-// since Telegram may have acted on those. 0 disables retries (lanes are
-// still paused on a 429). Negative is an error.
+// WithRetries sets how many times a request is sent again (default 3)
+// after Telegram answered 429, or after a connection error that proves the
+// request never reached Telegram (a failed dial). Nothing else is ever
+// retried: not a 5xx, not a timeout, not a reset connection, since
+// Telegram may have acted on those. 0 disables retries (lanes are still
+// paused on a 429). Negative is an error.
 func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
 
 // WithLogger sets where the throttle logs (default slog.Default()): a
@@ -189,29 +202,29 @@ type Event struct {
 	Err error
 }
 
-// New returns a Throttle that keeps its lanes through lim's store, under
-// lim's prefix, with lim's timeout, circuit breaker and failure policy (the
-// Limiter's own Limit and rule play no part; decisions reach its observer
-// under the rule name Rule). lim's store must be a
-// core.LaneStore (memorystore and redisstore are). It does no I/O.
+// New returns a Throttle that keeps its lanes in st (TakeAll and Block),
+// shared by every instance using the same store and prefix. Wrap a remote
+// store with core.Resilient (store.Open does) so that an outage is decided
+// by its failure policy. It does no I/O.
 //
 // Keys are "<prefix>:{bot:<id>}:out:global", ":out:paid" and
 // ":out:chat:<chat_id>": one hash tag per bot, so a bot's lanes share one
 // Redis Cluster slot, as TakeAll requires. Errors wrap core.ErrInvalidOption
-// (nil limiter, bad option) or core.ErrInvalidLimit (a lane that is not a
-// valid SlidingWindow Limit).
-func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
-	if lim == nil {
-		return nil, fmt.Errorf("outbound: %w: limiter is nil", core.ErrInvalidOption)
+// (nil store, bad option or prefix) or core.ErrInvalidLimit (a lane that is
+// not a valid SlidingWindow Limit).
+func New(st core.Store, opts ...Option) (*Throttle, error) {
+	if st == nil {
+		return nil, fmt.Errorf("outbound: %w: store is nil", core.ErrInvalidOption)
 	}
-	c := config{limits: DefaultLimits(), maxWait: DefaultMaxWait, retries: DefaultRetries, logger: slog.Default()}
+	c := config{prefix: core.DefaultPrefix, limits: defaultLimits(), maxWait: DefaultMaxWait, retries: defaultRetries,
+		logger: slog.Default()}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("outbound: %w: nil Option", core.ErrInvalidOption)
 		}
 		o(&c)
 	}
-	def := DefaultLimits()
+	def := defaultLimits()
 	for _, f := range []struct {
 		name string
 		l    *core.Limit
@@ -239,21 +252,16 @@ func New(lim *core.Limiter, opts ...Option) (*Throttle, error) {
 	case c.logger == nil:
 		return nil, fmt.Errorf("outbound: %w: nil logger", core.ErrInvalidOption)
 	}
-	// A rule of its own, so that observers (metrics) tell the throttle's
-	// decisions from the inbound limiter's: rule="outbound".
-	lim, err := lim.Rule(Rule, c.limits.Global)
-	if err != nil {
+	if err := core.ValidatePrefix(c.prefix); err != nil {
 		return nil, fmt.Errorf("outbound: %w", err)
 	}
-	t := &Throttle{lim: lim, limits: c.limits, maxWait: c.maxWait, retries: c.retries, logger: c.logger, events: c.events}
+	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
+		retries: c.retries, logger: c.logger, events: c.events}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
 	return t, nil
 }
-
-// Limits returns the lanes t enforces, defaults filled in.
-func (t *Throttle) Limits() Limits { return t.limits }
 
 // Call is one Bot API request, as Do sees it.
 type Call struct {
@@ -282,7 +290,9 @@ type Reply struct {
 	// ErrorCode is Telegram's error_code (the HTTP status of an error
 	// answer), 0 or 200 for success.
 	ErrorCode int
-	// RetryAfter is parameters.retry_after of a 429 answer.
+	// RetryAfter is parameters.retry_after of a 429 answer. The pause it
+	// sets lasts at least a second (0, a missing retry_after, means 1 s)
+	// and at most core.MaxBlock.
 	RetryAfter time.Duration
 }
 
@@ -295,7 +305,9 @@ type Reply struct {
 // error: one wrapping ErrWaitTooLong, the context's error, or the store's
 // (a lane that is invalid for the store), with nothing sent.
 //
-// A throttled method (see Throttled) is admitted when its body ends: send
+// A throttled method (every send* but sendChatAction, copyMessage(s),
+// forwardMessage(s), editMessage*, stopMessageLiveLocation, stopPoll: what
+// puts or changes a message in a chat) is admitted when its body ends: send
 // reads the body through a gate that passes it on as it is read (finding
 // chat_id in an upload on the way), holds back the last byte, waits until
 // every lane admits the request, then releases it. The connection is made
@@ -351,7 +363,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		sniffBytes(&p, kind, body)
 	}
 	r.chat = p.chat
-	throttled := Throttled(ep.method) && r.bot != ""
+	throttled := throttledMethod(ep.method) && r.bot != ""
 
 	for attempt := 0; ; attempt++ {
 		var rd io.Reader
@@ -416,7 +428,10 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		if reply.ErrorCode != 429 {
 			return nil
 		}
-		wait := max(reply.RetryAfter, time.Second)
+		// The pause is at least a second (a missing retry_after means 1 s)
+		// and at most core.MaxBlock, the longest Block a store takes: any
+		// value send reports becomes a valid pause here, once.
+		wait := min(max(reply.RetryAfter, time.Second), core.MaxBlock)
 		t.logger.LogAttrs(ctx, slog.LevelWarn, "floodgate: Telegram answered 429 Too Many Requests",
 			slog.String("method", r.method), slog.String("chat_id", r.chat), slog.Duration("retry_after", wait),
 			slog.Int("attempt", attempt+1))
@@ -451,16 +466,16 @@ type run struct {
 // lanes returns the request's lanes: global (or paid) first, then its
 // chat's lane if it names a chat.
 func (r *run) lanes(p params) []core.Lane {
-	prefix := r.t.lim.Prefix() + ":{bot:" + r.bot + "}:out:"
+	prefix := r.t.prefix + ":{bot:" + r.bot + "}:out:"
 	lanes := make([]core.Lane, 1, 2)
 	lanes[0] = core.Lane{Key: prefix + "global", Limit: r.t.limits.Global}
 	if p.paid {
 		lanes[0] = core.Lane{Key: prefix + "paid", Limit: r.t.limits.Paid}
 	}
 	switch kind, id := chatOf(p.chat); kind {
-	case PrivateChat:
+	case privateChat:
 		lanes = append(lanes, core.Lane{Key: prefix + "chat:" + id, Limit: r.t.limits.Private})
-	case GroupChat:
+	case groupChat:
 		lanes = append(lanes, core.Lane{Key: prefix + "chat:" + id, Limit: r.t.limits.Group})
 	}
 	return lanes
@@ -470,7 +485,7 @@ func (r *run) lanes(p params) []core.Lane {
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 	start, slept := time.Now(), false
 	for {
-		res, err := r.t.lim.TakeAll(r.ctx, lanes, 1)
+		res, err := r.t.takeAll(r.ctx, lanes)
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
@@ -486,6 +501,21 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			return err
 		}
 	}
+}
+
+// takeAll asks the store for one slot on every lane and tells the
+// observer.
+func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result, error) {
+	if t.observer == nil {
+		return t.store.TakeAll(ctx, lanes, 1)
+	}
+	start := time.Now()
+	res, err := t.store.TakeAll(ctx, lanes, 1)
+	if err == nil {
+		t.observer.Decision(core.DecisionEvent{Prefix: t.prefix, Rule: observerRule, Allowed: res.Allowed, Source: res.Source,
+			Latency: time.Since(start)})
+	}
+	return res, err
 }
 
 // fits reports, as an error wrapping ErrWaitTooLong, whether waiting d
@@ -524,11 +554,13 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 
 // pause blocks the lane a 429 applies to for d, in the store: the chat's
 // lane, or the global (or paid) lane for a request that names no chat.
+// The caller keeps d within (0, core.MaxBlock], as Store.Block requires.
 func (r *run) pause(lanes []core.Lane, d time.Duration) {
 	ln := lanes[len(lanes)-1]
 	// Record the pause even if the caller gives up now: other requests
-	// and instances need it. The Limiter bounds the call by its timeout.
-	if err := r.t.lim.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, d); err != nil {
+	// and instances need it. A Resilient store bounds the call by its
+	// timeout.
+	if err := r.t.store.Block(context.WithoutCancel(r.ctx), ln.Key, ln.Limit, d); err != nil {
 		r.t.logger.LogAttrs(r.ctx, slog.LevelWarn, "floodgate: could not share a 429 pause through the store; other instances keep sending",
 			slog.String("lane", laneName(ln.Key)), slog.Duration("pause", d), slog.String("error", redactErr(err).Error()))
 	}
@@ -567,18 +599,18 @@ func notSent(err error) bool {
 // tokenRE matches the token part of Bot API URLs.
 var tokenRE = regexp.MustCompile(`/bot[0-9]+:[^/\s"]*`)
 
-// Redact replaces the bot token in every Bot API URL path within s
+// redact replaces the bot token in every Bot API URL path within s
 // ("/bot123:AAE.../sendMessage") with "/bot<redacted>", for logs.
-func Redact(s string) string { return tokenRE.ReplaceAllString(s, "/bot<redacted>") }
+func redact(s string) string { return tokenRE.ReplaceAllString(s, "/bot<redacted>") }
 
-// redactErr returns err with its text redacted (see Redact); errors.Is
+// redactErr returns err with its text redacted (see redact); errors.Is
 // still sees through it.
 func redactErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	s := err.Error()
-	if r := Redact(s); r != s {
+	if r := redact(s); r != s {
 		return &redacted{msg: r, err: err}
 	}
 	return err

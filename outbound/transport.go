@@ -13,14 +13,17 @@ import (
 // maxErrorBody bounds how much of a 429 answer the transport reads.
 const maxErrorBody = 64 << 10
 
-// Transport returns an http.RoundTripper that sends Bot API requests
-// through t and everything else (file downloads, other hosts' URLs) through
-// next unchanged. next nil means http.DefaultTransport.
+// Client returns a shallow copy of c whose Transport sends Bot API
+// requests through t and everything else (file downloads, other hosts'
+// URLs) through c's own Transport unchanged; c nil means a new
+// http.Client, and a nil Transport means http.DefaultTransport.
 //
-// Use it for telebot (Settings.Client), telego (telego.WithHTTPClient) and
-// tgbotapi (NewBotAPIWithClient takes any Do-er; *http.Client is one), or
-// use Client, which wraps a client's transport. See Do for what happens to
-// a request; in net/http terms:
+// Give it to telebot (Settings.Client), telego (telego.WithHTTPClient) or
+// tgbotapi (NewBotAPIWithClient). To put the throttle under other
+// RoundTripper middleware, wrap the returned client's Transport. c's
+// Timeout covers the time a request waits in the throttle: keep it above
+// the maximum wait plus a long poll, or rely on the maximum wait alone.
+// See Do for what happens to a request; in net/http terms:
 //
 //   - A request body with GetBody (net/http sets it for bytes and strings
 //     readers) can be retried after a 429; a form or JSON body is read into
@@ -28,26 +31,19 @@ const maxErrorBody = 64 << 10
 //     is not retried: its 429 answer is returned as it is.
 //   - The 429 answer a caller finally gets is Telegram's, body intact.
 //   - An error of the throttle (ErrWaitTooLong, the context's) is returned
-//     from RoundTrip, and http.Client wraps it in a *url.Error whose URL
-//     carries the token, as for any transport error: redact it before
-//     logging (Redact).
-func (t *Throttle) Transport(next http.RoundTripper) http.RoundTripper {
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return &transport{t: t, next: next}
-}
-
-// Client returns a shallow copy of c whose Transport is
-// t.Transport(c.Transport); c nil means a new http.Client. c's Timeout
-// covers the time a request waits in the throttle: keep it above the
-// maximum wait plus a long poll, or rely on the maximum wait alone.
+//     from the Transport, and http.Client wraps it in a *url.Error whose
+//     URL carries the token, as for any transport error: redact it before
+//     logging (guard.Redact with the bot's token).
 func (t *Throttle) Client(c *http.Client) *http.Client {
 	var out http.Client
 	if c != nil {
 		out = *c //nolint:govet // copying a Client is how to derive one; it holds no lock
 	}
-	out.Transport = t.Transport(out.Transport)
+	next := out.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	out.Transport = &transport{t: t, next: next}
 	return &out
 }
 

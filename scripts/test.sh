@@ -2,24 +2,34 @@
 # floodgate's test command (README, CI): works on a fresh Debian machine with
 # Go. Installs redis-server, redis-cli and redis-sentinel when missing (the
 # Redis tests start standalone servers, a 3-master Cluster and a Sentinel
-# setup of their own), then checks formatting, runs
-# go vet and the race-enabled tests over the whole module, and runs every
-# benchmark once so none rots, the bench/ module's included.
+# setup of their own), and Debian's prometheus package for promtool and
+# prometheus (the alert rules' checks and unit tests, and a test that
+# scrapes a starter bot with a real Prometheus). Then it checks formatting,
+# runs go vet and the race-enabled tests over the whole module, and runs
+# every benchmark once so none rots, the bench/ module's included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
+missing=()
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1 ||
   ! command -v redis-sentinel >/dev/null 2>&1; then
-  echo "scripts/test.sh: installing redis-server, redis-tools and redis-sentinel with apt-get"
+  missing+=(redis-server redis-tools redis-sentinel)
+fi
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${missing[*]} with apt-get"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools redis-sentinel >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# Tests start their own redis-server processes on free loopback ports; a
-# system Redis on 6379 or Sentinel on 26379 (the Debian packages start
-# them), if any, is neither needed nor touched.
+# Tests start their own redis-server and prometheus processes on free
+# loopback ports; a system Redis on 6379, Sentinel on 26379 or Prometheus on
+# 9090 (the Debian packages start them where they can), if any, is neither
+# needed nor touched.
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

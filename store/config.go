@@ -85,13 +85,13 @@ type Config struct {
 	// core.Every(time.Second), one event per second with a burst of 1, the
 	// replaced middleware's default rate_limit=1.0.
 	Limit core.Limit
-	// Policy is what Opened.NewLimiter's limiter does while Redis fails or
-	// does not answer in time (core.WithPolicy). Default (the zero value):
-	// core.FailLocal. The memory store cannot fail, so it ignores Policy.
+	// Policy is what decides while Redis fails or does not answer in time
+	// (core.Resilience.Policy). Default (the zero value): core.FailLocal,
+	// with an in-process memorystore as the fallback. The memory store
+	// cannot fail, so it ignores Policy.
 	Policy core.FailurePolicy
-	// Timeout bounds each Redis call of a decision (core.WithTimeout); past
-	// it the decision follows Policy. Default (0): core.DefaultTimeout,
-	// 50 ms. Negative is invalid.
+	// Timeout bounds each Redis call (core.Resilience.Timeout); past it the
+	// decision follows Policy. Default (0): 50 ms. Negative is invalid.
 	Timeout time.Duration
 }
 
@@ -175,9 +175,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	if v, ok := get(envPolicy); ok {
-		p, err := core.ParseFailurePolicy(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("store: %w: %s: %w", ErrInvalidConfig, envPolicy, err)
+		p, ok := parsePolicy(v)
+		if !ok {
+			return Config{}, configErr(envPolicy, "%q: want local, open or closed", v)
 		}
 		cfg.Policy = p
 	}
@@ -194,6 +194,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// parsePolicy reads "local", "open" or "closed" (any case).
+func parsePolicy(s string) (core.FailurePolicy, bool) {
+	for _, p := range []core.FailurePolicy{core.FailLocal, core.FailOpen, core.FailClosed} {
+		if strings.EqualFold(s, p.String()) {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // redisURLFromLookup returns REDIS_URL, or the URL REDIS_HOST, REDIS_PORT,
@@ -343,10 +353,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// timeout returns Timeout, 0 as core.DefaultTimeout.
+// defaultTimeout is the Timeout a zero Config.Timeout stands for.
+const defaultTimeout = 50 * time.Millisecond
+
+// timeout returns Timeout, 0 as defaultTimeout.
 func (c Config) timeout() time.Duration {
 	if c.Timeout == 0 {
-		return core.DefaultTimeout
+		return defaultTimeout
 	}
 	return c.Timeout
 }
@@ -399,8 +412,9 @@ func (c Config) withDefaults() Config {
 //	backend=memory prefix=floodgate limit=20/m burst 5
 //	backend=redis addr=redis://redis:6379 db=0 prefix=floodgate limit=1/s policy=closed timeout=200ms
 //
-// The failure policy and timeout appear when they differ from the defaults
-// (FailLocal, 50 ms).
+// For Redis, "policy=… timeout=…" is appended, both together, when either
+// differs from its default (FailLocal, 50 ms); the memory store ignores
+// them and never shows them.
 //
 // A RedisURL that does not parse is shown as "addr=invalid", without its
 // text.
@@ -426,7 +440,7 @@ func (c Config) String() string {
 	b.WriteString(c.prefix())
 	b.WriteString(" limit=")
 	b.WriteString(c.limit().String())
-	if c.backend() == BackendRedis && (c.Policy != core.FailLocal || c.timeout() != core.DefaultTimeout) {
+	if c.backend() == BackendRedis && (c.Policy != core.FailLocal || c.timeout() != defaultTimeout) {
 		fmt.Fprintf(&b, " policy=%v timeout=%v", c.Policy, c.timeout())
 	}
 	return b.String()

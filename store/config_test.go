@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
-	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store"
 )
 
@@ -388,6 +386,15 @@ func TestConfigString(t *testing.T) {
 			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "redis+cluster://alice:" + secret + "/x@n1:7000"},
 			"backend=redis addr=invalid prefix=floodgate limit=1/s"},
+		// Policy and timeout: for Redis both, when either is not the
+		// default; never for memory, which ignores them.
+		{store.Config{Backend: "redis", Policy: core.FailLocal, Timeout: 50 * time.Millisecond},
+			"backend=redis addr=redis://localhost:6379 db=0 prefix=floodgate limit=1/s"},
+		{store.Config{Backend: "redis", Policy: core.FailOpen},
+			"backend=redis addr=redis://localhost:6379 db=0 prefix=floodgate limit=1/s policy=open timeout=50ms"},
+		{store.Config{Backend: "redis", Timeout: time.Second},
+			"backend=redis addr=redis://localhost:6379 db=0 prefix=floodgate limit=1/s policy=local timeout=1s"},
+		{store.Config{Policy: core.FailClosed, Timeout: time.Second}, "backend=memory prefix=floodgate limit=1/s"},
 	}
 	for _, tt := range tests {
 		got := tt.cfg.String()
@@ -476,7 +483,7 @@ func TestValidate(t *testing.T) {
 		{Backend: "memory"},
 		{Backend: "Redis"},
 		{Backend: "redis", RedisURL: "rediss://:" + secret + "@cache:6380/1"},
-		{Prefix: "booking_bot:client1", Limit: core.PerHour(100).WithBurst(10)},
+		{Prefix: "booking_bot:client1", Limit: core.Limit{Rate: 100, Period: time.Hour, Burst: 10}},
 		{Backend: "redis", RedisURL: "redis+sentinel://:" + secret + "@s1:26379,s2:26379/mymaster/1"},
 		{Backend: "redis", RedisURL: "redis+cluster://n1:7000,n2:7000,n3:7000?pool_size=20"},
 	}
@@ -720,6 +727,14 @@ func TestFailurePolicyFromEnv(t *testing.T) {
 	if want := "backend=redis addr=redis://cache:6379 db=0 prefix=floodgate limit=1/s policy=closed timeout=200ms"; cfg.String() != want {
 		t.Fatalf("String() = %q, want %q", cfg.String(), want)
 	}
+	// The names are core.FailurePolicy's, in any case, spaces trimmed.
+	for v, want := range map[string]core.FailurePolicy{"local": core.FailLocal, " OPEN ": core.FailOpen,
+		"Closed": core.FailClosed, "": core.FailLocal} {
+		cfg := mustFromLookup(t, map[string]string{"REDIS_URL": "redis://cache:6379/0", "FLOODGATE_FAILURE_POLICY": v})
+		if cfg.Policy != want {
+			t.Errorf("FLOODGATE_FAILURE_POLICY=%q: Policy %v, want %v", v, cfg.Policy, want)
+		}
+	}
 	for name, env := range map[string]map[string]string{
 		"FLOODGATE_FAILURE_POLICY": {"FLOODGATE_FAILURE_POLICY": "fallback"},
 		"FLOODGATE_TIMEOUT":        {"FLOODGATE_TIMEOUT": "-5ms"},
@@ -731,20 +746,5 @@ func TestFailurePolicyFromEnv(t *testing.T) {
 	}
 	if err := (store.Config{Timeout: -time.Second}).Validate(); !errors.Is(err, store.ErrInvalidConfig) {
 		t.Errorf("negative Timeout: %v", err)
-	}
-}
-
-func TestNewLimiterAppliesPolicy(t *testing.T) {
-	t.Parallel()
-	srv := testutil.StartRedis(t)
-	st := mustOpen(t, store.Config{Backend: store.BackendRedis, RedisURL: srv.URL(), Policy: core.FailClosed})
-	lim, err := st.NewLimiter(core.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Stop() // Redis goes away: FailClosed denies
-	res, err := lim.Allow(context.Background(), 1)
-	if err != nil || res.Allowed || res.Source != core.SourcePolicy {
-		t.Fatalf("with Redis down under FailClosed: %+v, %v; want denied by policy", res, err)
 	}
 }

@@ -7,7 +7,7 @@
 //		log.Fatal(err) // names the variable at fault, never a password
 //	}
 //	log.Printf("floodgate: %v", cfg) // one line, password masked
-//	st, err := store.Open(ctx, cfg)
+//	st, err := store.Open(ctx, cfg, store.WithLogger(logger))
 //	if err != nil {
 //		log.Fatal(err) // e.g. Redis unreachable: says where, without the password
 //	}
@@ -138,18 +138,28 @@
 // [Opened.RedisClient] returns that client as a redis.UniversalClient.
 // The returned [Opened] is a core.Store; [Opened.NewLimiter] applies the
 // Config's limit and prefix, and [Opened.Close] closes the client or stops
-// the memory store's janitor.
+// the memory store's janitor. [WithObserver] and [WithLogger] say where
+// the store's faults, breaker transitions and decisions are reported.
 //
 // Open is a convenience. To share a client with the rest of the bot, build
 // the client yourself (starting from [Config.RedisOptions],
 // [Config.FailoverOptions] or [Config.ClusterOptions] if you like) and pass
 // it to redisstore.New, which neither dials nor pings; you then own its
-// lifecycle.
+// lifecycle, and wrap the store with core.Resilient yourself.
 //
 // # Failure policy
 //
-// Open decides nothing about failures after start-up: a Redis outage later
-// makes the store's methods return errors, quickly thanks to the settings
-// above. What the bot then does (fail open, fail closed, fall back to
-// memory) is chosen explicitly elsewhere, never here by default.
+// Open wraps the Redis store, and only it, in core.Resilient: every call
+// then runs under Config.Timeout (FLOODGATE_TIMEOUT, default 50 ms) and a
+// circuit breaker, and what Redis cannot decide in time is decided by
+// Config.Policy (FLOODGATE_FAILURE_POLICY, parsed here): FailLocal, the
+// default, with an in-process memorystore as the fallback; FailOpen; or
+// FailClosed. Result.Source says who decided, and [WithObserver] hears of
+// every fault and breaker transition. The memory store is returned as it
+// is: it cannot fail, so a timeout and a breaker would only cost time.
+//
+// The wrapping happens here, where the store is opened, rather than inside
+// the Limiter, so that whether a store is protected is visible where it is
+// opened. A Redis store built by hand (redisstore.New) is protected only
+// if you wrap it the same way.
 package store

@@ -49,7 +49,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	for range 3 {
-		res, err := limiter.Allow(ctx, 123456789)
+		res, err := limiter.Take(ctx, core.User(123456789), 1)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -14,37 +14,45 @@ import (
 
 // fuzzVars are the variables FuzzFromLookup sets, in argument order.
 var fuzzVars = []string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST", "REDIS_PORT",
-	"REDIS_DB", "REDIS_PASSWORD", "FLOODGATE_PREFIX", "REDIS_KEY_PREFIX", "FLOODGATE_LIMIT"}
+	"REDIS_DB", "REDIS_PASSWORD", "FLOODGATE_PREFIX", "REDIS_KEY_PREFIX", "FLOODGATE_LIMIT",
+	"FLOODGATE_FAILURE_POLICY", "FLOODGATE_TIMEOUT"}
 
 // FuzzFromLookup feeds random values to every variable. FromLookup must not
 // panic; an error must start with "store: " and wrap ErrInvalidConfig; a
 // Config it returns must validate; and no error, String, %#v or JSON of
 // Redacted may contain a password of 6 characters or more, whether given
 // as REDIS_PASSWORD or inside REDIS_URL. The same holds for a Config built
-// from the raw values.
+// from the raw values. A FLOODGATE_FAILURE_POLICY that is accepted is the
+// policy of that name.
 //
 // "Contains the password" is judged against a twin input whose password is
 // replaced by other characters: if the twin's output still contains the
 // password text, that text came from another variable (REDIS_HOST equal to
 // the password, say) or from fixed wording, not from a leak.
 func FuzzFromLookup(f *testing.F) {
-	f.Add("", "", "", "", "", "", "", "", "", "")
-	f.Add("memory", "", "", "", "", "", "", "", "", "")
-	f.Add("redis", "", "redis://alice:s3cr3t-PW@cache:6379/0", "", "", "", "", "", "", "20/m burst 5")
-	f.Add("", "true", "", "redis.internal", "6380", "2", "s3cr3t-PW", "", "booking_bot:client1", "1/s")
-	f.Add("", "yes", "", "::1", "65535", "0", "p@ss/w:rd?#%", "tenant7", "ignored", "1/500ms")
-	f.Add("REDIS", "no", "rediss://:s3cr3t-PW@cache.example.com:abc/0", "", "", "", "", "", "", "")
-	f.Add("", "1", "unix://:s3cr3t-PW@/run/redis.sock?db=2", "", "", "", "", "", "", "")
-	f.Add("", "TRUE", "redis://u:s3cr3t/PW@h/0", "", "", "", "", "", "", "")
-	f.Add("", "true", "redis://u:s3cr3t-PW@h/0?max_retries=s3cr3t-PW", "", "", "", "", "", "", "")
-	f.Add("", "true", "redis://u:s3cr3t%zz-PW@h/0", "", "", "", "", "", "", "")
-	f.Add("", "true", "", "cache", "0", "-1", "      ", "a{b}", "", "0/s")
-	f.Add("", "true", "", "s3cr3t-PW", "", "", "s3cr3t-PW", "", "", "")
-	f.Add("postgres", "maybe", "http://x", "a b", "x", "y", "pw", "bad prefix", "{", "fast")
-	f.Fuzz(func(t *testing.T, st, enabled, rawURL, host, port, db, password, prefix, keyPrefix, limit string) {
+	f.Add("", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("memory", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add("redis", "", "redis://alice:s3cr3t-PW@cache:6379/0", "", "", "", "", "", "", "20/m burst 5", "", "")
+	f.Add("", "true", "", "redis.internal", "6380", "2", "s3cr3t-PW", "", "booking_bot:client1", "1/s", "", "")
+	f.Add("", "yes", "", "::1", "65535", "0", "p@ss/w:rd?#%", "tenant7", "ignored", "1/500ms", "", "")
+	f.Add("REDIS", "no", "rediss://:s3cr3t-PW@cache.example.com:abc/0", "", "", "", "", "", "", "", "", "")
+	f.Add("", "1", "unix://:s3cr3t-PW@/run/redis.sock?db=2", "", "", "", "", "", "", "", "", "")
+	f.Add("", "TRUE", "redis://u:s3cr3t/PW@h/0", "", "", "", "", "", "", "", "", "")
+	f.Add("", "true", "redis://u:s3cr3t-PW@h/0?max_retries=s3cr3t-PW", "", "", "", "", "", "", "", "", "")
+	f.Add("", "true", "redis://u:s3cr3t%zz-PW@h/0", "", "", "", "", "", "", "", "", "")
+	f.Add("", "true", "", "cache", "0", "-1", "      ", "a{b}", "", "0/s", "", "")
+	f.Add("", "true", "", "s3cr3t-PW", "", "", "s3cr3t-PW", "", "", "", "", "")
+	f.Add("postgres", "maybe", "http://x", "a b", "x", "y", "pw", "bad prefix", "{", "fast", "", "")
+	f.Add("redis", "", "", "", "", "", "", "", "", "", " Closed ", "200ms")
+	f.Add("", "", "redis://h/0", "", "", "", "", "", "", "", "fallback", "-5ms")
+	f.Fuzz(func(t *testing.T, st, enabled, rawURL, host, port, db, password, prefix, keyPrefix, limit, policy, timeout string) {
 		env := map[string]string{}
-		for i, v := range []string{st, enabled, rawURL, host, port, db, password, prefix, keyPrefix, limit} {
+		for i, v := range []string{st, enabled, rawURL, host, port, db, password, prefix, keyPrefix, limit, policy, timeout} {
 			env[fuzzVars[i]] = v
+		}
+		if cfg, err := store.FromLookup(lookup(env)); err == nil && strings.TrimSpace(policy) != "" &&
+			!strings.EqualFold(cfg.Policy.String(), strings.TrimSpace(policy)) {
+			t.Fatalf("FLOODGATE_FAILURE_POLICY %q read as %v", policy, cfg.Policy)
 		}
 		render := func(env map[string]string) string { return renderFromLookup(t, env) }
 

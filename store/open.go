@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -15,22 +16,42 @@ import (
 // Opened is a store opened by Open: a core.Store plus what it was opened
 // with and what it must release. It is safe for concurrent use.
 type Opened struct {
-	// Store is the memorystore.Store or redisstore.Store the Config names.
+	// Store is the store the Config names: a memorystore.Store, or a
+	// redisstore.Store wrapped by core.Resilient.
 	core.Store
 	// Config is the Config it was opened with, defaults filled in.
 	Config Config
 
 	client    redis.UniversalClient // nil for memory
+	observer  core.Observer
 	close     func() error
 	closeOnce sync.Once
 	closeErr  error
 }
 
+// Option configures Open.
+type Option func(*openConfig)
+
+type openConfig struct {
+	observer core.Observer
+	logger   *slog.Logger
+}
+
+// WithObserver reports the Redis store's faults and circuit breaker
+// transitions (core.Resilience.Observer) and the decisions of the limiters
+// NewLimiter builds to o, e.g. package metrics. Default: none.
+func WithObserver(o core.Observer) Option { return func(c *openConfig) { c.observer = o } }
+
+// WithLogger sets where the Redis store logs its breaker transitions and
+// first faults (core.Resilience.Logger). Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *openConfig) { c.logger = l } }
+
 var _ core.Store = (*Opened)(nil)
 
 // Open validates cfg and opens the store it names.
 //
-// For memory it starts a memorystore.Store (ctx is not used). For redis it
+// For memory it starts a memorystore.Store (ctx is not used) and returns
+// it as it is: it never fails, so it needs no protection. For redis it
 // builds the client the RedisURL's scheme calls for, with fail-fast
 // settings (short timeouts, one dial attempt per connection, no command
 // retries; see Config.RedisOptions):
@@ -47,16 +68,31 @@ var _ core.Store = (*Opened)(nil)
 // first update. Against a refused port that takes milliseconds; give ctx a
 // deadline to bound it further.
 //
+// The redisstore.Store is then wrapped by core.Resilient with cfg's Policy
+// and Timeout, a memorystore.Store as the FailLocal fallback, the prefix
+// as its Name, and the Observer and Logger of opts: a decision Redis cannot
+// make in time is made by the policy instead of failing. Wrapping
+// here, not in the Limiter, keeps whether a store is protected visible
+// where it is opened.
+//
 // Close the result when done. To share a client with the rest of the bot,
-// build the client yourself and pass it to redisstore.New instead.
-func Open(ctx context.Context, cfg Config) (*Opened, error) {
+// build the client yourself, pass it to redisstore.New and wrap that with
+// core.Resilient.
+func Open(ctx context.Context, cfg Config, opts ...Option) (*Opened, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var oc openConfig
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("store: %w: nil Option", ErrInvalidConfig)
+		}
+		opt(&oc)
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Backend == BackendMemory {
 		m := memorystore.New()
-		return &Opened{Store: m, Config: cfg, close: m.Close}, nil
+		return &Opened{Store: m, Config: cfg, observer: oc.observer, close: m.Close}, nil
 	}
 	client, where, err := cfg.newRedisClient()
 	if err != nil {
@@ -71,7 +107,20 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 		}
 		return nil, fmt.Errorf("store: %s did not answer PING: %w%s", where, err, hint)
 	}
-	return &Opened{Store: redisstore.New(client), Config: cfg, client: client, close: client.Close}, nil
+	r := core.Resilience{Policy: cfg.Policy, Timeout: cfg.timeout(), Name: cfg.Prefix,
+		Observer: oc.observer, Logger: oc.logger}
+	closeAll := client.Close
+	if cfg.Policy == core.FailLocal { // the only policy that decides with a fallback
+		fallback := memorystore.New()
+		r.Fallback = fallback
+		closeAll = func() error { _ = fallback.Close(); return client.Close() }
+	}
+	st, err := core.Resilient(redisstore.New(client), r)
+	if err != nil { // cfg was validated: not expected
+		_ = closeAll()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Opened{Store: st, Config: cfg, client: client, observer: oc.observer, close: closeAll}, nil
 }
 
 // newRedisClient builds the client for c's RedisURL (defaults filled in)
@@ -107,17 +156,14 @@ func (c Config) newRedisClient() (redis.UniversalClient, string, error) {
 }
 
 // NewLimiter returns a core.Limiter over o.Store that enforces
-// o.Config.Limit under o.Config.Prefix, with o.Config's failure policy and
-// timeout. opts come after those, so core.WithPrefix in opts overrides the
-// prefix; core.WithRule sets the rule name. For another limit, call Rule on
-// the result, or core.New(o.Store, limit, ...). Pass o.Store, not o: an
-// *Opened is a core.Store but never core.InProcess, so a memory store
-// wrapped in it would get a decision timeout, a circuit breaker and a deny
-// cache it does not need, and a full one (WithMaxKeys) could open the
-// breaker, sending known keys to the fallback too.
+// o.Config.Limit under o.Config.Prefix, observed by Open's WithObserver.
+// opts come after those, so core.WithPrefix in opts overrides the prefix.
+// For another limit, call Rule on the result.
 func (o *Opened) NewLimiter(opts ...core.Option) (*core.Limiter, error) {
-	all := append([]core.Option{core.WithPrefix(o.Config.prefix()), core.WithPolicy(o.Config.Policy),
-		core.WithTimeout(o.Config.timeout())}, opts...)
+	all := append([]core.Option{core.WithPrefix(o.Config.prefix())}, opts...)
+	if o.observer != nil {
+		all = append([]core.Option{core.WithObserver(o.observer)}, all...)
+	}
 	return core.New(o.Store, o.Config.limit(), all...)
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	tele "gopkg.in/telebot.v3"
 )
@@ -31,7 +32,7 @@ func BenchmarkOverhead(b *testing.B) {
 func BenchmarkUpdateOf(b *testing.B) {
 	u := decode(b, testutil.Message(123456789, -1001234567890, "supergroup", "/report@floodgate_test_bot spam"))
 	b.ReportAllocs()
-	var cu core.Update
+	var cu guard.Update
 	for b.Loop() {
 		cu = telebotlimit.UpdateOf(&u)
 	}

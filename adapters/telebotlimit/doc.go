@@ -1,22 +1,22 @@
-// Package telebotlimit puts a floodgate [core.Guard] in front of a bot built
+// Package telebotlimit puts a floodgate [guard.Guard] in front of a bot built
 // with gopkg.in/telebot.v3 (v3.3.8, imported as tele). [Middleware] is
 // telebot middleware for the whole bot, a group or one endpoint; [Poller]
 // filters every update before telebot dispatches it; both describe updates
-// to core with [UpdateOf].
+// to the Guard with [UpdateOf].
 //
 // The package has no options of its own: key choice, bypass list,
-// per-command limits, notices, the store-error policy and the logger are set
-// on the Guard (core.NewGuard), with the same names for every framework.
+// per-command limits, notices, penalties and the logger are set on the
+// Guard (guard.New), with the same names for every framework; the failure
+// policy is the store's (store.Open).
 //
 // # Usage
 //
 // Build a Guard once, then add one line before your handlers:
 //
-//	st, err := store.Open(ctx, cfg) // cfg from store.FromEnv()
-//	limiter, err := st.NewLimiter()
-//	guard, err := core.NewGuard(limiter)
+//	fg, err := setup.Open(ctx, setup.Options{}) // store, limiter and Guard from the environment
+//	defer fg.Close()
 //
-//	b.Use(telebotlimit.Middleware(guard)) // before any b.Handle
+//	b.Use(telebotlimit.Middleware(fg.Guard)) // before any b.Handle
 //	b.Handle(tele.OnText, onText)
 //
 // b.Use must come before b.Handle: telebot copies the middleware list into
@@ -25,7 +25,7 @@
 // a Guard of its own (e.g. a tighter limit under another rule name):
 //
 //	admin := b.Group()
-//	admin.Use(telebotlimit.Middleware(guard))
+//	admin.Use(telebotlimit.Middleware(fg.Guard))
 //	b.Handle("/report", onReport, telebotlimit.Middleware(reportGuard))
 //
 // Or check every update the poller fetches, in place of the middleware
@@ -33,7 +33,7 @@
 //
 //	b, err := tele.NewBot(tele.Settings{
 //		Token:  token,
-//		Poller: telebotlimit.Poller(guard, &tele.LongPoller{Timeout: 30 * time.Second}),
+//		Poller: telebotlimit.Poller(fg.Guard, &tele.LongPoller{Timeout: 30 * time.Second}),
 //		Client: &http.Client{Timeout: 40 * time.Second}, // longer than the poll
 //	})
 //
@@ -55,7 +55,7 @@
 // A throttled update never reaches your handler. Depending on its kind, the
 // adapter also calls the Bot API so the user is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)    On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage,
 //	                                                            plain text whatever the bot's ParseMode)
@@ -77,35 +77,35 @@
 //	my_chat_member, chat_member,     sender (from)              dropped silently
 //	chat_join_request
 //	message_reaction (Poller only)   user, or actor_chat        dropped silently
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	chat_boost, removed_chat_boost,
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
-// store is out (the limiter's core.FailClosed policy) gets the same answers
+// store is out (the store's core.FailClosed policy) gets the same answers
 // (a callback with the Guard's callback text), never a notice.
 //
 // The throttled inline query is answered with Bot.Raw, not c.Answer:
 // tele.QueryResponse leaves out a cache_time of 0, and Telegram would then
 // cache the empty answer for 300 s. Payment queries
-// (pre_checkout_query, shipping_query) are never throttled: core passes
-// them, since Telegram cancels a payment whose query goes unanswered.
+// (pre_checkout_query, shipping_query) are never throttled: the Guard
+// passes them, since Telegram cancels a payment whose query goes unanswered.
 //
 // A dropped update makes the middleware return nil, so Settings.OnError is
 // not called for throttling. A Bot API call that fails is logged through
-// the limiter's logger (core.WithLogger) with the bot token removed, and
+// the Guard's logger (guard.WithLogger) with the bot token removed, and
 // never returned: the bot goes on.
 //
 // # Context and timeouts
 //
 // telebot handlers get no context.Context, so each decision runs under
 // context.Background(). A slow or unreachable store is bounded by the
-// limiter's decision timeout (core.WithTimeout, 50 ms by default), and the
-// limiter's failure policy (core.WithPolicy) then decides; set
-// ContextTimeoutEnabled on a Redis client you build yourself so the
-// deadline reaches its socket. The Bot API
-// calls made on a denial are bounded by the timeout of Settings.Client.
+// store's timeout (FLOODGATE_TIMEOUT, core.Resilience.Timeout: 50 ms by
+// default), and its failure policy (FLOODGATE_FAILURE_POLICY) then
+// decides; set ContextTimeoutEnabled on a Redis client you build yourself
+// so the deadline reaches its socket. The Bot API calls made on a denial
+// are bounded by the timeout of Settings.Client.
 //
 // # Concurrency
 //

@@ -10,8 +10,9 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
-	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/setup"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tele "gopkg.in/telebot.v3"
 )
@@ -31,7 +32,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	g, err := guard.New(limiter)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b.Use(telebotlimit.Middleware(guard)) // before b.Handle
+	b.Use(telebotlimit.Middleware(g)) // before b.Handle
 	b.Handle(tele.OnText, func(c tele.Context) error {
 		fmt.Println("handler got", c.Text())
 		return nil
@@ -61,15 +62,21 @@ func ExampleMiddleware() {
 }
 
 // One command with its own, tighter limit: the Guard passed to b.Handle
-// applies to that endpoint only, on top of any b.Use middleware.
+// applies to that endpoint only, on top of any b.Use middleware. Its
+// limiter is the bot's under another rule name, so the two budgets are
+// apart.
 func ExampleMiddleware_endpoint() {
 	st := memorystore.New()
 	defer st.Close()
-	limiter, err := core.New(st, core.PerHour(1), core.WithRule("report"))
+	limiter, err := core.New(st, core.PerMinute(20)) // the bot's limiter (setup.Open's fg.Limiter)
 	if err != nil {
 		log.Fatal(err)
 	}
-	reports, err := core.NewGuard(limiter, core.WithNotice(0, nil)) // no notice: drop silently
+	reportLimiter, err := limiter.Rule("report", core.Every(time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	reports, err := guard.New(reportLimiter, guard.WithNotice(0, nil)) // no notice: drop silently
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,28 +100,16 @@ func ExampleMiddleware_endpoint() {
 // Poller checks every update before telebot dispatches it, including
 // updates no handler matches. Use it instead of Middleware, not with it.
 func ExamplePoller() {
-	ctx := context.Background()
-	cfg, err := store.FromEnv() // FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, ...
+	// FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, ...: see package store.
+	fg, err := setup.Open(context.Background(), setup.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer st.Close()
-	limiter, err := st.NewLimiter()
-	if err != nil {
-		log.Fatal(err)
-	}
-	guard, err := core.NewGuard(limiter)
-	if err != nil {
-		log.Fatal(err)
-	}
+	defer fg.Close()
 
 	b, err := tele.NewBot(tele.Settings{
 		Token:  os.Getenv("TELEGRAM_BOT_TOKEN"),
-		Poller: telebotlimit.Poller(guard, &tele.LongPoller{Timeout: 30 * time.Second}),
+		Poller: telebotlimit.Poller(fg.Guard, &tele.LongPoller{Timeout: 30 * time.Second}),
 		Client: &http.Client{Timeout: 40 * time.Second}, // longer than the poll
 	})
 	if err != nil {
@@ -124,14 +119,14 @@ func ExamplePoller() {
 	b.Start()
 }
 
-// UpdateOf is what core sees of an update: a channel post has no sender,
+// UpdateOf is what a Guard sees of an update: a channel post has no sender,
 // so it is counted against the channel.
 func ExampleUpdateOf() {
 	ch := &tele.Chat{ID: -1001234567890, Type: tele.ChatChannel}
 	u := tele.Update{ChannelPost: &tele.Message{Chat: ch, SenderChat: ch, Text: "news"}}
 	cu := telebotlimit.UpdateOf(&u)
 	fmt.Printf("%v: user %d, chat %d, sender chat %d\n", cu.Kind, cu.UserID, cu.ChatID, cu.SenderChatID)
-	scope, _ := core.ByUser(cu)
+	scope, _ := guard.ByUser(cu)
 	fmt.Println("counted as", scope)
 	// Output:
 	// channel_post: user 0, chat -1001234567890, sender chat -1001234567890

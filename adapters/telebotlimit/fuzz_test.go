@@ -3,9 +3,11 @@ package telebotlimit_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tele "gopkg.in/telebot.v3"
@@ -44,7 +46,7 @@ func FuzzUpdateOf(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	// Burst 1: the second of two identical keyed updates is throttled, so
 	// every action path (answers, notice) runs.
-	g := newGuard(f, st, core.PerHour(1), nil)
+	g := newGuard(f, st, core.Every(time.Hour), nil)
 	b := newBot(f, api.URL(), nil)
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { return nil })
 
@@ -57,7 +59,7 @@ func FuzzUpdateOf(f *testing.F) {
 		if again := telebotlimit.UpdateOf(&u); again != cu {
 			t.Fatalf("UpdateOf is not deterministic: %+v then %+v", cu, again)
 		}
-		if cu.Kind == core.KindOther && cu.UserID != 0 {
+		if cu.Kind == guard.KindOther && cu.UserID != 0 {
 			t.Fatalf("KindOther with a user: %+v", cu)
 		}
 		for range 2 {

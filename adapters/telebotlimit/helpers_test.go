@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	tele "gopkg.in/telebot.v3"
 )
@@ -17,7 +18,7 @@ import (
 // testToken matches the format of real tokens.
 const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
-// noticePrefix starts core.DefaultNoticeText.
+// noticePrefix starts guard.DefaultNoticeText.
 const noticePrefix = "Too many requests"
 
 // newBot returns a synchronous telebot bot talking to url (getMe is not
@@ -62,7 +63,7 @@ func startPolling(t testing.TB, api *testutil.BotAPI, b *tele.Bot) (stop func())
 
 // newGuard returns a Guard over st with limit l, logging to logs (nil:
 // discard).
-func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuffer, opts ...core.GuardOption) *core.Guard {
+func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuffer, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
@@ -71,11 +72,11 @@ func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuff
 	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }
 
-// keyOf names the scope core.ByUser counts an update against, or
+// keyOf names the scope guard.ByUser counts an update against, or
 // "unkeyed".
 func keyOf(c tele.Context) string {
 	u := c.Update()
-	if s, ok := core.ByUser(telebotlimit.UpdateOf(&u)); ok {
+	if s, ok := guard.ByUser(telebotlimit.UpdateOf(&u)); ok {
 		return s.String()
 	}
 	return "unkeyed"

@@ -4,69 +4,69 @@ import (
 	"context"
 	"errors"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	tele "gopkg.in/telebot.v3"
 )
 
-// UpdateOf returns what core needs to know about u. It reads the update's
+// UpdateOf returns what a Guard needs to know about u. It reads the update's
 // fields directly, checking every pointer, so it never panics: not on a nil
 // u, a channel post (no sender), an inline query (no chat), a callback
 // under an inline message (no Message), a poll (neither), or an update of a
 // kind telebot v3.3.8 does not know (all fields nil: KindOther).
-func UpdateOf(u *tele.Update) core.Update {
+func UpdateOf(u *tele.Update) guard.Update {
 	switch {
 	case u == nil:
 	case u.Message != nil:
-		return messageUpdate(core.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message)
 	case u.EditedMessage != nil:
-		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
 	case u.ChannelPost != nil:
-		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.Callback != nil:
-		cu := core.Update{Kind: core.KindCallbackQuery, UserID: userID(u.Callback.Sender)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.Callback.Sender)}
 		if m := u.Callback.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
 		return cu
 	case u.Query != nil:
-		return core.Update{Kind: core.KindInlineQuery, UserID: userID(u.Query.Sender)}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.Query.Sender)}
 	case u.InlineResult != nil:
-		return core.Update{Kind: core.KindChosenInlineResult, UserID: userID(u.InlineResult.Sender)}
+		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: userID(u.InlineResult.Sender)}
 	case u.ShippingQuery != nil:
-		return core.Update{Kind: core.KindShippingQuery, UserID: userID(u.ShippingQuery.Sender)}
+		return guard.Update{Kind: guard.KindShippingQuery, UserID: userID(u.ShippingQuery.Sender)}
 	case u.PreCheckoutQuery != nil:
-		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.Sender)}
+		return guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.Sender)}
 	case u.Poll != nil:
-		return core.Update{Kind: core.KindPoll}
+		return guard.Update{Kind: guard.KindPoll}
 	case u.PollAnswer != nil: // an anonymous vote comes from voter_chat
-		cu := core.Update{Kind: core.KindPollAnswer, UserID: userID(u.PollAnswer.Sender)}
+		cu := guard.Update{Kind: guard.KindPollAnswer, UserID: userID(u.PollAnswer.Sender)}
 		cu.SenderChatID, _ = chatOf(u.PollAnswer.Chat)
 		return cu
 	case u.MyChatMember != nil:
-		return memberUpdate(core.KindMyChatMember, u.MyChatMember.Sender, u.MyChatMember.Chat)
+		return memberUpdate(guard.KindMyChatMember, u.MyChatMember.Sender, u.MyChatMember.Chat)
 	case u.ChatMember != nil:
-		return memberUpdate(core.KindChatMember, u.ChatMember.Sender, u.ChatMember.Chat)
+		return memberUpdate(guard.KindChatMember, u.ChatMember.Sender, u.ChatMember.Chat)
 	case u.ChatJoinRequest != nil:
-		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.Sender, u.ChatJoinRequest.Chat)
+		return memberUpdate(guard.KindChatJoinRequest, u.ChatJoinRequest.Sender, u.ChatJoinRequest.Chat)
 	case u.MessageReaction != nil: // an anonymous admin reacts as actor_chat
-		cu := memberUpdate(core.KindMessageReaction, u.MessageReaction.User, u.MessageReaction.Chat)
+		cu := memberUpdate(guard.KindMessageReaction, u.MessageReaction.User, u.MessageReaction.Chat)
 		cu.SenderChatID, _ = chatOf(u.MessageReaction.ActorChat)
 		return cu
 	}
-	return core.Update{Kind: core.KindOther}
+	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind core.Kind, m *tele.Message) core.Update {
-	cu := core.Update{Kind: kind, UserID: userID(m.Sender), Command: core.CommandOf(m.Text)}
+func messageUpdate(kind guard.Kind, m *tele.Message) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.Sender), Command: guard.CommandOf(m.Text)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	cu.SenderChatID, _ = chatOf(m.SenderChat)
 	return cu
 }
 
-func memberUpdate(kind core.Kind, from *tele.User, chat *tele.Chat) core.Update {
-	cu := core.Update{Kind: kind, UserID: userID(from)}
+func memberUpdate(kind guard.Kind, from *tele.User, chat *tele.Chat) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(from)}
 	cu.ChatID, cu.ChatType = chatOf(chat)
 	return cu
 }
@@ -98,9 +98,9 @@ func chatOf(c *tele.Chat) (int64, string) {
 //
 // Middleware panics if g is nil: a wiring mistake, reported when the bot is
 // built rather than on the first update. It never panics afterwards.
-func Middleware(g *core.Guard) tele.MiddlewareFunc {
+func Middleware(g *guard.Guard) tele.MiddlewareFunc {
 	if g == nil {
-		panic("telebotlimit: Middleware needs a non-nil *core.Guard")
+		panic("telebotlimit: Middleware needs a non-nil *guard.Guard")
 	}
 	return func(next tele.HandlerFunc) tele.HandlerFunc {
 		return func(c tele.Context) error {
@@ -118,15 +118,15 @@ func Middleware(g *core.Guard) tele.MiddlewareFunc {
 // one update at a time, in order, on the poller's goroutine.
 //
 // Poller panics if g or p is nil.
-func Poller(g *core.Guard, p tele.Poller) tele.Poller {
+func Poller(g *guard.Guard, p tele.Poller) tele.Poller {
 	if g == nil || p == nil {
-		panic("telebotlimit: Poller needs a non-nil *core.Guard and tele.Poller")
+		panic("telebotlimit: Poller needs a non-nil *guard.Guard and tele.Poller")
 	}
 	return &poller{g: g, p: p}
 }
 
 type poller struct {
-	g *core.Guard
+	g *guard.Guard
 	p tele.Poller
 }
 
@@ -140,9 +140,9 @@ func (p *poller) Poll(b *tele.Bot, dest chan tele.Update, stop chan struct{}) {
 // context has no bot.
 var errNoBot = errors.New("telebotlimit: context has no *tele.Bot, nothing was sent")
 
-// allow decides c's update with g and, on a denial, acts on it through
-// c's bot: it answers a callback or an inline query and sends the notice.
-func allow(g *core.Guard, c tele.Context) bool {
+// allow decides c's update with g and, on a denial, answers it through c's
+// bot (see guard.Guard.Respond).
+func allow(g *guard.Guard, c tele.Context) bool {
 	ctx := context.Background()
 	u := c.Update()
 	cu := UpdateOf(&u)
@@ -150,34 +150,46 @@ func allow(g *core.Guard, c tele.Context) bool {
 	if v.Pass {
 		return true
 	}
-	b := c.Bot()
-	call := func(method string, do func() error) {
-		err, token := errNoBot, ""
-		if b != nil {
-			err, token = do(), b.Token
-		}
-		g.ReportAction(ctx, method, cu, token, err)
+	r := responder{c: c, b: c.Bot(), u: &u}
+	token := ""
+	if r.b != nil {
+		token = r.b.Token
 	}
-	switch cu.Kind {
-	case core.KindCallbackQuery:
-		call("answerCallbackQuery", func() error {
-			return c.Respond(&tele.CallbackResponse{Text: v.CallbackText})
-		})
-	case core.KindInlineQuery:
-		// Not c.Answer: tele.QueryResponse omits cache_time 0, and Telegram
-		// would then cache the empty answer for 300 s.
-		call("answerInlineQuery", func() error {
-			_, err := b.Raw("answerInlineQuery", map[string]any{"inline_query_id": u.Query.ID,
-				"results": []any{}, "cache_time": 0, "is_personal": true})
-			return err
-		})
-	}
-	if v.Notice != "" {
-		call("sendMessage", func() error {
-			// ModeDefault: plain text, whatever the bot's default ParseMode.
-			_, err := b.Send(&tele.Chat{ID: cu.ChatID}, v.Notice, tele.ModeDefault)
-			return err
-		})
-	}
+	g.Respond(ctx, cu, v, r, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// telebot way, for the update u of c.
+type responder struct {
+	c tele.Context
+	b *tele.Bot // nil: nothing can be sent
+	u *tele.Update
+}
+
+func (r responder) AnswerCallback(_ context.Context, text string) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	return r.c.Respond(&tele.CallbackResponse{Text: text})
+}
+
+func (r responder) AnswerInline(context.Context) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	// Not c.Answer: tele.QueryResponse omits cache_time 0, and Telegram
+	// would then cache the empty answer for 300 s.
+	_, err := r.b.Raw("answerInlineQuery", map[string]any{"inline_query_id": r.u.Query.ID,
+		"results": []any{}, "cache_time": 0, "is_personal": true})
+	return err
+}
+
+func (r responder) SendNotice(_ context.Context, chatID int64, text string) error {
+	if r.b == nil {
+		return errNoBot
+	}
+	// ModeDefault: plain text, whatever the bot's default ParseMode.
+	_, err := r.b.Send(&tele.Chat{ID: chatID}, text, tele.ModeDefault)
+	return err
 }

@@ -2,6 +2,7 @@ package telebotlimit_test
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"go.uber.org/goleak"
@@ -189,7 +191,7 @@ func TestEndToEnd(t *testing.T) {
 		key("u", clicker): 3, key("u", inliner): 3,
 		key("s", anonGroup): 3, // keyed by the group, not by GroupAnonymousBot
 		key("s", channel):   1,
-		"unkeyed":           2, // the message without from, the poll: core.WithUnkeyed's default, pass
+		"unkeyed":           2, // the message without from, the poll: guard.WithUnkeyed's default, pass
 		key("u", sentinel):  1,
 	}
 	if got := rec.snapshot(); !maps.Equal(got, wantSeen) {
@@ -284,17 +286,22 @@ func process(t *testing.T, b *tele.Bot, updates ...any) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and a dropped one is still answered.
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them), and a
+// dropped one is still answered.
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		action core.Action
+		policy core.FailurePolicy
 		pass   bool
-	}{{"pass", core.Pass, true}, {"drop", core.Drop, false}} {
-		t.Run(tc.name, func(t *testing.T) {
+	}{{core.FailOpen, true}, {core.FailClosed, false}} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])})
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(1), nil)
 			b := newBot(t, api.URL(), nil)
 			b.Use(telebotlimit.Middleware(g))
 			rec := newRecorder()
@@ -344,12 +351,12 @@ func TestMiddlewareScopes(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	defer st.Close()
-	g := newGuard(t, st, core.PerMinute(3), nil, core.WithNotice(0, nil))
-	lim, err := core.New(st, core.PerHour(1), core.WithRule("report"))
+	g := newGuard(t, st, core.PerMinute(3), nil, guard.WithNotice(0, nil))
+	lim, err := g.Limiter().Rule("report", core.Every(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	report, err := core.NewGuard(lim, core.WithNotice(0, nil))
+	report, err := guard.New(lim, guard.WithNotice(0, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +409,7 @@ func TestNoBot(t *testing.T) {
 	st := memorystore.New()
 	defer st.Close()
 	logs := &testutil.SyncBuffer{}
-	g := newGuard(t, st, core.PerHour(1), logs)
+	g := newGuard(t, st, core.Every(time.Hour), logs)
 	calls := 0
 	h := telebotlimit.Middleware(g)(func(tele.Context) error { calls++; return nil })
 	if err := h(nil); err != nil || calls != 1 {
@@ -434,7 +441,7 @@ func TestActionErrorsRedacted(t *testing.T) {
 	st := memorystore.New()
 	defer st.Close()
 	logs := &testutil.SyncBuffer{}
-	g := newGuard(t, st, core.PerHour(1), logs)
+	g := newGuard(t, st, core.Every(time.Hour), logs)
 	b := newBot(t, url, nil)
 	b.Use(telebotlimit.Middleware(g))
 	b.Handle(tele.OnText, func(tele.Context) error { return nil })
@@ -463,51 +470,51 @@ func TestUpdateOf(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		update any
-		want   core.Update
+		want   guard.Update
 	}{
 		{"message", testutil.Message(11, -100, "group", "/Report@bot now"),
-			core.Update{Kind: core.KindMessage, UserID: 11, ChatID: -100, ChatType: "group", Command: "/report"}},
+			guard.Update{Kind: guard.KindMessage, UserID: 11, ChatID: -100, ChatType: "group", Command: "/report"}},
 		{"edited", map[string]any{"edited_message": testutil.Message(11, 11, "", "x")["message"]},
-			core.Update{Kind: core.KindEditedMessage, UserID: 11, ChatID: 11, ChatType: "private"}},
+			guard.Update{Kind: guard.KindEditedMessage, UserID: 11, ChatID: 11, ChatType: "private"}},
 		{"channel post", testutil.ChannelPost(channel, "p"),
-			core.Update{Kind: core.KindChannelPost, ChatID: channel, ChatType: "channel", SenderChatID: channel}},
+			guard.Update{Kind: guard.KindChannelPost, ChatID: channel, ChatType: "channel", SenderChatID: channel}},
 		{"edited channel post", map[string]any{"edited_channel_post": testutil.ChannelPost(channel, "p")["channel_post"]},
-			core.Update{Kind: core.KindEditedChannelPost, ChatID: channel, ChatType: "channel", SenderChatID: channel}},
+			guard.Update{Kind: guard.KindEditedChannelPost, ChatID: channel, ChatType: "channel", SenderChatID: channel}},
 		{"anonymous admin", testutil.AnonymousAdminMessage(anonGroup, "a"),
-			core.Update{Kind: core.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: anonGroup,
+			guard.Update{Kind: guard.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: anonGroup,
 				ChatType: "supergroup", SenderChatID: anonGroup}},
 		{"no from", testutil.MessageWithoutFrom(noFromGroup, "g"),
-			core.Update{Kind: core.KindMessage, ChatID: noFromGroup, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindMessage, ChatID: noFromGroup, ChatType: "supergroup"}},
 		{"callback", testutil.CallbackQuery(11, -100, "x"),
-			core.Update{Kind: core.KindCallbackQuery, UserID: 11, ChatID: -100, ChatType: "group"}},
-		{"callback on inline message", inlineCB, core.Update{Kind: core.KindCallbackQuery, UserID: 11}},
-		{"inline query", testutil.InlineQuery(11, "q"), core.Update{Kind: core.KindInlineQuery, UserID: 11}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: 11, ChatID: -100, ChatType: "group"}},
+		{"callback on inline message", inlineCB, guard.Update{Kind: guard.KindCallbackQuery, UserID: 11}},
+		{"inline query", testutil.InlineQuery(11, "q"), guard.Update{Kind: guard.KindInlineQuery, UserID: 11}},
 		{"chosen inline result", map[string]any{"chosen_inline_result": map[string]any{"result_id": "r", "from": user, "query": "q"}},
-			core.Update{Kind: core.KindChosenInlineResult, UserID: 11}},
+			guard.Update{Kind: guard.KindChosenInlineResult, UserID: 11}},
 		{"shipping query", map[string]any{"shipping_query": map[string]any{"id": "s", "from": user}},
-			core.Update{Kind: core.KindShippingQuery, UserID: 11}},
+			guard.Update{Kind: guard.KindShippingQuery, UserID: 11}},
 		{"pre-checkout query", map[string]any{"pre_checkout_query": map[string]any{"id": "s", "from": user}},
-			core.Update{Kind: core.KindPreCheckoutQuery, UserID: 11}},
-		{"poll", pollUpdate, core.Update{Kind: core.KindPoll}},
+			guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: 11}},
+		{"poll", pollUpdate, guard.Update{Kind: guard.KindPoll}},
 		{"poll answer", map[string]any{"poll_answer": map[string]any{"poll_id": "p", "user": user, "option_ids": []int{0}}},
-			core.Update{Kind: core.KindPollAnswer, UserID: 11}},
+			guard.Update{Kind: guard.KindPollAnswer, UserID: 11}},
 		{"anonymous poll answer", map[string]any{"poll_answer": map[string]any{"poll_id": "p", "voter_chat": group}},
-			core.Update{Kind: core.KindPollAnswer, SenderChatID: -100}},
+			guard.Update{Kind: guard.KindPollAnswer, SenderChatID: -100}},
 		{"my chat member", map[string]any{"my_chat_member": member},
-			core.Update{Kind: core.KindMyChatMember, UserID: 11, ChatID: -100, ChatType: "group"}},
+			guard.Update{Kind: guard.KindMyChatMember, UserID: 11, ChatID: -100, ChatType: "group"}},
 		{"chat member", map[string]any{"chat_member": member},
-			core.Update{Kind: core.KindChatMember, UserID: 11, ChatID: -100, ChatType: "group"}},
+			guard.Update{Kind: guard.KindChatMember, UserID: 11, ChatID: -100, ChatType: "group"}},
 		{"join request", map[string]any{"chat_join_request": map[string]any{"chat": group, "from": user, "user_chat_id": 11, "date": 1}},
-			core.Update{Kind: core.KindChatJoinRequest, UserID: 11, ChatID: -100, ChatType: "group"}},
+			guard.Update{Kind: guard.KindChatJoinRequest, UserID: 11, ChatID: -100, ChatType: "group"}},
 		{"reaction", map[string]any{"message_reaction": map[string]any{"chat": group, "message_id": 1, "user": user}},
-			core.Update{Kind: core.KindMessageReaction, UserID: 11, ChatID: -100, ChatType: "group"}},
+			guard.Update{Kind: guard.KindMessageReaction, UserID: 11, ChatID: -100, ChatType: "group"}},
 		{"anonymous reaction", map[string]any{"message_reaction": map[string]any{"chat": group, "message_id": 1, "actor_chat": group}},
-			core.Update{Kind: core.KindMessageReaction, ChatID: -100, ChatType: "group", SenderChatID: -100}},
-		{"boost (no core kind)", map[string]any{"chat_boost": map[string]any{"chat": group}}, core.Update{}},
-		{"unknown", testutil.UnknownUpdate("future_kind"), core.Update{}},
-		{"empty", map[string]any{}, core.Update{}},
+			guard.Update{Kind: guard.KindMessageReaction, ChatID: -100, ChatType: "group", SenderChatID: -100}},
+		{"boost (no core kind)", map[string]any{"chat_boost": map[string]any{"chat": group}}, guard.Update{}},
+		{"unknown", testutil.UnknownUpdate("future_kind"), guard.Update{}},
+		{"empty", map[string]any{}, guard.Update{}},
 		{"nulls", `{"message":null,"callback_query":{"id":"1","from":null,"message":null}}`,
-			core.Update{Kind: core.KindCallbackQuery}},
+			guard.Update{Kind: guard.KindCallbackQuery}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := decode(t, tc.update)
@@ -516,7 +523,7 @@ func TestUpdateOf(t *testing.T) {
 			}
 		})
 	}
-	if got := telebotlimit.UpdateOf(nil); got != (core.Update{}) {
+	if got := telebotlimit.UpdateOf(nil); got != (guard.Update{}) {
 		t.Errorf("UpdateOf(nil) = %+v, want the zero Update", got)
 	}
 }

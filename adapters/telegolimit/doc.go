@@ -1,13 +1,14 @@
-// Package telegolimit puts a floodgate [core.Guard] in front of a bot built
+// Package telegolimit puts a floodgate [guard.Guard] in front of a bot built
 // with github.com/mymmrac/telego v1 (v1.11.1) and its handler package
 // telegohandler (imported as th). [Middleware] is a telegohandler
-// middleware; [UpdateOf] describes a telego.Update to core. [Caller] paces
+// middleware; [UpdateOf] describes a telego.Update to the Guard. [Caller] paces
 // what the bot sends, through an outbound.Throttle, on telego's default
 // fasthttp transport (docs/outbound.md).
 //
 // The package has no options of its own: key choice, bypass list,
-// per-command limits, notices and the store-error policy are set on the
-// Guard (core.NewGuard), with the same names for every framework.
+// per-command limits, notices, penalties and the logger are set on the
+// Guard (guard.New), with the same names for every framework; the failure
+// policy is the store's (store.Open).
 //
 // # Usage
 //
@@ -15,9 +16,10 @@
 // tries routes in registration order, and a middleware registered after a
 // handler never sees the updates that handler took.
 //
-//	guard, err := core.NewGuard(limiter) // limiter from store.Open(ctx, cfg) and opened.NewLimiter()
+//	fg, err := setup.Open(ctx, setup.Options{}) // store, limiter and Guard from the environment
+//	defer fg.Close()
 //	bh, err := th.NewBotHandler(bot, updates)
-//	bh.Use(telegolimit.Middleware(guard))
+//	bh.Use(telegolimit.Middleware(fg.Guard))
 //	bh.HandleMessage(...) // only updates within the limit get here
 //
 // Long polling and webhooks are the same: both feed bh through the updates
@@ -25,7 +27,7 @@
 // then sees only the updates that match the group's predicates:
 //
 //	commands := bh.Group(th.AnyCommand())
-//	commands.Use(telegolimit.Middleware(guard))
+//	commands.Use(telegolimit.Middleware(fg.Guard))
 //
 // A middleware registered with Use sees every update that reaches its group,
 // whether or not a handler matches it. Put one Guard on an update's path
@@ -43,7 +45,7 @@
 // Depending on its kind, the middleware also calls the Bot API, so the user
 // is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)    On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage)
 //	message from an anonymous admin  the group (sender_chat)    as message: notice to the group once per cooldown
@@ -66,15 +68,15 @@
 //	chat_join_request
 //	message_reaction                 the user, or actor_chat    dropped silently
 //	guest_message                    sender (kind "other")      dropped silently (answerGuestQuery is yours)
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	purchased_paid_media,
 //	subscription, chat_boost,
 //	business_connection, ...,
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
-// store is out (the limiter's core.FailClosed policy) gets the same actions
+// store is out (the store's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
 //
 // cache_time is 1, not 0: telego's AnswerInlineQueryParams omits a zero
@@ -96,8 +98,8 @@
 // caller.
 //
 // A failed Bot API call of the middleware (a 429, a network error) is
-// logged through the limiter's logger (core.WithLogger) by
-// core.Guard.ReportAction, with the bot token cut out; telego's own
+// logged through the Guard's logger (guard.WithLogger) by
+// guard.Guard.Respond, with the bot token cut out; telego's own
 // logger reports it too ("Execution error ..."; its default logger hides
 // the token). The update stays dropped.
 //
@@ -113,7 +115,7 @@
 // bot's http.Client timeout. telegohandler cancels that context when the
 // bot handler stops (BotHandler.Stop, StopWithContext): an update in flight
 // then ends with its context (context.Canceled) and follows
-// core.WithErrorAction. Several bot instances (processes) share one limit,
+// guard.WithErrorAction. Several bot instances (processes) share one limit,
 // and one notice per cooldown, when their Guards use the same Redis store
 // and prefix.
 //

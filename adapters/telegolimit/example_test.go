@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/mymmrac/telego"
@@ -27,14 +28,14 @@ func ExampleMiddleware() {
 	}
 	defer api.Close()
 
-	st := memorystore.New() // store.Open(ctx, cfg) picks memory or Redis from the environment
+	st := memorystore.New() // setup.Open picks memory or Redis from the environment
 	defer st.Close()
 	limiter, err := core.New(st, core.PerMinute(2))
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter,
-		core.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
+	g, err := guard.New(limiter,
+		guard.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
 	if err != nil {
 		panic(err)
 	}
@@ -55,7 +56,7 @@ func ExampleMiddleware() {
 	if err != nil {
 		panic(err)
 	}
-	bh.Use(telegolimit.Middleware(guard)) // before the handlers it guards
+	bh.Use(telegolimit.Middleware(g)) // before the handlers it guards
 	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		_, err := ctx.Bot().SendMessage(ctx, tu.Message(m.Chat.ChatID(), "echo: "+m.Text))
 		return err
@@ -94,9 +95,9 @@ func ExampleMiddleware() {
 // updates that match the group's predicates (here, commands).
 func ExampleMiddleware_group() {
 	var bh *th.BotHandler // from th.NewBotHandler(bot, updates)
-	var guard *core.Guard // from core.NewGuard(limiter)
+	var g *guard.Guard    // from guard.New(limiter), or setup.Open's fg.Guard
 	commands := bh.Group(th.AnyCommand())
-	commands.Use(telegolimit.Middleware(guard))
+	commands.Use(telegolimit.Middleware(g))
 	commands.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		return nil // only commands within the limit get here
 	})
@@ -107,7 +108,7 @@ func ExampleMiddleware_group() {
 
 func ExampleUpdateOf() {
 	// An anonymous group admin sends a command: from is @GroupAnonymousBot,
-	// sender_chat is the group, which core counts instead.
+	// sender_chat is the group, which the Guard counts instead.
 	var u telego.Update
 	err := json.Unmarshal([]byte(`{"update_id":1,"message":{"message_id":7,"date":1700000000,
 		"chat":{"id":-1001234567890,"type":"supergroup","title":"Chat"},

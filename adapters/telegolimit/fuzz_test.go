@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/mymmrac/telego"
@@ -50,7 +51,7 @@ func FuzzUpdateOf(f *testing.F) {
 	bot := newBot(f, api.URL())
 	st := memorystore.New()
 	f.Cleanup(func() { _ = st.Close() })
-	g := newGuard(f, st, core.Every(time.Hour), core.WithNotice(time.Millisecond, nil))
+	g := newGuard(f, st, core.Every(time.Hour), guard.WithNotice(time.Millisecond, nil))
 	group := &th.HandlerGroup{}
 	group.Use(telegolimit.Middleware(g))
 	group.Handle(func(*th.Context, telego.Update) error { return nil })

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
@@ -127,13 +128,13 @@ func (c *counter) snapshot() map[string]int {
 }
 
 // newGuard builds a Guard over st with limit l, failing the test on error.
-func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...core.GuardOption) *core.Guard {
+func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	return newGuardLog(t, st, l, slog.New(slog.DiscardHandler), opts...)
 }
 
-// newGuardLog is newGuard with the limiter logging to logger.
-func newGuardLog(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, opts ...core.GuardOption) *core.Guard {
+// newGuardLog is newGuard with the Guard logging to logger.
+func newGuardLog(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -15,16 +15,16 @@ import (
 // middleware returns nil, not an error, so telego's error handler never
 // hears of it; before that it acts through ctx.Bot(), synchronously and
 // under ctx, as the package documentation describes. Failed Bot API calls
-// are logged by g.ReportAction, token removed.
+// are logged by g (guard.Guard.Respond), token removed.
 //
 // Register it with Use before the handlers it guards: telegohandler
 // matches routes in registration order.
 //
 // Middleware panics when g is nil: a wiring mistake, reported when the bot
 // is built rather than on the first update.
-func Middleware(g *core.Guard) th.Handler {
+func Middleware(g *guard.Guard) th.Handler {
 	if g == nil {
-		panic("telegolimit: Middleware needs a non-nil *core.Guard (build one with core.NewGuard)")
+		panic("telegolimit: Middleware needs a non-nil *guard.Guard (build one with guard.New)")
 	}
 	return func(ctx *th.Context, u telego.Update) error {
 		if !allow(ctx, ctx.Bot(), g, u) {
@@ -34,31 +34,31 @@ func Middleware(g *core.Guard) th.Handler {
 	}
 }
 
-// UpdateOf returns what core needs to know about u. It never panics: it
+// UpdateOf returns what a Guard needs to know about u. It never panics: it
 // checks every pointer, so a channel post (no From), an inline query (no
 // chat), a callback under an inline message (no Message), a poll (neither)
 // or an update of a kind telego does not know (every field nil) gives a
-// partial core.Update. Kinds core has no name for are KindOther; those with
+// partial guard.Update. Kinds core has no name for are KindOther; those with
 // a sender (guest_message) keep it, the others (payments, boosts, business
-// connections, ...) carry no ids, so core.WithUnkeyed decides them.
-func UpdateOf(u telego.Update) core.Update {
+// connections, ...) carry no ids, so guard.WithUnkeyed decides them.
+func UpdateOf(u telego.Update) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(core.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message)
 	case u.EditedMessage != nil:
-		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
 	case u.ChannelPost != nil:
-		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.BusinessMessage != nil:
-		return messageUpdate(core.KindBusinessMessage, u.BusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage)
 	case u.EditedBusinessMessage != nil:
-		return messageUpdate(core.KindBusinessMessage, u.EditedBusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
 	case u.GuestMessage != nil:
-		return messageUpdate(core.KindOther, u.GuestMessage)
+		return messageUpdate(guard.KindOther, u.GuestMessage)
 	case u.CallbackQuery != nil:
-		cu := core.Update{Kind: core.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case *telego.Message:
 			if m != nil {
@@ -71,38 +71,38 @@ func UpdateOf(u telego.Update) core.Update {
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return core.Update{Kind: core.KindInlineQuery, UserID: u.InlineQuery.From.ID}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.ID}
 	case u.ChosenInlineResult != nil:
-		return core.Update{Kind: core.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
+		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
 	case u.ShippingQuery != nil:
-		return core.Update{Kind: core.KindShippingQuery, UserID: u.ShippingQuery.From.ID}
+		return guard.Update{Kind: guard.KindShippingQuery, UserID: u.ShippingQuery.From.ID}
 	case u.PreCheckoutQuery != nil:
-		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: u.PreCheckoutQuery.From.ID}
+		return guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: u.PreCheckoutQuery.From.ID}
 	case u.Poll != nil:
-		return core.Update{Kind: core.KindPoll}
+		return guard.Update{Kind: guard.KindPoll}
 	case u.PollAnswer != nil: // from a user, or from a chat voting anonymously
-		return core.Update{Kind: core.KindPollAnswer, UserID: userID(u.PollAnswer.User), SenderChatID: chatID(u.PollAnswer.VoterChat)}
+		return guard.Update{Kind: guard.KindPollAnswer, UserID: userID(u.PollAnswer.User), SenderChatID: chatID(u.PollAnswer.VoterChat)}
 	case u.MyChatMember != nil:
-		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+		return memberUpdate(guard.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
 	case u.ChatMember != nil:
-		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+		return memberUpdate(guard.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
 	case u.ChatJoinRequest != nil:
-		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+		return memberUpdate(guard.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
 	case u.MessageReaction != nil:
 		r := u.MessageReaction
-		return core.Update{Kind: core.KindMessageReaction, UserID: userID(r.User), ChatID: r.Chat.ID,
+		return guard.Update{Kind: guard.KindMessageReaction, UserID: userID(r.User), ChatID: r.Chat.ID,
 			ChatType: r.Chat.Type, SenderChatID: chatID(r.ActorChat)}
 	}
-	return core.Update{Kind: core.KindOther}
+	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind core.Kind, m *telego.Message) core.Update {
-	return core.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: core.CommandOf(m.Text)}
+func messageUpdate(kind guard.Kind, m *telego.Message) guard.Update {
+	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text)}
 }
 
-func memberUpdate(kind core.Kind, from telego.User, chat telego.Chat) core.Update {
-	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+func memberUpdate(kind guard.Kind, from telego.User, chat telego.Chat) guard.Update {
+	return guard.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
 }
 
 func userID(u *telego.User) int64 {
@@ -123,44 +123,57 @@ func chatID(c *telego.Chat) int64 {
 // the handler context had no bot (HandlerGroup.HandleUpdate with a nil bot).
 var errNilBot = errors.New("telegolimit: the handler context has no bot, nothing was sent")
 
-// allow decides u with g and, on a denial, acts through bot: it answers a
-// callback query (so the button stops spinning) or an inline query (no
-// results), and sends the notice, if any, to the update's chat.
-func allow(ctx context.Context, bot *telego.Bot, g *core.Guard, u telego.Update) bool {
+// allow decides u with g and, on a denial, answers it through bot (see
+// guard.Guard.Respond).
+func allow(ctx context.Context, bot *telego.Bot, g *guard.Guard, u telego.Update) bool {
 	cu := UpdateOf(u)
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true
 	}
-	// act makes one Bot API call and logs its failure.
-	act := func(method string, f func() error) {
-		if bot == nil {
-			g.ReportAction(ctx, method, cu, "", errNilBot)
-			return
-		}
-		g.ReportAction(ctx, method, cu, bot.Token(), f())
+	token := ""
+	if bot != nil {
+		token = bot.Token()
 	}
-	switch cu.Kind {
-	case core.KindCallbackQuery:
-		p := tu.CallbackQuery(u.CallbackQuery.ID).WithText(v.CallbackText)
-		act("answerCallbackQuery", func() error { return bot.AnswerCallbackQuery(ctx, p) })
-	case core.KindInlineQuery:
-		// telego drops cache_time 0 (omitempty) and Telegram would then cache
-		// the empty answer for 300 s; 1 s is the least telego can send.
-		p := &telego.AnswerInlineQueryParams{InlineQueryID: u.InlineQuery.ID,
-			Results: []telego.InlineQueryResult{}, CacheTime: 1, IsPersonal: true}
-		act("answerInlineQuery", func() error { return bot.AnswerInlineQuery(ctx, p) })
-	}
-	if v.Notice != "" {
-		p := tu.Message(tu.ID(cu.ChatID), v.Notice)
-		if cu.Kind == core.KindBusinessMessage { // answer on behalf of the business account
-			m := u.BusinessMessage
-			if m == nil {
-				m = u.EditedBusinessMessage
-			}
-			p.BusinessConnectionID = m.BusinessConnectionID
-		}
-		act("sendMessage", func() error { _, err := bot.SendMessage(ctx, p); return err })
-	}
+	g.Respond(ctx, cu, v, responder{bot: bot, u: &u}, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// telego way, for the update u.
+type responder struct {
+	bot *telego.Bot // nil: nothing can be sent
+	u   *telego.Update
+}
+
+func (r responder) AnswerCallback(ctx context.Context, text string) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	return r.bot.AnswerCallbackQuery(ctx, tu.CallbackQuery(r.u.CallbackQuery.ID).WithText(text))
+}
+
+func (r responder) AnswerInline(ctx context.Context) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	// telego drops cache_time 0 (omitempty) and Telegram would then cache
+	// the empty answer for 300 s; 1 s is the least telego can send.
+	return r.bot.AnswerInlineQuery(ctx, &telego.AnswerInlineQueryParams{InlineQueryID: r.u.InlineQuery.ID,
+		Results: []telego.InlineQueryResult{}, CacheTime: 1, IsPersonal: true})
+}
+
+func (r responder) SendNotice(ctx context.Context, chatID int64, text string) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	p := tu.Message(tu.ID(chatID), text)
+	// Answer a business message on behalf of the business account.
+	if m := r.u.BusinessMessage; m != nil {
+		p.BusinessConnectionID = m.BusinessConnectionID
+	} else if m := r.u.EditedBusinessMessage; m != nil {
+		p.BusinessConnectionID = m.BusinessConnectionID
+	}
+	_, err := r.bot.SendMessage(ctx, p)
+	return err
 }

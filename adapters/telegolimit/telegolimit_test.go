@@ -223,18 +223,24 @@ func TestGroup(t *testing.T) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them), and dropped callbacks and inline
-// queries are still answered (never with a notice).
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them), and
+// dropped callbacks and inline queries are still answered (never with a
+// notice).
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		action core.Action
+		policy core.FailurePolicy
 		passed int
-	}{{core.Pass, 6}, {core.Drop, 0}} {
-		t.Run(map[core.Action]string{core.Pass: "pass", core.Drop: "drop"}[tc.action], func(t *testing.T) {
+	}{{core.FailOpen, 6}, {core.FailClosed, 0}} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(1), nil, []core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])})
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(1))
 			var passed counter
 			p := startPolling(t, api, func(bh *th.BotHandler) {
 				bh.Use(telegolimit.Middleware(g))
@@ -251,7 +257,7 @@ func TestStoreErrors(t *testing.T) {
 				t.Errorf("passed = %d, want %d", got, tc.passed)
 			}
 			wantAnswers := 0
-			if tc.action == core.Drop {
+			if tc.policy == core.FailClosed {
 				wantAnswers = 1
 			}
 			cb := api.CallsTo("answerCallbackQuery")
@@ -353,7 +359,7 @@ func TestNilBot(t *testing.T) {
 func TestMiddlewareNilGuardPanics(t *testing.T) {
 	defer func() {
 		r := recover()
-		if s, _ := r.(string); !strings.Contains(s, "non-nil *core.Guard") {
+		if s, _ := r.(string); !strings.Contains(s, "non-nil *guard.Guard") {
 			t.Errorf("recovered %v, want the nil guard message", r)
 		}
 	}()

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/mymmrac/telego"
 )
@@ -35,56 +35,56 @@ func TestUpdateOf(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		update any
-		want   core.Update
+		want   guard.Update
 	}{
 		{"private message", testutil.Message(user, user, "", "hello"),
-			core.Update{Kind: core.KindMessage, UserID: user, ChatID: user, ChatType: "private"}},
+			guard.Update{Kind: guard.KindMessage, UserID: user, ChatID: user, ChatType: "private"}},
 		{"command in a group", testutil.Message(user, group, "", "/Report@floodgate_test_bot now"),
-			core.Update{Kind: core.KindMessage, UserID: user, ChatID: group, ChatType: "supergroup", Command: "/report"}},
+			guard.Update{Kind: guard.KindMessage, UserID: user, ChatID: group, ChatType: "supergroup", Command: "/report"}},
 		{"anonymous admin", testutil.AnonymousAdminMessage(group, "hi"),
-			core.Update{Kind: core.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: group,
+			guard.Update{Kind: guard.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: group,
 				ChatType: "supergroup", SenderChatID: group}},
 		{"channel post", testutil.ChannelPost(group, "news"),
-			core.Update{Kind: core.KindChannelPost, ChatID: group, ChatType: "channel", SenderChatID: group}},
+			guard.Update{Kind: guard.KindChannelPost, ChatID: group, ChatType: "channel", SenderChatID: group}},
 		{"message without from", testutil.MessageWithoutFrom(-5, "x"),
-			core.Update{Kind: core.KindMessage, ChatID: -5, ChatType: "group"}},
+			guard.Update{Kind: guard.KindMessage, ChatID: -5, ChatType: "group"}},
 		{"callback", testutil.CallbackQuery(user, group, "ping"),
-			core.Update{Kind: core.KindCallbackQuery, UserID: user, ChatID: group, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: user, ChatID: group, ChatType: "supergroup"}},
 		{"callback on an inline message",
 			`{"update_id":1,"callback_query":{"id":"7","from":{"id":42,"is_bot":false,"first_name":"A"},"inline_message_id":"AAA","chat_instance":"1","data":"x"}}`,
-			core.Update{Kind: core.KindCallbackQuery, UserID: user}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: user}},
 		{"callback on an inaccessible message",
 			`{"update_id":1,"callback_query":{"id":"7","from":{"id":42,"is_bot":false,"first_name":"A"},"message":{"chat":{"id":-5,"type":"group"},"message_id":3,"date":0},"chat_instance":"1"}}`,
-			core.Update{Kind: core.KindCallbackQuery, UserID: user, ChatID: -5, ChatType: "group"}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: user, ChatID: -5, ChatType: "group"}},
 		{"callback with a null message",
 			`{"update_id":1,"callback_query":{"id":"7","from":{"id":42},"message":null,"chat_instance":"1"}}`,
-			core.Update{Kind: core.KindCallbackQuery, UserID: user}},
-		{"inline query", testutil.InlineQuery(user, "q"), core.Update{Kind: core.KindInlineQuery, UserID: user}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: user}},
+		{"inline query", testutil.InlineQuery(user, "q"), guard.Update{Kind: guard.KindInlineQuery, UserID: user}},
 		{"edited message",
 			`{"update_id":1,"edited_message":{"message_id":1,"date":1,"edit_date":2,"chat":{"id":42,"type":"private"},"from":{"id":42},"text":"/start"}}`,
-			core.Update{Kind: core.KindEditedMessage, UserID: user, ChatID: user, ChatType: "private", Command: "/start"}},
+			guard.Update{Kind: guard.KindEditedMessage, UserID: user, ChatID: user, ChatType: "private", Command: "/start"}},
 		{"business message",
 			`{"update_id":1,"business_message":{"message_id":1,"date":1,"business_connection_id":"bc","chat":{"id":42,"type":"private"},"from":{"id":42},"text":"hi"}}`,
-			core.Update{Kind: core.KindBusinessMessage, UserID: user, ChatID: user, ChatType: "private"}},
+			guard.Update{Kind: guard.KindBusinessMessage, UserID: user, ChatID: user, ChatType: "private"}},
 		{"poll", `{"update_id":1,"poll":{"id":"p","question":"?","options":[],"total_voter_count":0}}`,
-			core.Update{Kind: core.KindPoll}},
+			guard.Update{Kind: guard.KindPoll}},
 		{"poll answer", `{"update_id":1,"poll_answer":{"poll_id":"p","user":{"id":42},"option_ids":[0]}}`,
-			core.Update{Kind: core.KindPollAnswer, UserID: user}},
+			guard.Update{Kind: guard.KindPollAnswer, UserID: user}},
 		{"anonymous poll answer", `{"update_id":1,"poll_answer":{"poll_id":"p","voter_chat":{"id":-5,"type":"group"},"option_ids":[0]}}`,
-			core.Update{Kind: core.KindPollAnswer, SenderChatID: -5}},
+			guard.Update{Kind: guard.KindPollAnswer, SenderChatID: -5}},
 		{"chat member",
 			`{"update_id":1,"chat_member":{"chat":{"id":-5,"type":"group"},"from":{"id":42},"date":1,"old_chat_member":{"status":"left","user":{"id":9}},"new_chat_member":{"status":"member","user":{"id":9}}}}`,
-			core.Update{Kind: core.KindChatMember, UserID: user, ChatID: -5, ChatType: "group"}},
+			guard.Update{Kind: guard.KindChatMember, UserID: user, ChatID: -5, ChatType: "group"}},
 		{"join request", `{"update_id":1,"chat_join_request":{"chat":{"id":-5,"type":"group"},"from":{"id":42},"user_chat_id":42,"date":1}}`,
-			core.Update{Kind: core.KindChatJoinRequest, UserID: user, ChatID: -5, ChatType: "group"}},
+			guard.Update{Kind: guard.KindChatJoinRequest, UserID: user, ChatID: -5, ChatType: "group"}},
 		{"reaction", `{"update_id":1,"message_reaction":{"chat":{"id":-5,"type":"group"},"message_id":1,"user":{"id":42},"date":1,"old_reaction":[],"new_reaction":[]}}`,
-			core.Update{Kind: core.KindMessageReaction, UserID: user, ChatID: -5, ChatType: "group"}},
+			guard.Update{Kind: guard.KindMessageReaction, UserID: user, ChatID: -5, ChatType: "group"}},
 		{"pre-checkout", `{"update_id":1,"pre_checkout_query":{"id":"q","from":{"id":42},"currency":"XTR","total_amount":1,"invoice_payload":"p"}}`,
-			core.Update{Kind: core.KindPreCheckoutQuery, UserID: user}},
+			guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: user}},
 		{"paid media purchase (no core kind, no key)", `{"update_id":1,"purchased_paid_media":{"from":{"id":42},"paid_media_payload":"p"}}`,
-			core.Update{Kind: core.KindOther}},
-		{"unknown kind", testutil.UnknownUpdate("future_kind"), core.Update{Kind: core.KindOther}},
-		{"empty", `{}`, core.Update{Kind: core.KindOther}},
+			guard.Update{Kind: guard.KindOther}},
+		{"unknown kind", testutil.UnknownUpdate("future_kind"), guard.Update{Kind: guard.KindOther}},
+		{"empty", `{}`, guard.Update{Kind: guard.KindOther}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := telegolimit.UpdateOf(decode(t, tc.update)); got != tc.want {
@@ -101,7 +101,7 @@ func TestUpdateOfTypedNil(t *testing.T) {
 	t.Parallel()
 	for _, m := range []telego.MaybeInaccessibleMessage{(*telego.Message)(nil), (*telego.InaccessibleMessage)(nil)} {
 		u := telego.Update{CallbackQuery: &telego.CallbackQuery{ID: "1", From: telego.User{ID: 42}, Message: m}}
-		if got, want := telegolimit.UpdateOf(u), (core.Update{Kind: core.KindCallbackQuery, UserID: 42}); got != want {
+		if got, want := telegolimit.UpdateOf(u), (guard.Update{Kind: guard.KindCallbackQuery, UserID: 42}); got != want {
 			t.Errorf("UpdateOf(%T nil) = %+v, want %+v", m, got, want)
 		}
 	}

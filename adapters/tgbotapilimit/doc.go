@@ -1,20 +1,22 @@
-// Package tgbotapilimit puts a floodgate [core.Guard] in front of a bot
+// Package tgbotapilimit puts a floodgate [guard.Guard] in front of a bot
 // built with github.com/go-telegram-bot-api/telegram-bot-api/v5 (v5.5.1,
 // imported as tgbotapi). tgbotapi has no middleware, so the package offers
 // a channel filter for long polling ([Filter]) and a one-update decision for
-// webhooks ([Check]); both use [UpdateOf] to describe an update to core.
+// webhooks ([Check]); both use [UpdateOf] to describe an update to the Guard.
 //
 // The package has no options of its own: key choice, bypass list, per-command
-// limits, notices and the store-error policy are set on the Guard
-// (core.NewGuard), with the same names for every framework.
+// limits, notices, penalties and the logger are set on the Guard
+// (guard.New), with the same names for every framework; the failure policy
+// is the store's (store.Open).
 //
 // # Usage
 //
 // Long polling: put Filter between the poller and your handler loop.
 //
-//	guard, err := core.NewGuard(limiter) // limiter from store.Open(...).NewLimiter()
+//	fg, err := setup.Open(ctx, setup.Options{}) // store, limiter and Guard from the environment
+//	defer fg.Close()
 //	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: 30})
-//	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
+//	for u := range tgbotapilimit.Filter(ctx, bot, fg.Guard, updates) {
 //		handle(u) // only updates within the limit get here
 //	}
 //	bot.StopReceivingUpdates() // exactly once: a second call panics
@@ -31,7 +33,7 @@
 //		http.Error(w, "bad update", http.StatusBadRequest)
 //		return
 //	}
-//	if tgbotapilimit.Check(r.Context(), bot, guard, *u) {
+//	if tgbotapilimit.Check(r.Context(), bot, fg.Guard, *u) {
 //		handle(*u)
 //	}
 //	// answer 200 either way: a throttled update is dropped, not retried
@@ -41,7 +43,7 @@
 // A throttled update never reaches your handlers. Depending on its kind,
 // Check also calls the Bot API, so the user is not left waiting:
 //
-//	Update kind                      Keyed by (core.ByUser)     On a denial
+//	Update kind                      Keyed by (guard.ByUser)    On a denial
 //	message, edited_message          sender (from.id)           dropped; the "slow down" notice is sent to the
 //	                                                            chat once per cooldown per key (sendMessage)
 //	message from an anonymous admin  the group (sender_chat)    as message: notice to the group once per cooldown
@@ -59,12 +61,12 @@
 //	pre_checkout_query
 //	poll_answer, my_chat_member,     sender (user / from)       dropped silently
 //	chat_member, chat_join_request
-//	poll, message without from,      nothing: unkeyed           follow core.WithUnkeyed (default: pass)
+//	poll, message without from,      nothing: unkeyed           follow guard.WithUnkeyed (default: pass)
 //	unknown update kinds
 //
-// With another key function (core.ByChat, core.ByUserInChat, ...) the
+// With another key function (guard.ByChat, guard.ByUserInChat, ...) the
 // middle column changes; the actions do not. An update denied while the
-// store is out (the limiter's core.FailClosed policy) gets the same actions
+// store is out (the store's core.FailClosed policy) gets the same actions
 // (a callback is answered with the callback text), never a notice.
 //
 // Payment queries are never throttled: Telegram cancels a payment whose
@@ -95,6 +97,6 @@
 // Filter panics when given a nil bot or Guard, once, at start-up. Check
 // never panics: a nil Guard lets every update through uncounted (warning
 // once through slog.Default), so a wiring mistake does not silence the bot,
-// matching core's default core.WithErrorAction(core.Pass); a nil bot still
+// matching the Guard's default guard.WithErrorAction(guard.Pass); a nil bot still
 // decides, and logs each action it could not take.
 package tgbotapilimit

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -37,7 +38,7 @@ func ExampleFilter() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	g, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +51,7 @@ func ExampleFilter() {
 	}()
 
 	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: 1})
-	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
+	for u := range tgbotapilimit.Filter(ctx, bot, g, updates) {
 		fmt.Println("handled:", u.Message.Text)
 	}
 	bot.StopReceivingUpdates() // exactly once
@@ -82,7 +83,7 @@ func ExampleCheck() {
 	if err != nil {
 		panic(err)
 	}
-	guard, err := core.NewGuard(limiter)
+	g, err := guard.New(limiter)
 	if err != nil {
 		panic(err)
 	}
@@ -94,7 +95,7 @@ func ExampleCheck() {
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
-		if !tgbotapilimit.Check(r.Context(), bot, guard, *u) {
+		if !tgbotapilimit.Check(r.Context(), bot, g, *u) {
 			return // throttled: dropped (and answered); 200, so Telegram does not retry
 		}
 		if q := u.CallbackQuery; q != nil {
@@ -124,7 +125,7 @@ func ExampleCheck() {
 	// answered: ""
 }
 
-// UpdateOf tells core who sent an update; an anonymous group admin is
+// UpdateOf tells the Guard who sent an update; an anonymous group admin is
 // counted as the group.
 func ExampleUpdateOf() {
 	u := tgbotapi.Update{Message: &tgbotapi.Message{
@@ -134,7 +135,7 @@ func ExampleUpdateOf() {
 		Text:       "/report@my_bot spam",
 	}}
 	cu := tgbotapilimit.UpdateOf(u)
-	scope, _ := core.ByUser(cu)
+	scope, _ := guard.ByUser(cu)
 	fmt.Println(cu.Kind, cu.Command, scope)
 	// Output: message /report s:-1001234567890
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -64,9 +65,9 @@ func FuzzUpdateOf(f *testing.F) {
 		api.Reset() // keep the recorded calls from growing without bound
 		cu := tgbotapilimit.UpdateOf(u)
 		switch {
-		case cu.Kind == core.KindCallbackQuery && u.CallbackQuery == nil,
-			cu.Kind == core.KindInlineQuery && u.InlineQuery == nil,
-			cu.Kind == core.KindOther && cu != (core.Update{}):
+		case cu.Kind == guard.KindCallbackQuery && u.CallbackQuery == nil,
+			cu.Kind == guard.KindInlineQuery && u.InlineQuery == nil,
+			cu.Kind == guard.KindOther && cu != (guard.Update{}):
 			t.Fatalf("UpdateOf(%s) = %+v: kind does not match the update", data, cu)
 		}
 		ctx := context.Background()

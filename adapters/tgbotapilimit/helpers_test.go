@@ -13,6 +13,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
@@ -77,7 +78,7 @@ type poller struct {
 
 // startPolling starts polling api through Filter with g. The test reads
 // p.out; p.stop (also run at cleanup) shuts everything down.
-func startPolling(t testing.TB, api *testutil.BotAPI, g *core.Guard) *poller {
+func startPolling(t testing.TB, api *testutil.BotAPI, g *guard.Guard) *poller {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &poller{bot: newBot(t, ctx, api), cancel: cancel}
@@ -102,7 +103,7 @@ func (p *poller) stop() {
 
 // newGuard builds a Guard over st with limit l, logging into log (nil:
 // discarded).
-func newGuard(t testing.TB, st core.Store, l core.Limit, log io.Writer, opts ...core.GuardOption) *core.Guard {
+func newGuard(t testing.TB, st core.Store, l core.Limit, log io.Writer, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	var logger *slog.Logger
 	if log != nil {

@@ -6,57 +6,57 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
-// UpdateOf returns what core needs to know about u. It reads the update's
+// UpdateOf returns what a Guard needs to know about u. It reads the update's
 // fields directly, checking each pointer, so it never panics: not on a
 // callback query under an inline message (no Message, where u.FromChat
 // panics), a channel post (no From), an inline query (no chat), a poll
 // (neither), or an update of a kind tgbotapi v5.5.1 does not know (all
 // fields nil: KindOther). Unlike u.SentFrom, it also finds the user of
 // poll_answer, my_chat_member, chat_member and chat_join_request updates.
-func UpdateOf(u tgbotapi.Update) core.Update {
+func UpdateOf(u tgbotapi.Update) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(core.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message)
 	case u.EditedMessage != nil:
-		return messageUpdate(core.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
 	case u.ChannelPost != nil:
-		return messageUpdate(core.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(core.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.CallbackQuery != nil:
-		cu := core.Update{Kind: core.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
 		if m := u.CallbackQuery.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return core.Update{Kind: core.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
 	case u.ChosenInlineResult != nil:
-		return core.Update{Kind: core.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
+		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
 	case u.ShippingQuery != nil:
-		return core.Update{Kind: core.KindShippingQuery, UserID: userID(u.ShippingQuery.From)}
+		return guard.Update{Kind: guard.KindShippingQuery, UserID: userID(u.ShippingQuery.From)}
 	case u.PreCheckoutQuery != nil:
-		return core.Update{Kind: core.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.From)}
+		return guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: userID(u.PreCheckoutQuery.From)}
 	case u.Poll != nil:
-		return core.Update{Kind: core.KindPoll}
+		return guard.Update{Kind: guard.KindPoll}
 	case u.PollAnswer != nil:
-		return core.Update{Kind: core.KindPollAnswer, UserID: u.PollAnswer.User.ID}
+		return guard.Update{Kind: guard.KindPollAnswer, UserID: u.PollAnswer.User.ID}
 	case u.MyChatMember != nil:
-		return memberUpdate(core.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
+		return memberUpdate(guard.KindMyChatMember, u.MyChatMember.From, u.MyChatMember.Chat)
 	case u.ChatMember != nil:
-		return memberUpdate(core.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
+		return memberUpdate(guard.KindChatMember, u.ChatMember.From, u.ChatMember.Chat)
 	case u.ChatJoinRequest != nil:
-		return memberUpdate(core.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
+		return memberUpdate(guard.KindChatJoinRequest, u.ChatJoinRequest.From, u.ChatJoinRequest.Chat)
 	}
-	return core.Update{Kind: core.KindOther}
+	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind core.Kind, m *tgbotapi.Message) core.Update {
-	cu := core.Update{Kind: kind, UserID: userID(m.From), Command: core.CommandOf(m.Text)}
+func messageUpdate(kind guard.Kind, m *tgbotapi.Message) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandOf(m.Text)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	if m.SenderChat != nil {
 		cu.SenderChatID = m.SenderChat.ID
@@ -64,8 +64,8 @@ func messageUpdate(kind core.Kind, m *tgbotapi.Message) core.Update {
 	return cu
 }
 
-func memberUpdate(kind core.Kind, from tgbotapi.User, chat tgbotapi.Chat) core.Update {
-	return core.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
+func memberUpdate(kind guard.Kind, from tgbotapi.User, chat tgbotapi.Chat) guard.Update {
+	return guard.Update{Kind: kind, UserID: from.ID, ChatID: chat.ID, ChatType: chat.Type}
 }
 
 func userID(u *tgbotapi.User) int64 {
@@ -82,7 +82,7 @@ func chatOf(c *tgbotapi.Chat) (int64, string) {
 	return c.ID, c.Type
 }
 
-// errNilBot is reported (through the limiter's logger) for each action Check
+// errNilBot is reported (through the Guard's logger) for each action Check
 // could not take because it was given a nil bot.
 var errNilBot = errors.New("tgbotapilimit: bot is nil, nothing was sent")
 
@@ -93,17 +93,17 @@ var nilGuardOnce sync.Once
 // it answers a callback query (with the Verdict's CallbackText, possibly
 // empty, so the button stops spinning), answers an inline query with no
 // results (cache_time 0, is_personal true), and sends the Verdict's Notice,
-// if any, to the update's chat. A failed call is logged through
-// g.ReportAction, token removed; Check never returns an error.
+// if any, to the update's chat (guard.Guard.Respond). A failed call is
+// logged through g, token removed; Check never returns an error.
 //
 // Use it in a webhook handler after bot.HandleUpdate(r). It never panics:
 // with a nil g it lets every update through, counting nothing (and logs a
 // warning once with slog.Default); with a nil bot it decides as usual and
 // logs each action it could not take.
-func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.Update) bool {
+func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, u tgbotapi.Update) bool {
 	if g == nil {
 		nilGuardOnce.Do(func() {
-			slog.Warn("tgbotapilimit: Check was given a nil *core.Guard: updates pass unlimited")
+			slog.Warn("tgbotapilimit: Check was given a nil *guard.Guard: updates pass unlimited")
 		})
 		return true
 	}
@@ -112,32 +112,46 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.
 	if v.Pass {
 		return true
 	}
-	// call makes one Bot API request and logs its failure.
-	call := func(method string, params tgbotapi.Params) {
-		if bot == nil {
-			g.ReportAction(ctx, method, cu, "", errNilBot)
-			return
-		}
-		_, err := bot.MakeRequest(method, params)
-		g.ReportAction(ctx, method, cu, bot.Token, err)
+	token := ""
+	if bot != nil {
+		token = bot.Token
 	}
-	switch cu.Kind {
-	case core.KindCallbackQuery:
-		p := tgbotapi.Params{"callback_query_id": u.CallbackQuery.ID}
-		p.AddNonEmpty("text", v.CallbackText)
-		call("answerCallbackQuery", p)
-	case core.KindInlineQuery:
-		// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram
-		// would then cache the empty answer for 300 s.
-		call("answerInlineQuery", tgbotapi.Params{"inline_query_id": u.InlineQuery.ID,
-			"results": "[]", "cache_time": "0", "is_personal": "true"})
-	}
-	if v.Notice != "" {
-		p := tgbotapi.Params{"text": v.Notice}
-		p.AddNonZero64("chat_id", cu.ChatID)
-		call("sendMessage", p)
-	}
+	g.Respond(ctx, cu, v, responder{bot: bot, u: &u}, token)
 	return false
+}
+
+// responder makes the Bot API calls guard.Guard.Respond asks for, the
+// tgbotapi way, for the update u.
+type responder struct {
+	bot *tgbotapi.BotAPI // nil: nothing can be sent
+	u   *tgbotapi.Update
+}
+
+func (r responder) call(method string, p tgbotapi.Params) error {
+	if r.bot == nil {
+		return errNilBot
+	}
+	_, err := r.bot.MakeRequest(method, p)
+	return err
+}
+
+func (r responder) AnswerCallback(_ context.Context, text string) error {
+	p := tgbotapi.Params{"callback_query_id": r.u.CallbackQuery.ID}
+	p.AddNonEmpty("text", text)
+	return r.call("answerCallbackQuery", p)
+}
+
+func (r responder) AnswerInline(context.Context) error {
+	// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram would
+	// then cache the empty answer for 300 s.
+	return r.call("answerInlineQuery", tgbotapi.Params{"inline_query_id": r.u.InlineQuery.ID,
+		"results": "[]", "cache_time": "0", "is_personal": "true"})
+}
+
+func (r responder) SendNotice(_ context.Context, chatID int64, text string) error {
+	p := tgbotapi.Params{"text": text}
+	p.AddNonZero64("chat_id", chatID)
+	return r.call("sendMessage", p)
 }
 
 // Filter returns a channel of the updates from in that pass g, in order;
@@ -152,9 +166,9 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, u tgbotapi.
 //
 // Filter panics when bot or g is nil: a wiring mistake, reported when the
 // bot starts rather than on the first update.
-func Filter(ctx context.Context, bot *tgbotapi.BotAPI, g *core.Guard, in tgbotapi.UpdatesChannel) <-chan tgbotapi.Update {
+func Filter(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, in tgbotapi.UpdatesChannel) <-chan tgbotapi.Update {
 	if bot == nil || g == nil {
-		panic("tgbotapilimit: Filter needs a non-nil *tgbotapi.BotAPI and *core.Guard")
+		panic("tgbotapilimit: Filter needs a non-nil *tgbotapi.BotAPI and *guard.Guard")
 	}
 	out := make(chan tgbotapi.Update)
 	go func() {

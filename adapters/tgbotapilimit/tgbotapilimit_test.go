@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -170,7 +172,7 @@ func TestEndToEnd(t *testing.T) {
 		fmt.Sprintf("u:%d", clicker): 3, fmt.Sprintf("u:%d", inliner): 3,
 		fmt.Sprintf("s:%d", anonGroup): 3, // keyed by the group, not GroupAnonymousBot
 		fmt.Sprintf("s:%d", channel):   1,
-		"nofrom":                       1, // unkeyed: passes (core.WithUnkeyed default)
+		"nofrom":                       1, // unkeyed: passes (guard.WithUnkeyed default)
 		"other":                        1, // unknown kind: unkeyed, passes
 	}
 	if !maps.Equal(rec.seen, wantSeen) {
@@ -248,21 +250,24 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestStoreErrors: a store that always fails never crashes the bot; the
-// updates follow the limiter's failure policy (FailOpen passes them, FailClosed drops them).
+// TestStoreErrors: a store that always fails, wrapped by core.Resilient as
+// store.Open wraps Redis, never crashes the bot; the updates follow the
+// failure policy (FailOpen passes them, FailClosed drops them).
 func TestStoreErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		action core.Action
+		policy core.FailurePolicy
 		seen   map[string]int
 	}{
-		{"pass", core.Pass, map[string]int{"u:1": 3, "u:2": 2, "u:3": 1, "s:-1001000000060": 1}},
-		{"drop", core.Drop, map[string]int{}},
+		{core.FailOpen, map[string]int{"u:1": 3, "u:2": 2, "u:3": 1, "s:-1001000000060": 1}},
+		{core.FailClosed, map[string]int{}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := testutil.StartBotAPI(t)
-			g := testutil.NewGuard(t, testutil.FailingStore{}, core.PerMinute(3), nil,
-				[]core.Option{core.WithPolicy(map[core.Action]core.FailurePolicy{core.Pass: core.FailOpen, core.Drop: core.FailClosed}[tc.action])}, core.WithBypass(sentinelUser))
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGuard(t, st, core.PerMinute(3), nil, guard.WithBypass(sentinelUser))
 			for i := range 3 {
 				api.Push(testutil.Message(1, 1, "", fmt.Sprintf("m %d", i)))
 			}
@@ -301,7 +306,7 @@ func TestStoreErrors(t *testing.T) {
 				}
 			}
 			wantAnswers, wantEmpty := 0, 0
-			if tc.action == core.Drop { // dropped updates still get their answers
+			if tc.policy == core.FailClosed { // dropped updates still get their answers
 				wantAnswers, wantEmpty = 2, 1
 			}
 			if adapterAnswers != wantAnswers || emptyInline != wantEmpty || notices != 0 {
@@ -318,43 +323,43 @@ func TestUpdateOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		in   tgbotapi.Update
-		want core.Update
+		want guard.Update
 	}{
-		{"empty", tgbotapi.Update{}, core.Update{}},
+		{"empty", tgbotapi.Update{}, guard.Update{}},
 		{"message", tgbotapi.Update{Message: &tgbotapi.Message{From: user, Chat: group, Text: "/Report@bot now"}},
-			core.Update{Kind: core.KindMessage, UserID: 42, ChatID: -100123, ChatType: "supergroup", Command: "/report"}},
+			guard.Update{Kind: guard.KindMessage, UserID: 42, ChatID: -100123, ChatType: "supergroup", Command: "/report"}},
 		{"message without chat or from", tgbotapi.Update{Message: &tgbotapi.Message{Text: "hi"}},
-			core.Update{Kind: core.KindMessage}},
+			guard.Update{Kind: guard.KindMessage}},
 		{"anonymous admin", tgbotapi.Update{Message: &tgbotapi.Message{From: &tgbotapi.User{ID: testutil.GroupAnonymousBotID},
 			SenderChat: group, Chat: group}},
-			core.Update{Kind: core.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: -100123, ChatType: "supergroup", SenderChatID: -100123}},
+			guard.Update{Kind: guard.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: -100123, ChatType: "supergroup", SenderChatID: -100123}},
 		{"edited", tgbotapi.Update{EditedMessage: &tgbotapi.Message{From: user, Chat: group}},
-			core.Update{Kind: core.KindEditedMessage, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindEditedMessage, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 		{"channel post", tgbotapi.Update{ChannelPost: &tgbotapi.Message{SenderChat: &tgbotapi.Chat{ID: -1009}, Chat: &tgbotapi.Chat{ID: -1009, Type: "channel"}}},
-			core.Update{Kind: core.KindChannelPost, ChatID: -1009, ChatType: "channel", SenderChatID: -1009}},
-		{"edited channel post", tgbotapi.Update{EditedChannelPost: &tgbotapi.Message{}}, core.Update{Kind: core.KindEditedChannelPost}},
+			guard.Update{Kind: guard.KindChannelPost, ChatID: -1009, ChatType: "channel", SenderChatID: -1009}},
+		{"edited channel post", tgbotapi.Update{EditedChannelPost: &tgbotapi.Message{}}, guard.Update{Kind: guard.KindEditedChannelPost}},
 		{"callback", tgbotapi.Update{CallbackQuery: &tgbotapi.CallbackQuery{From: user, Message: &tgbotapi.Message{Chat: group}}},
-			core.Update{Kind: core.KindCallbackQuery, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 		{"callback on inline message", tgbotapi.Update{CallbackQuery: &tgbotapi.CallbackQuery{From: user, InlineMessageID: "x"}},
-			core.Update{Kind: core.KindCallbackQuery, UserID: 42}},
+			guard.Update{Kind: guard.KindCallbackQuery, UserID: 42}},
 		{"callback without anything", tgbotapi.Update{CallbackQuery: &tgbotapi.CallbackQuery{Message: &tgbotapi.Message{}}},
-			core.Update{Kind: core.KindCallbackQuery}},
+			guard.Update{Kind: guard.KindCallbackQuery}},
 		{"inline query", tgbotapi.Update{InlineQuery: &tgbotapi.InlineQuery{From: user, ChatType: "private"}},
-			core.Update{Kind: core.KindInlineQuery, UserID: 42}},
+			guard.Update{Kind: guard.KindInlineQuery, UserID: 42}},
 		{"chosen inline result", tgbotapi.Update{ChosenInlineResult: &tgbotapi.ChosenInlineResult{From: user}},
-			core.Update{Kind: core.KindChosenInlineResult, UserID: 42}},
-		{"shipping", tgbotapi.Update{ShippingQuery: &tgbotapi.ShippingQuery{}}, core.Update{Kind: core.KindShippingQuery}},
+			guard.Update{Kind: guard.KindChosenInlineResult, UserID: 42}},
+		{"shipping", tgbotapi.Update{ShippingQuery: &tgbotapi.ShippingQuery{}}, guard.Update{Kind: guard.KindShippingQuery}},
 		{"pre-checkout", tgbotapi.Update{PreCheckoutQuery: &tgbotapi.PreCheckoutQuery{From: user}},
-			core.Update{Kind: core.KindPreCheckoutQuery, UserID: 42}},
-		{"poll", tgbotapi.Update{Poll: &tgbotapi.Poll{ID: "p"}}, core.Update{Kind: core.KindPoll}},
+			guard.Update{Kind: guard.KindPreCheckoutQuery, UserID: 42}},
+		{"poll", tgbotapi.Update{Poll: &tgbotapi.Poll{ID: "p"}}, guard.Update{Kind: guard.KindPoll}},
 		{"poll answer", tgbotapi.Update{PollAnswer: &tgbotapi.PollAnswer{User: *user}},
-			core.Update{Kind: core.KindPollAnswer, UserID: 42}},
+			guard.Update{Kind: guard.KindPollAnswer, UserID: 42}},
 		{"my chat member", tgbotapi.Update{MyChatMember: &tgbotapi.ChatMemberUpdated{From: *user, Chat: *group}},
-			core.Update{Kind: core.KindMyChatMember, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindMyChatMember, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 		{"chat member", tgbotapi.Update{ChatMember: &tgbotapi.ChatMemberUpdated{From: *user, Chat: *group}},
-			core.Update{Kind: core.KindChatMember, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindChatMember, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 		{"join request", tgbotapi.Update{ChatJoinRequest: &tgbotapi.ChatJoinRequest{From: *user, Chat: *group}},
-			core.Update{Kind: core.KindChatJoinRequest, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
+			guard.Update{Kind: guard.KindChatJoinRequest, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tgbotapilimit.UpdateOf(tc.in); got != tc.want {
@@ -368,18 +373,18 @@ func TestUpdateOf(t *testing.T) {
 func TestUpdateOfBuilders(t *testing.T) {
 	for _, tc := range []struct {
 		in   map[string]any
-		want core.Update
+		want guard.Update
 	}{
 		{testutil.Message(7, -1001000000001, "", "/Start@floodgate_test_bot x"),
-			core.Update{Kind: core.KindMessage, UserID: 7, ChatID: -1001000000001, ChatType: "supergroup", Command: "/start"}},
+			guard.Update{Kind: guard.KindMessage, UserID: 7, ChatID: -1001000000001, ChatType: "supergroup", Command: "/start"}},
 		{testutil.AnonymousAdminMessage(-1001000000002, "hi"),
-			core.Update{Kind: core.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: -1001000000002, ChatType: "supergroup", SenderChatID: -1001000000002}},
+			guard.Update{Kind: guard.KindMessage, UserID: testutil.GroupAnonymousBotID, ChatID: -1001000000002, ChatType: "supergroup", SenderChatID: -1001000000002}},
 		{testutil.ChannelPost(-1001000000003, "p"),
-			core.Update{Kind: core.KindChannelPost, ChatID: -1001000000003, ChatType: "channel", SenderChatID: -1001000000003}},
-		{testutil.MessageWithoutFrom(-5, "x"), core.Update{Kind: core.KindMessage, ChatID: -5, ChatType: "group"}},
-		{testutil.CallbackQuery(7, 7, "d"), core.Update{Kind: core.KindCallbackQuery, UserID: 7, ChatID: 7, ChatType: "private"}},
-		{testutil.InlineQuery(7, "q"), core.Update{Kind: core.KindInlineQuery, UserID: 7}},
-		{testutil.UnknownUpdate("future_kind"), core.Update{}},
+			guard.Update{Kind: guard.KindChannelPost, ChatID: -1001000000003, ChatType: "channel", SenderChatID: -1001000000003}},
+		{testutil.MessageWithoutFrom(-5, "x"), guard.Update{Kind: guard.KindMessage, ChatID: -5, ChatType: "group"}},
+		{testutil.CallbackQuery(7, 7, "d"), guard.Update{Kind: guard.KindCallbackQuery, UserID: 7, ChatID: 7, ChatType: "private"}},
+		{testutil.InlineQuery(7, "q"), guard.Update{Kind: guard.KindInlineQuery, UserID: 7}},
+		{testutil.UnknownUpdate("future_kind"), guard.Update{}},
 	} {
 		raw, _ := json.Marshal(tc.in)
 		var u tgbotapi.Update
@@ -399,7 +404,7 @@ func TestFilterPanicsOnNil(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		bot  *tgbotapi.BotAPI
-		g    *core.Guard
+		g    *guard.Guard
 	}{{"bot", nil, g}, {"guard", bot, nil}} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -510,7 +515,7 @@ func TestActionErrorsRedacted(t *testing.T) {
 // TestCheckDoneContext: a done ctx is a store error to the Guard, which
 // follows WithErrorAction; Check does not block or panic.
 func TestCheckDoneContext(t *testing.T) {
-	g := newGuard(t, testutil.AllowStore{}, core.PerMinute(3), nil, core.WithErrorAction(core.Drop))
+	g := newGuard(t, testutil.AllowStore{}, core.PerMinute(3), nil, guard.WithErrorAction(guard.Drop))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if tgbotapilimit.Check(ctx, nil, g, tgbotapi.Update{Message: &tgbotapi.Message{From: &tgbotapi.User{ID: 1}}}) {

@@ -16,13 +16,10 @@ import (
 // pings is how many PING round trips check measures.
 const pings = 5
 
-// checkRule is the rule of check's throw-away GCRA key,
-// "<prefix>:{g}:floodgate-check".
+// checkRule is the rule of check's throw-away keys:
+// "<prefix>:{g}:floodgate-check" under GCRA and, as core.Limiter.Key names
+// a sliding window's key, "<prefix>:{g}:floodgate-check:win".
 const checkRule = "floodgate-check"
-
-// checkWindowRule is the rule of check's throw-away sliding-window key,
-// "<prefix>:{g}:floodgate-check-window": a list, so not checkRule's key.
-const checkWindowRule = "floodgate-check-window"
 
 // checkLimit is the limit of check's GCRA test decision: the key lives at
 // most one second.
@@ -134,10 +131,10 @@ func (c *cli) check(ctx context.Context) error {
 	}
 
 	for _, p := range []struct {
-		label, rule string
-		limit       core.Limit
-	}{{"decision", checkRule, checkLimit}, {"window", checkWindowRule, checkWindowLimit}} {
-		s, err := c.testDecision(ctx, p.rule, p.limit, problem)
+		label string
+		limit core.Limit
+	}{{"decision", checkLimit}, {"window", checkWindowLimit}} {
+		s, err := c.testDecision(ctx, p.limit, problem)
 		if err != nil {
 			return err
 		}
@@ -166,36 +163,43 @@ func scriptState(loaded, nodes int, isCluster bool, sha string) string {
 		loaded, nodes, sha)
 }
 
-// testDecision makes one decision under limit on the rule's global key,
-// through the store itself (not the Limiter, so that an error shows as
-// one rather than as a decision of the failure policy), and reads the
-// key's PTTL: every key floodgate writes, string or list, must have one.
-// It returns the report line; what is wrong goes through problem.
-func (c *cli) testDecision(ctx context.Context, rule string, limit core.Limit,
-	problem func(string, ...any) string) (string, error) {
-	probe, err := c.lim.Rule(rule, limit)
+// testDecision makes one decision under limit on the check rule's global
+// key through the bare Redis store (so that an error shows as one rather
+// than as a decision of the failure policy), and reads the key back with
+// Inspect: every key floodgate writes must have a TTL and hold a state the
+// store reads as valid. It returns the report line; what is wrong goes
+// through problem.
+func (c *cli) testDecision(ctx context.Context, limit core.Limit, problem func(string, ...any) string) (string, error) {
+	lim, err := core.New(c.rs, limit, core.WithPrefix(c.cfg.Prefix))
 	if err != nil {
 		return "", err
 	}
-	key := probe.Key(core.Global())
+	if lim, err = lim.Rule(checkRule, limit); err != nil {
+		return "", err
+	}
+	key := lim.Key(core.Global())
 	start := time.Now()
-	res, err := c.opened.Take(ctx, key, limit, 1)
+	res, err := lim.Take(ctx, core.Global(), 1)
 	took := time.Since(start)
 	if err != nil {
 		return problem("test decision on %s: %v", key, err), nil
 	}
-	pttl, err := c.client.PTTL(ctx, key).Result()
+	states, err := c.rs.Inspect(ctx, limit, key)
 	if err != nil {
-		return "", fmt.Errorf("PTTL %s: %w", key, err)
+		return "", fmt.Errorf("read %s: %w", key, err)
 	}
+	st := states[0]
 	verdict := "allowed"
 	if !res.Allowed {
 		verdict = fmt.Sprintf("denied (another check within %v, retry after %v)", limit.Period, res.RetryAfter)
 	}
-	s := fmt.Sprintf("%s in %v on %s (limit %v), PTTL %s", verdict, took.Round(time.Microsecond), key,
-		limit, formatPTTL(pttl))
-	if pttl <= 0 && pttl != -2 { // -2: it expired already
-		s += "; " + problem("the test key (a %s) has no TTL", expectedType(limit))
+	s := fmt.Sprintf("%s in %v on %s (limit %v), TTL %s", verdict, took.Round(time.Microsecond), key,
+		limit, formatTTL(st))
+	switch {
+	case st.Foreign:
+		s += "; " + problem("the test key holds no valid state right after the decision wrote it")
+	case st.Exists && st.TTL < 0:
+		s += "; " + problem("the test key has no TTL")
 	}
 	return s, nil
 }

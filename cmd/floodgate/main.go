@@ -2,18 +2,23 @@
 // limiter in Redis, with the configuration the bots use: the same
 // environment variables (store.FromEnv), and flags that override them.
 //
-//	floodgate status <user-id>   a user's budget, key, stored TAT or event times, PTTL
-//	floodgate reset <user-id>    lift a user's limit (delete the key)
+//	floodgate status <user-id>   a user's budget, key, stored TAT or event times, TTL, block
+//	floodgate reset <user-id>    lift a user's limit (and, for the main rule, penalties)
 //	floodgate top [-n 20]        the keys limited right now, longest wait first
 //	floodgate check              connectivity, server, scripts, cluster, test decisions
 //
 // It never runs KEYS (which blocks Redis): top walks the keyspace with SCAN.
+// It decodes no storage format itself: keys are read with
+// redisstore.(*Store).Inspect, which reads them as the decision scripts do,
+// and changed through core (Limiter.Reset, guard.Guard.Reset). Keys are
+// named by a core.Limiter: <prefix>:{<scope>}:<rule>, with ":win" appended
+// under a sliding window.
+//
 // status and top compute under the configured limit; give the one the bots
-// use (FLOODGATE_LIMIT or -limit), since the stored state is times and what
-// they mean depends on the limit. Under GCRA a key is a string holding a
-// TAT; under a sliding window ("20/m window") a list of the newest events'
-// times. A key of the other type is reported as such (the limit given is
-// probably not the bots'), never read as if it were the expected one.
+// use (FLOODGATE_LIMIT or -limit): the stored state is times, and what they
+// mean depends on the limit. A key whose value is not a valid state for
+// that limit (another Redis type, a corrupt value) is reported as foreign,
+// never decoded; the bots' next decision on it overwrites it.
 //
 // Exit status: 0 ok; 1 an operation failed (Redis unreachable, a check
 // failed); 2 a usage or configuration error (unknown command, bad user id,
@@ -26,7 +31,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -36,6 +40,8 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/store/memorystore"
+	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -60,12 +66,13 @@ configuration the bots use (environment variables) and flags overriding it.
 Commands:
   status <user-id>   the user's budget under the limit and rule: allowed now,
                      remaining, retry after, reset after; the key, its stored
-                     TAT (GCRA) or event times (sliding window) and PTTL
-                     (reads only: Peek, GET or LRANGE, PTTL)
-  reset <user-id>    forget the user's state for the rule (deletes the key)
+                     TAT (GCRA) or event times (sliding window), its TTL, and
+                     whether it holds a block (a penalty or a ban); reads only
+  reset <user-id>    forget the user's state for the rule (deletes the key);
+                     for the main rule also the penalty strikes and level
   top [-n 20]        the keys limited right now, longest retry-after first
                      (SCAN, never KEYS), how many keys were scanned, and
-                     the keys skipped for holding the wrong type
+                     the keys skipped for holding no valid state (foreign)
   check              PING round trips, server version and role, decision
                      scripts, cluster slots, config, a GCRA and a sliding-
                      window test decision, each key with a TTL
@@ -79,7 +86,8 @@ Flags (before or after the command):
   -prefix P      key prefix (overrides FLOODGATE_PREFIX and REDIS_KEY_PREFIX)
   -limit L       the bots' limit, e.g. 1/s, "20/m burst 5" or "20/m window"
                  (overrides FLOODGATE_LIMIT); status and top compute under it
-  -rule R        rule name, the last part of the key (default msg)
+  -rule R        rule name, the last part of the key (default: the main
+                 limit's, msg), e.g. cmd.report for a command limit
   -deadline D    bound on the whole command (default 30s)
   -n N           top: how many keys to list (default 20)
 
@@ -87,7 +95,8 @@ Environment (as the bots read it, see the store package): FLOODGATE_STORE,
 REDIS_ENABLED, REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD,
 FLOODGATE_PREFIX, REDIS_KEY_PREFIX, FLOODGATE_LIMIT.
 
-Keys look like <prefix>:{<scope>}:<rule>, e.g. floodgate:{u:123456789}:msg.
+Keys look like <prefix>:{<scope>}:<rule>, e.g. floodgate:{u:123456789}:msg,
+and <prefix>:{<scope>}:<rule>:win under a sliding window.
 
 Exit status: 0 ok, 1 an operation failed, 2 a usage or configuration error.
 `
@@ -137,17 +146,20 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 type cli struct {
 	stdout, stderr io.Writer
 	cfg            store.Config
-	rule           string
+	rule           string // -rule; "" for the main limit's
 	opened         *store.Opened
 	client         redis.UniversalClient
-	lim            *core.Limiter
+	// rs is the bare Redis store over client: the CLI wants Redis' answers
+	// and errors, not those of the failure policy Opened wraps it in.
+	rs  *redisstore.Store
+	lim *core.Limiter // the configured limit, prefix and rule, over rs
 }
 
 // run is the whole program: it parses args (without the program name),
 // reads the configuration through lookup (os.LookupEnv in main), runs the
 // command and returns the exit status.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
-	o := &options{rule: core.DefaultRule, deadline: defaultDeadline, n: defaultTop, set: map[string]bool{}}
+	o := &options{deadline: defaultDeadline, n: defaultTop, set: map[string]bool{}}
 	cmd, rest, err := parseArgs(o, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -163,9 +175,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	c := &cli{stdout: stdout, stderr: stderr, cfg: cfg, rule: o.rule}
 
-	// Check the prefix, rule and limit together before any I/O.
-	if _, err := core.New(nopStore{}, cfg.Limit, core.WithPrefix(cfg.Prefix), core.WithRule(o.rule),
-		core.WithLogger(slog.New(slog.DiscardHandler))); err != nil {
+	// Check the prefix, rule and limit together before any I/O, on a
+	// throw-away in-process store.
+	if _, err := c.limiter(memorystore.New(memorystore.WithCleanupInterval(0)), cfg.Limit); err != nil {
 		return usageFail(stderr, fmt.Errorf("-rule: %w", err))
 	}
 
@@ -349,33 +361,31 @@ func parseUserID(s string) (int64, error) {
 }
 
 // open connects to Redis (store.Open: fail-fast settings, one PING) and
-// builds the Limiter the commands use. The Limiter has no decision timeout
-// of its own (the bots' FLOODGATE_TIMEOUT is for live decisions): the
-// command's deadline bounds every call.
+// builds the Limiter the commands use over the bare redisstore.Store: no
+// decision timeout (the bots' FLOODGATE_TIMEOUT is for live decisions; the
+// command's deadline bounds every call) and no failure policy (an error is
+// reported as one, not decided by a fallback).
 func (c *cli) open(ctx context.Context) error {
 	o, err := store.Open(ctx, c.cfg)
 	if err != nil {
 		return err // names the address, password masked
 	}
-	lim, err := o.NewLimiter(core.WithRule(c.rule), core.WithTimeout(0),
-		core.WithLogger(slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	rs := redisstore.New(o.RedisClient())
+	lim, err := c.limiter(rs, c.cfg.Limit)
 	if err != nil {
 		_ = o.Close()
 		return err
 	}
-	c.opened, c.client, c.lim = o, o.RedisClient(), lim
+	c.opened, c.client, c.rs, c.lim = o, o.RedisClient(), rs, lim
 	return nil
 }
 
-// nopStore lets core.New validate the prefix, rule and limit before any
-// I/O. It is never asked to decide.
-type nopStore struct{}
-
-func (nopStore) Take(context.Context, string, core.Limit, int) (core.Result, error) {
-	return core.Result{}, errors.New("nopStore")
+// limiter returns a Limiter over st for limit under the configured prefix
+// and rule: it names the keys the bots' limiter names.
+func (c *cli) limiter(st core.Store, limit core.Limit) (*core.Limiter, error) {
+	lim, err := core.New(st, limit, core.WithPrefix(c.cfg.Prefix))
+	if err != nil || c.rule == "" {
+		return lim, err
+	}
+	return lim.Rule(c.rule, limit)
 }
-func (nopStore) Peek(context.Context, string, core.Limit) (core.Result, error) {
-	return core.Result{}, errors.New("nopStore")
-}
-func (nopStore) Reset(context.Context, string) error { return errors.New("nopStore") }
-func (nopStore) InProcess()                          {}

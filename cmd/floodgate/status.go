@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/store/redisstore"
 )
 
 // line prints one "label: value" line of a report, aligned.
@@ -20,43 +21,24 @@ func line(w io.Writer, label, format string, args ...any) {
 const maxShownTimes = 10
 
 // status prints what the limiter would decide for the user now and what
-// Redis holds for the key. It only reads: under GCRA it asks the store
-// (Peek, which writes nothing) and reads the TAT with GET; under a sliding
-// window it reads the key's times with LRANGE and decides with
-// core.DecideWindow on the node's clock, so the decision and the times
-// printed are one snapshot. A key of the type the other algorithm keeps
-// fails the command with a message saying so.
+// Redis holds for the key, from one redisstore Inspect: the decision Peek
+// would make, the stored TAT or event times, and the TTL, read together on
+// the server's clock. It only reads. A key that holds no valid state for
+// the limit is reported as foreign, not decoded. When the user has no key
+// but one exists under the other algorithm, it says so: the limit given is
+// probably not the bots'.
 func (c *cli) status(ctx context.Context, userID int64) error {
 	scope := core.User(userID)
 	key := c.lim.Key(scope)
 	l := c.lim.Limit()
-	raw, err := readRaw(ctx, c.client, key, l)
+	states, err := c.rs.Inspect(ctx, l, key)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
+	st, res := states[0], states[0].Result
 	w := c.stdout
 	line(w, "key", "%s", key)
-	line(w, "limit", "%v (rule %s)", l, c.lim.RuleName())
-	if raw.kind != "none" && raw.kind != expectedType(l) {
-		line(w, "stored", "%s", wrongType(raw.kind, l))
-		line(w, "PTTL", "%s", formatPTTL(raw.pttl))
-		return fmt.Errorf("%s %s", key, wrongType(raw.kind, l))
-	}
-
-	var (
-		res   core.Result
-		times []int64
-	)
-	if l.Algorithm == core.SlidingWindow {
-		if times, err = parseTimes(raw.times); err != nil {
-			return fmt.Errorf("%s: %w (not a floodgate key?)", key, err)
-		}
-		// DecideWindow reuses its argument's array: keep times for printing.
-		res, _ = core.DecideWindow(l, append([]int64(nil), times...), raw.now, 1)
-	} else if res, err = c.lim.Peek(ctx, scope); err != nil {
-		return err
-	}
-
+	line(w, "limit", "%v", l)
 	if res.Allowed {
 		line(w, "allowed", "yes (a message from user %d now would go through)", userID)
 		line(w, "remaining", "%d (after that message; burst %d)", res.Remaining, l.Burst)
@@ -66,130 +48,158 @@ func (c *cli) status(ctx context.Context, userID int64) error {
 	}
 	line(w, "retry after", "%v", res.RetryAfter)
 	line(w, "reset after", "%v", res.ResetAfter)
-	if l.Algorithm == core.SlidingWindow {
-		printWindow(w, l, raw, times)
-	} else {
-		switch tat, err := strconv.ParseInt(raw.value, 10, 64); {
-		case raw.kind == "none":
-			line(w, "stored TAT", "none (no key: the full burst is available)")
-		case err != nil:
-			line(w, "stored TAT", "%q is not a TAT (not a floodgate key?)", raw.value)
-		default:
-			line(w, "stored TAT", "%d µs = %s, %s", tat, formatMicros(tat), relative(tat-raw.now))
-		}
+	switch {
+	case st.Foreign:
+		line(w, "stored", "FOREIGN: %s", foreign(l))
+	case l.Algorithm == core.SlidingWindow:
+		printWindow(w, l, st)
+	case !st.Exists:
+		line(w, "stored TAT", "none (no key: the full burst is available)")
+	default:
+		line(w, "stored TAT", "%s, %s", formatTime(st.TAT), relative(st.TAT.Sub(st.Now)))
 	}
-	line(w, "PTTL", "%s", formatPTTL(raw.pttl))
+	line(w, "TTL", "%s", formatTTL(st))
+	// A guard penalty (guard.WithPenalty) or a ban writes its block into
+	// this key with core.Limiter.Block.
+	if blocked(res) {
+		line(w, "block", "blocked for %v more: longer than %v alone makes anyone wait (a guard penalty or a ban)",
+			res.RetryAfter, l)
+	} else {
+		line(w, "block", "none")
+	}
+	if !st.Exists {
+		return c.noteOtherAlgorithm(ctx, scope)
+	}
+	return nil
+}
 
-	// A repeat-offender block (core.WithPenalty) lives under rule
-	// "pen.block": its TAT is the end of the block.
-	block, err := c.lim.Rule("pen.block", core.Every(time.Hour))
+// noteOtherAlgorithm prints a note when the user's key exists under the
+// other algorithm: the bots probably use that limit.
+func (c *cli) noteOtherAlgorithm(ctx context.Context, scope core.Scope) error {
+	ol, ok := otherAlgorithm(c.lim.Limit())
+	if !ok {
+		return nil
+	}
+	other, err := c.limiter(c.rs, ol)
 	if err != nil {
 		return err
 	}
-	switch pen, err := block.Peek(ctx, scope); {
-	case err != nil:
-		return fmt.Errorf("read the penalty: %w", err)
-	case pen.Allowed:
-		line(w, "penalty", "none")
-	default:
-		line(w, "penalty", "blocked for %v more (repeated flooding, key %s)", pen.RetryAfter, block.Key(scope))
+	states, err := c.rs.Inspect(ctx, ol, other.Key(scope))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", other.Key(scope), err)
 	}
-
+	if states[0].Exists {
+		fmt.Fprintf(c.stdout, "note: %s exists: do the bots use %q? (FLOODGATE_LIMIT or -limit)\n", states[0].Key, ol.String())
+	}
 	return nil
 }
 
 // printWindow prints a sliding-window key's events: how many are in the
-// window now, and the newest stored times (times is oldest first, as read).
-func printWindow(w io.Writer, l core.Limit, raw rawState, times []int64) {
-	p := l.Period.Microseconds()
+// window now, and the newest stored times (st.Times is oldest first).
+func printWindow(w io.Writer, l core.Limit, st redisstore.State) {
 	live := 0
-	for _, t := range times {
-		if t+p > raw.now {
+	for _, t := range st.Times {
+		if t.Add(l.Period).After(st.Now) {
 			live++
 		}
 	}
 	s := fmt.Sprintf("%d of %d events in the last %v", live, l.Rate, l.Period)
 	if live > 0 { // the live events are the newest
-		s += fmt.Sprintf("; the oldest leaves in %v", time.Duration(times[len(times)-live]+p-raw.now)*time.Microsecond)
+		s += fmt.Sprintf("; the oldest leaves in %v", st.Times[len(st.Times)-live].Add(l.Period).Sub(st.Now))
 	}
 	line(w, "in window", "%s", s)
-	if raw.kind == "none" {
+	if !st.Exists {
 		line(w, "stored times", "none (no key: all %d events are available)", l.Rate)
 		return
 	}
-	read := fmt.Sprintf("LRANGE 0 %d", l.Rate-1)
-	if raw.length > int64(len(times)) {
-		read += fmt.Sprintf(" of a list of %d: written under a larger limit?", raw.length)
-	}
-	line(w, "stored times", "%d, newest first (%s)", len(times), read)
+	times := st.Times
+	line(w, "stored times", "%d, newest first", len(times))
 	for i := len(times) - 1; i >= 0 && i >= len(times)-maxShownTimes; i-- {
 		t := times[i]
 		where := "in the window"
-		if t+p <= raw.now {
+		if !t.Add(l.Period).After(st.Now) {
 			where = "left the window"
 		}
-		fmt.Fprintf(w, "%-13s %d µs = %s, %s, %s\n", "", t, formatMicros(t), ago(t-raw.now), where)
+		fmt.Fprintf(w, "%-13s %s, %s, %s\n", "", formatTime(t), ago(t.Sub(st.Now)), where)
 	}
 	if len(times) > maxShownTimes {
 		fmt.Fprintf(w, "%-13s … and %d older\n", "", len(times)-maxShownTimes)
 	}
 }
 
-// formatMicros writes a time in µs since the epoch as UTC with µs.
-func formatMicros(t int64) string {
-	return time.UnixMicro(t).UTC().Format("2006-01-02T15:04:05.000000Z")
-}
-
-// ago describes an event time's distance d (µs) from the server's clock.
-func ago(d int64) string {
+// ago describes an event time's distance d from the server's clock.
+func ago(d time.Duration) string {
 	if d > 0 {
-		return fmt.Sprintf("%v after server time (a Block?)", time.Duration(d)*time.Microsecond)
+		return fmt.Sprintf("%v after server time (a Block?)", d)
 	}
-	return fmt.Sprintf("%v ago", time.Duration(-d)*time.Microsecond)
+	return fmt.Sprintf("%v ago", -d)
 }
 
-// relative describes a TAT's distance d (µs) from the server's clock.
-func relative(d int64) string {
+// relative describes a TAT's distance d from the server's clock.
+func relative(d time.Duration) string {
 	if d > 0 {
-		return fmt.Sprintf("%v after server time", time.Duration(d)*time.Microsecond)
+		return fmt.Sprintf("%v after server time", d)
 	}
-	return fmt.Sprintf("%v before server time (fully replenished)", time.Duration(-d)*time.Microsecond)
+	return fmt.Sprintf("%v before server time (fully replenished)", -d)
 }
 
-// reset forgets the user's state for the rule and says which key went. It
-// deletes a key of the wrong type too (saying so): whatever the limit, the
-// key is the rule's state for the user.
+// reset forgets the user's state for the rule through core and says which
+// key went. For the main rule it resets as guard.Guard.Reset does: the
+// limit's key (which holds any block), and the penalty strikes and offense
+// level, so a next offense starts from the first block; the notice
+// cooldown is kept. A foreign key is deleted too, saying so.
 func (c *cli) reset(ctx context.Context, userID int64) error {
 	scope := core.User(userID)
 	key := c.lim.Key(scope)
 	l := c.lim.Limit()
-	raw, err := readRaw(ctx, c.client, key, l)
+	states, err := c.rs.Inspect(ctx, l, key)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
-	// Only GCRA denials enter the bots' deny cache (core.WithDenyCache).
-	var before core.Result
-	if raw.kind == "string" && l.Algorithm == core.GCRA {
-		if before, err = c.lim.Peek(ctx, scope); err != nil {
-			return err
-		}
-	}
-	if err := c.lim.Reset(ctx, scope); err != nil {
+	before := states[0]
+	main, err := c.isMainRule()
+	if err != nil {
 		return err
 	}
-	if raw.kind == "none" {
-		fmt.Fprintf(c.stdout, "no key %s: user %d already had the full burst under rule %s; nothing deleted\n",
-			key, userID, c.lim.RuleName())
-		return nil
+	if main {
+		g, err := guard.New(c.lim, guard.WithPenalty(guard.DefaultPenalty)) // any Penalty: the keys do not depend on it
+		if err != nil {
+			return err
+		}
+		err = g.Reset(ctx, scope)
+	} else {
+		err = c.lim.Reset(ctx, scope)
 	}
-	fmt.Fprintf(c.stdout, "deleted %s: user %d has the full burst (%d) under rule %s again\n",
-		key, userID, l.Burst, c.lim.RuleName())
-	if raw.kind != expectedType(l) {
-		fmt.Fprintf(c.stdout, "note: %s\n", wrongType(raw.kind, l))
+	if err != nil {
+		return err
 	}
-	if l.Algorithm == core.GCRA && raw.kind == "string" && !before.Allowed {
+	if before.Exists {
+		fmt.Fprintf(c.stdout, "deleted %s: user %d has the full burst (%d) again\n", key, userID, l.Burst)
+	} else {
+		fmt.Fprintf(c.stdout, "no key %s: user %d already had the full burst\n", key, userID)
+	}
+	if main {
+		fmt.Fprintf(c.stdout, "penalties: user %d's strikes and offense level are cleared too (guard.Reset); "+
+			"a next offense starts from the first block\n", userID)
+	}
+	switch {
+	case before.Foreign:
+		fmt.Fprintf(c.stdout, "note: %s\n", foreign(l))
+	case before.Exists && !before.Result.Allowed && l.Algorithm == core.GCRA:
+		// Only GCRA denials enter a deny cache (core.Resilient).
 		fmt.Fprintf(c.stdout, "note: bot instances that denied user %d keep denying from their local deny cache "+
-			"for up to %v (the wait the user had)\n", userID, before.RetryAfter)
+			"for up to %v (the wait the user had)\n", userID, before.Result.RetryAfter)
 	}
 	return nil
+}
+
+// isMainRule reports whether the CLI works on the bots' main limit (no
+// -rule, or -rule naming the rule core.New gives), whose penalties a
+// Guard keeps.
+func (c *cli) isMainRule() (bool, error) {
+	main, err := core.New(c.rs, c.lim.Limit(), core.WithPrefix(c.cfg.Prefix))
+	if err != nil {
+		return false, err
+	}
+	return main.Key(core.Global()) == c.lim.Key(core.Global()), nil
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/mymmrac/telego"
@@ -53,7 +53,7 @@ func newClient(throttle *outbound.Throttle, rt http.RoundTripper) *http.Client {
 // startTelebot runs telebot's dispatcher on updates from its LongPoller,
 // without Bot.Start and Bot.Stop, which do not shut down reliably in
 // v3.3.8 (see examples/telebot).
-func startTelebot(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTelebot(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	b, err := tele.NewBot(tele.Settings{
 		Token:       token,
@@ -61,17 +61,17 @@ func startTelebot(ctx context.Context, apiURL string, guard *core.Guard, throttl
 		Client:      newClient(throttle, &pollTransport{ctx: ctx, base: transport, log: log}),
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll adds the concurrency
 		OnError: func(err error, _ tele.Context) {
-			log.Warn("telebot: handler failed", "error", core.Redact(err.Error(), token))
+			log.Warn("telebot: handler failed", "error", guard.Redact(err.Error(), token))
 		},
 	}) // calls getMe
 	if err != nil {
 		transport.CloseIdleConnections()
-		return nil, fmt.Errorf("telebot: %s", core.Redact(err.Error(), token))
+		return nil, fmt.Errorf("telebot: %s", guard.Redact(err.Error(), token))
 	}
 	b.Use(func(next tele.HandlerFunc) tele.HandlerFunc { // count what reaches the bot
 		return func(c tele.Context) error { t.add(&t.seen); return next(c) }
 	})
-	b.Use(telebotlimit.Middleware(guard)) // before b.Handle, which copies the middleware list
+	b.Use(telebotlimit.Middleware(g)) // before b.Handle, which copies the middleware list
 	b.Handle(tele.OnText, func(c tele.Context) error {
 		t.add(&t.passedMessages)
 		return c.Send(c.Text())
@@ -171,7 +171,7 @@ func (t *pollTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // startTelego runs a telegohandler.BotHandler over long polling, on
 // net/http (telego's default, fasthttp, ignores context cancellation).
-func startTelego(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTelego(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	bot, err := telego.NewBot(token,
 		telego.WithHTTPClient(newClient(throttle, transport)),
@@ -184,7 +184,7 @@ func startTelego(ctx context.Context, apiURL string, guard *core.Guard, throttle
 		telego.WithLongPollingRetryTimeout(time.Second))
 	if err != nil {
 		transport.CloseIdleConnections()
-		return nil, fmt.Errorf("telego: %s", core.Redact(err.Error(), token))
+		return nil, fmt.Errorf("telego: %s", guard.Redact(err.Error(), token))
 	}
 	bh, err := th.NewBotHandler(bot, updates)
 	if err != nil {
@@ -199,7 +199,7 @@ func startTelego(ctx context.Context, apiURL string, guard *core.Guard, throttle
 		defer cancel()
 		return ctx.Next(u)
 	})
-	bh.Use(telegolimit.Middleware(guard)) // before the handlers: routes match in registration order
+	bh.Use(telegolimit.Middleware(g)) // before the handlers: routes match in registration order
 	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		t.add(&t.passedMessages)
 		_, err := ctx.Bot().SendMessage(ctx, tu.Message(m.Chat.ChatID(), m.Text))
@@ -253,7 +253,7 @@ func (l telegoLog) Errorf(format string, args ...any) {
 
 func (l telegoLog) logf(level slog.Level, format string, args []any) {
 	if l.log.Enabled(l.ctx, level) {
-		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+core.Redact(fmt.Sprintf(format, args...), token))
+		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+guard.Redact(fmt.Sprintf(format, args...), token))
 	}
 }
 
@@ -261,7 +261,7 @@ func (l telegoLog) logf(level slog.Level, format string, args []any) {
 
 // startTgbotapi reads tgbotapi's update channel and checks each update
 // with tgbotapilimit.Check (tgbotapi has no middleware).
-func startTgbotapi(ctx context.Context, apiURL string, guard *core.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
+func startTgbotapi(ctx context.Context, apiURL string, g *guard.Guard, throttle *outbound.Throttle, t *tally, log *slog.Logger) (func(), error) {
 	transport := newTransport()
 	client := &apiClient{ctx: ctx, c: newClient(throttle, transport)}
 	endpoint := strings.ReplaceAll(apiURL, "%", "%%") + "/bot%s/%s"
@@ -294,7 +294,7 @@ func startTgbotapi(ctx context.Context, apiURL string, guard *core.Guard, thrott
 			select {
 			case u := <-updates: // not closed before StopReceivingUpdates
 				t.add(&t.seen) // count what reaches the bot
-				if tgbotapilimit.Check(ctx, bot, guard, u) {
+				if tgbotapilimit.Check(ctx, bot, g, u) {
 					handle(u)
 				}
 				continue
@@ -348,5 +348,5 @@ func redact(err error) error {
 	if err == nil || !strings.Contains(err.Error(), token) {
 		return err
 	}
-	return errors.New(core.Redact(err.Error(), token))
+	return errors.New(guard.Redact(err.Error(), token))
 }

@@ -26,9 +26,11 @@
 //
 //	REDIS_URL=redis://localhost:6379/0 go run ./examples/demo
 //
-// Keys get a prefix unique to the run and the framework, so runs against
-// one Redis never share counts; they expire on their own. The exit status
-// is 1 when any number differs from the expected one.
+// Each bot gets its floodgate from one setup.Open call, as a real bot
+// does, with keys under a prefix unique to the run and the framework, so
+// runs against one Redis never share counts; they expire on their own.
+// METRICS_ADDR is ignored (three bots cannot serve one address). The exit
+// status is 1 when any number differs from the expected one.
 package main
 
 import (
@@ -47,8 +49,10 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
+	"github.com/floodgate-go/floodgate/setup"
 	"github.com/floodgate-go/floodgate/store"
 )
 
@@ -70,14 +74,18 @@ const (
 	// grace is how long the demo keeps listening once the expected numbers
 	// are reached, to catch calls that should not happen.
 	grace = 300 * time.Millisecond
-	// storeTimeout bounds each Redis call of a decision. The default,
-	// core.DefaultTimeout (50 ms), suits a Redis with CPU of its own; here a
-	// burst of 52 decisions at once shares a small machine with Redis, the
-	// bots and the fake Telegram, and some would take longer. Past the
-	// timeout a decision falls back to a local store (core.FailLocal), which
-	// knows nothing of the flood so far, and the numbers would drift.
+	// storeTimeout bounds each Redis call, unless FLOODGATE_TIMEOUT says
+	// otherwise. The default (50 ms) suits a Redis with CPU of its own;
+	// here a burst of 52 decisions at once shares a small machine with
+	// Redis, the bots and the fake Telegram, and some would take longer.
+	// Past the timeout a decision falls back to a local store (the local
+	// failure policy), which knows nothing of the flood so far, and the
+	// numbers would drift.
 	storeTimeout = time.Second
-	// noticePrefix starts core.DefaultNoticeText, the "slow down" reply.
+	// demoPrefix starts the demo's keys unless FLOODGATE_PREFIX or
+	// REDIS_KEY_PREFIX says otherwise.
+	demoPrefix = "floodgate-demo"
+	// noticePrefix starts guard.DefaultNoticeText, the "slow down" reply.
 	noticePrefix = "Too many requests"
 )
 
@@ -92,18 +100,14 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	log := slog.New(warnings)
 	isSet := func(name string) bool { v, ok := lookup(name); return ok && strings.TrimSpace(v) != "" }
 
-	cfg, err := store.FromLookup(lookup)
+	env := demoEnv(lookup)
+	cfg, err := store.FromLookup(env) // what every bot's setup.Open reads, bar the prefix
 	if err != nil {
 		return err
 	}
 	limitNote := "the demo's own; set FLOODGATE_LIMIT to try another"
-	if !isSet("FLOODGATE_LIMIT") {
-		cfg.Limit, _ = core.ParseLimit(demoLimit) // instead of FromLookup's default, 1/s
-	} else {
+	if isSet("FLOODGATE_LIMIT") {
 		limitNote = "from FLOODGATE_LIMIT"
-	}
-	if !isSet("FLOODGATE_PREFIX") && !isSet("REDIS_KEY_PREFIX") {
-		cfg.Prefix = "floodgate-demo"
 	}
 	// Each run and framework gets keys of its own under cfg.Prefix.
 	runID := strconv.FormatInt(time.Now().UnixNano(), 10)
@@ -111,17 +115,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 		return fmt.Errorf("FLOODGATE_PREFIX is too long for the demo's keys: %w", err)
 	}
 
-	openCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	st, err := store.Open(openCtx, cfg)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	limit := st.Config.Limit
+	limit := cfg.Limit
 	want := expect(limit.Burst)
-	fmt.Fprintf(out, "floodgate demo: store %v\n", st.Config)
+	fmt.Fprintf(out, "floodgate demo: store %v\n", cfg)
 	fmt.Fprintf(out, "limit %v (%s): each sender may send %d at once, then one more every %v\n",
 		limit, limitNote, limit.Burst, limit.Interval())
 	refills := isSet("FLOODGATE_LIMIT") && limit.Interval() < 30*time.Second
@@ -130,12 +126,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 			"         the expected numbers assume no refill, so more updates may pass than expected.\n",
 			limit.Interval())
 	}
-	if st.Config.Backend == store.BackendRedis {
+	if cfg.Backend == store.BackendRedis {
 		fmt.Fprintf(out, "keys: %s:%s:<framework>:{<sender>}:<rule>, unique to this run; they expire on their own\n",
 			cfg.Prefix, runID)
-		fmt.Fprintf(out, "store timeout %v per decision (core.WithTimeout; the default, %v, can be too short for\n"+
-			"               a burst of decisions on a machine that Redis shares with the bots)\n",
-			storeTimeout, core.DefaultTimeout)
+		if !isSet("FLOODGATE_TIMEOUT") {
+			fmt.Fprintf(out, "store timeout %v per call (FLOODGATE_TIMEOUT; the default, 50ms, can be too short for\n"+
+				"              a burst of decisions on a machine that Redis shares with the bots)\n", storeTimeout)
+		}
 	}
 	fmt.Fprintf(out, "flood per bot: %d messages from a spammer, %d from each of %d users, %d presses of one button,\n"+
 		"               %d messages from an anonymous admin of a supergroup: %d updates\n",
@@ -145,7 +142,11 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	// at once, they would compete for the CPU with one another.
 	var reports []report
 	for _, fw := range frameworks {
-		reports = append(reports, demo(ctx, fw, st, cfg.Prefix+":"+runID+":"+fw.name, want, log))
+		r, err := demo(ctx, fw, withPrefix(env, cfg.Prefix+":"+runID+":"+fw.name), want, log)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, r)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -184,6 +185,46 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 		fmt.Fprintf(out, "  The notice: %q\n", noticeText)
 	}
 	return nil
+}
+
+// demoEnv returns lookup with the demo's defaults for what it leaves unset
+// (the limit, the key prefix, the store timeout), and without
+// METRICS_ADDR.
+func demoEnv(lookup func(string) (string, bool)) func(string) (string, bool) {
+	set := func(name string) (string, bool) {
+		v, ok := lookup(name)
+		return v, ok && strings.TrimSpace(v) != ""
+	}
+	return func(name string) (string, bool) {
+		if name == "METRICS_ADDR" {
+			return "", false
+		}
+		if v, ok := set(name); ok {
+			return v, true
+		}
+		switch name {
+		case "FLOODGATE_LIMIT":
+			return demoLimit, true // instead of store's default, 1/s
+		case "FLOODGATE_TIMEOUT":
+			return storeTimeout.String(), true
+		case "FLOODGATE_PREFIX":
+			if _, ok := set("REDIS_KEY_PREFIX"); !ok {
+				return demoPrefix, true
+			}
+		}
+		return "", false
+	}
+}
+
+// withPrefix returns env with FLOODGATE_PREFIX, which wins over
+// REDIS_KEY_PREFIX, set to prefix.
+func withPrefix(env func(string) (string, bool), prefix string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if name == "FLOODGATE_PREFIX" {
+			return prefix, true
+		}
+		return env(name)
+	}
 }
 
 // The scripted flood. Every framework gets the same.
@@ -289,12 +330,12 @@ func (t *tally) get() (seen, messages, callbacks int) {
 }
 
 // framework starts a bot on one framework against a Bot API server at
-// apiURL, with guard in front of its handlers: an echo for text and "pong"
-// for button presses. The bot counts into t. stop shuts it down and
-// returns once it is down.
+// apiURL, with g in front of its handlers (an echo for text and "pong" for
+// button presses) and its sends paced by th. The bot counts into t. stop
+// shuts it down and returns once it is down.
 type framework struct {
 	name, module string
-	start        func(ctx context.Context, apiURL string, guard *core.Guard, th *outbound.Throttle, t *tally, log *slog.Logger) (stop func(), err error)
+	start        func(ctx context.Context, apiURL string, g *guard.Guard, th *outbound.Throttle, t *tally, log *slog.Logger) (stop func(), err error)
 }
 
 var frameworks = []framework{
@@ -323,38 +364,34 @@ type report struct {
 	noticeText string // the first notice seen
 }
 
-// demo runs fw's bot against a fresh fake Bot API server, floods it, and
-// counts what happened.
-func demo(ctx context.Context, fw framework, st *store.Opened, prefix string, want counts, log *slog.Logger) report {
+// demo opens floodgate for fw's bot from env (one setup.Open, as a real
+// bot does), runs the bot against a fresh fake Bot API server, floods it,
+// and counts what happened. It returns an error only when floodgate could
+// not be set up (a Redis that does not answer, say); a bot that fails is
+// in the report.
+func demo(ctx context.Context, fw framework, env func(string) (string, bool), want counts, log *slog.Logger) (report, error) {
 	r := report{fw: fw, want: want}
+	openCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	fg, err := setup.Open(openCtx, setup.Options{Lookup: env, Logger: log,
+		Outbound: []outbound.Option{outbound.WithLimits(demoLanes)}}) // the bot's replies keep the lanes
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	defer fg.Close()
 	api, err := testutil.NewBotAPIServer()
 	if err != nil {
 		r.err = err
-		return r
+		return r, nil
 	}
 	defer api.Close()
-	lim, err := st.NewLimiter(core.WithPrefix(prefix), core.WithLogger(log), core.WithTimeout(storeTimeout))
-	if err != nil {
-		r.err = err
-		return r
-	}
-	guard, err := core.NewGuard(lim) // defaults: by sender, notify once a minute
-	if err != nil {
-		r.err = err
-		return r
-	}
-	throttle, err := outbound.New(lim, outbound.WithLogger(log), outbound.WithLimits(demoLanes)) // the bot's replies keep the lanes
-	if err != nil {
-		r.err = err
-		return r
-	}
 	var t tally
 	botCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := fw.start(botCtx, api.URL(), guard, throttle, &t, log)
+	stop, err := fw.start(botCtx, api.URL(), fg.Guard, fg.Throttle, &t, log)
 	if err != nil {
 		r.err = err
-		return r
+		return r, nil
 	}
 	stopped := false
 	defer func() {
@@ -368,7 +405,7 @@ func demo(ctx context.Context, fw framework, st *store.Opened, prefix string, wa
 	defer cancelWait()
 	if _, err := api.WaitCalls(waitCtx, "getUpdates", 1); err != nil {
 		r.err = fmt.Errorf("the bot did not poll for updates: %w", err)
-		return r
+		return r, nil
 	}
 	flood(api)
 
@@ -425,7 +462,7 @@ func demo(ctx context.Context, fw framework, st *store.Opened, prefix string, wa
 			}
 		}
 	}
-	return r
+	return r, nil
 }
 
 // print writes r's table to out and returns its problems.

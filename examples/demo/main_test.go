@@ -124,7 +124,7 @@ func TestRedis(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	out, logs, err := runDemo(t, context.Background(), map[string]string{"REDIS_URL": srv.URL()})
 	checkSuccess(t, out, logs, err,
-		"floodgate demo: store backend=redis addr=redis://"+srv.Addr+" db=0 prefix=floodgate-demo limit=3/m", want3)
+		"floodgate demo: store backend=redis addr=redis://"+srv.Addr+" db=0 prefix=floodgate-demo limit=3/m policy=local timeout=1s", want3)
 	if !regexp.MustCompile(`(?m)^keys: floodgate-demo:\d+:<framework>:`).MatchString(out) {
 		t.Errorf("output lacks the key prefix")
 	}
@@ -135,7 +135,7 @@ func TestRedis(t *testing.T) {
 	// A second run against the same Redis counts afresh.
 	out, logs, err = runDemo(t, context.Background(), map[string]string{"REDIS_URL": srv.URL()})
 	checkSuccess(t, out, logs, err,
-		"floodgate demo: store backend=redis addr=redis://"+srv.Addr+" db=0 prefix=floodgate-demo limit=3/m", want3)
+		"floodgate demo: store backend=redis addr=redis://"+srv.Addr+" db=0 prefix=floodgate-demo limit=3/m policy=local timeout=1s", want3)
 }
 
 // TestOtherLimit: with FLOODGATE_LIMIT, the expected numbers follow its
@@ -207,4 +207,13 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("env %v: run = %v, want an error containing %q, without the password", tc.env, err, tc.want)
 		}
 	}
+}
+
+// TestEnvironment: the demo reads what a bot reads, bar METRICS_ADDR
+// (three bots cannot serve one address, so it is ignored), and a prefix
+// set the replaced middleware's way is kept.
+func TestEnvironment(t *testing.T) {
+	out, logs, err := runDemo(t, context.Background(), map[string]string{
+		"METRICS_ADDR": "not an address", "REDIS_KEY_PREFIX": "mybot"})
+	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=mybot limit=3/m", want3)
 }

@@ -14,6 +14,7 @@
 //	LISTEN_ADDR         address to serve the webhook on, e.g. :8080 } neither: long polling
 //	WEBHOOK_SECRET      secret Telegram sends with each update (optional, webhook mode)
 //	FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, ...  the store; see package store
+//	METRICS_ADDR        serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
 // Run one instance with the memory store, or several (polling one, or
 // webhook many behind a load balancer) sharing a limit through Redis:
@@ -47,10 +48,9 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/telebotlimit"
-	"github.com/floodgate-go/floodgate/core"
-	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
-	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/setup"
 	tele "gopkg.in/telebot.v3"
 )
 
@@ -85,59 +85,40 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
 
-	cfg, err := store.FromLookup(lookup)
+	// The store, the limit, the Guard, the outbound throttle, and /metrics
+	// when METRICS_ADDR is set, all from the environment.
+	fg, err := setup.Open(ctx, setup.Options{Lookup: lookup, Logger: log})
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	opts, closeMetrics, err := metrics.FromLookup(lookup) // /metrics when METRICS_ADDR is set
-	if err != nil {
-		return err
-	}
-	defer closeMetrics()
-	opts = append(opts, core.WithLogger(log))
-	limiter, err := st.NewLimiter(opts...)
-	if err != nil {
-		return err
-	}
-	guard, err := core.NewGuard(limiter)
-	if err != nil {
-		return err
-	}
-	// Outgoing flood control: sends wait for Telegram's limits, shared by
-	// every instance through the store; a 429 pauses the chat and retries.
-	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
-	if err != nil {
-		return err
-	}
+	defer fg.Close()
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	b, err := tele.NewBot(tele.Settings{
-		Token:       token,
-		URL:         env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
-		Client:      throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second, Transport: &pollTransport{ctx: ctx, base: transport, log: log}}),
+		Token: token,
+		URL:   env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
+		// Outgoing flood control: sends wait for Telegram's limits, shared by
+		// every instance through the store; a 429 pauses the chat and retries.
+		Client: fg.Throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second,
+			Transport: &pollTransport{ctx: ctx, base: transport, log: log}}),
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
 		OnError: func(err error, _ tele.Context) {
-			log.Error("handler failed", "error", core.Redact(err.Error(), token))
+			log.Error("handler failed", "error", guard.Redact(err.Error(), token))
 		},
 	}) // calls getMe: a wrong token fails here
 	if err != nil {
-		return fmt.Errorf("telebot: %s", core.Redact(err.Error(), token))
+		return fmt.Errorf("telebot: %s", guard.Redact(err.Error(), token))
 	}
-	b.Use(telebotlimit.Middleware(guard)) // before b.Handle, which copies the middleware list
+	b.Use(telebotlimit.Middleware(fg.Guard)) // before b.Handle, which copies the middleware list
 	handle(b)
 
 	if webhookURL == "" {
 		// getUpdates fails while a webhook is set, e.g. by an earlier webhook run.
 		if err := b.RemoveWebhook(); err != nil {
-			return fmt.Errorf("deleteWebhook: %s", core.Redact(err.Error(), token))
+			return fmt.Errorf("deleteWebhook: %s", guard.Redact(err.Error(), token))
 		}
-		log.Info("floodgate bot started", "framework", "telebot", "mode", "polling", "store", cfg.String())
+		log.Info("floodgate bot started", "framework", "telebot", "mode", "polling", "config", fg.Config)
 		poll(ctx, b)
 		return nil
 	}
@@ -149,9 +130,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	hook := &tele.Webhook{Endpoint: &tele.WebhookEndpoint{PublicURL: webhookURL}, SecretToken: secret}
 	if err := b.SetWebhook(hook); err != nil { // listening already, so no update is refused
 		ln.Close()
-		return fmt.Errorf("setWebhook: %s", core.Redact(err.Error(), token))
+		return fmt.Errorf("setWebhook: %s", guard.Redact(err.Error(), token))
 	}
-	log.Info("floodgate bot started", "framework", "telebot", "mode", "webhook", "store", cfg.String())
+	log.Info("floodgate bot started", "framework", "telebot", "mode", "webhook", "config", fg.Config)
 	return serveWebhook(ctx, ln, b, secret)
 }
 

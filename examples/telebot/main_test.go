@@ -148,7 +148,7 @@ func TestPolling(t *testing.T) {
 		t.Errorf("callback answers %v, want one with text pong", answers)
 	}
 	for _, want := range []string{`msg="floodgate bot started" framework=telebot mode=polling`,
-		`store="backend=memory prefix=floodgate limit=3/m"`} {
+		`config="backend=memory prefix=floodgate limit=3/m"`} {
 		if !strings.Contains(in.logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, in.logs)
 		}

@@ -11,6 +11,7 @@
 //	LISTEN_ADDR          address to serve it on, e.g. :8443          } neither for long polling
 //	WEBHOOK_SECRET       secret_token Telegram sends with each update (optional)
 //	FLOODGATE_STORE, FLOODGATE_LIMIT, REDIS_URL, ...   the store and limit: see package store
+//	METRICS_ADDR         serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
 // One instance can use the memory store (the default); several instances
 // behind one webhook share one limit with FLOODGATE_STORE=redis.
@@ -33,9 +34,9 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/telegolimit"
 	"github.com/floodgate-go/floodgate/core"
-	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
-	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/setup"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -74,45 +75,26 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	// redact removes the token from errors: HTTP errors quote the request
 	// URL, /bot<token>/<method>.
 	redact := func(what string, err error) error {
-		return fmt.Errorf("%s: %s", what, core.Redact(err.Error(), token))
+		return fmt.Errorf("%s: %s", what, guard.Redact(err.Error(), token))
 	}
 
-	cfg, err := store.FromLookup(lookup)
+	// The store, the limit, the Guard, the outbound throttle, and /metrics
+	// when METRICS_ADDR is set, all from the environment.
+	fg, err := setup.Open(ctx, setup.Options{Lookup: lookup, Logger: log})
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	limOpts, closeMetrics, err := metrics.FromLookup(lookup) // /metrics when METRICS_ADDR is set
-	if err != nil {
-		return err
-	}
-	defer closeMetrics()
-	limOpts = append(limOpts, core.WithLogger(log))
-	limiter, err := st.NewLimiter(limOpts...)
-	if err != nil {
-		return err
-	}
-	guard, err := core.NewGuard(limiter)
-	if err != nil {
-		return err
-	}
-	// Outgoing flood control: sends wait for Telegram's limits, shared by
-	// every instance through the store; a 429 pauses the chat and retries.
-	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
-	if err != nil {
-		return err
-	}
+	defer fg.Close()
 
 	// net/http rather than telego's default fasthttp, which ignores context
 	// cancellation; the timeout must exceed the long-poll timeout.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	opts := []telego.BotOption{
-		telego.WithHTTPClient(throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})),
+		// Outgoing flood control: sends wait for Telegram's limits, shared by
+		// every instance through the store; a 429 pauses the chat and retries.
+		telego.WithHTTPClient(fg.Throttle.Client(&http.Client{Transport: transport,
+			Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})),
 		telego.WithLogger(telegoLog{ctx: ctx, log: log, token: token}),
 	}
 	if api := get("TELEGRAM_API_URL"); api != "" {
@@ -156,8 +138,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		defer cancel()
 		return ctx.Next(u)
 	})
-	bh.Use(telegolimit.Middleware(guard)) // before the handlers: routes match in registration order
-	registerHandlers(bh, limiter.Limit())
+	bh.Use(telegolimit.Middleware(fg.Guard)) // before the handlers: routes match in registration order
+	registerHandlers(bh, fg.Limiter.Limit())
 
 	// telegohandler clones each update through JSON for every route with
 	// predicates. telego's JSON library builds its codec on first use, in
@@ -167,7 +149,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 
 	started := make(chan error, 1)
 	go func() { started <- bh.Start() }()
-	log.Info("floodgate bot started", "framework", "telego", "mode", mode, "store", cfg.String())
+	log.Info("floodgate bot started", "framework", "telego", "mode", mode, "config", fg.Config)
 
 	<-ctx.Done()
 	// Stop taking updates, then handle those already taken.
@@ -299,6 +281,6 @@ func (l telegoLog) Errorf(format string, args ...any) {
 
 func (l telegoLog) logf(level slog.Level, format string, args []any) {
 	if l.log.Enabled(l.ctx, level) {
-		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+core.Redact(fmt.Sprintf(format, args...), l.token))
+		l.log.Log(context.WithoutCancel(l.ctx), level, "telego: "+guard.Redact(fmt.Sprintf(format, args...), l.token))
 	}
 }

@@ -188,7 +188,7 @@ func TestPolling(t *testing.T) {
 		t.Errorf("flood of 10: %d echoes, %d notices; want 3 and 1", echoes, notices)
 	}
 	logs := bot.logs.String()
-	if want := `msg="floodgate bot started" framework=telego mode=polling store="backend=memory prefix=floodgate limit=3/m"`; !strings.Contains(logs, want) {
+	if want := `msg="floodgate bot started" framework=telego mode=polling config="backend=memory prefix=floodgate limit=3/m"`; !strings.Contains(logs, want) {
 		t.Errorf("log lacks %s:\n%s", want, logs)
 	}
 	if strings.Contains(logs, "level=ERROR") || strings.Contains(logs, testToken) {
@@ -291,7 +291,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 		t.Errorf("total: %d echoes, %d notices; want exactly 5 and 1", sum(echoes), sum(notices))
 	}
 	for _, b := range bots {
-		if logs := b.logs.String(); !strings.Contains(logs, `mode=webhook store="backend=redis addr=redis://`+redis.Addr) ||
+		if logs := b.logs.String(); !strings.Contains(logs, `mode=webhook config="backend=redis addr=redis://`+redis.Addr) ||
 			strings.Contains(logs, "level=ERROR") {
 			t.Errorf("instance log:\n%s", logs)
 		}

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -31,7 +31,7 @@ func handle(bot *tgbotapi.BotAPI, u tgbotapi.Update, log *slog.Logger) {
 		reply = tgbotapi.NewCallback(u.CallbackQuery.ID, text)
 	case u.Message != nil && u.Message.Chat != nil && u.Message.Text != "":
 		m := u.Message
-		switch core.CommandOf(m.Text) { // "/Start@my_bot" is "/start"
+		switch guard.CommandOf(m.Text) { // "/Start@my_bot" is "/start"
 		case "/start":
 			msg := tgbotapi.NewMessage(m.Chat.ID, greeting)
 			msg.ReplyMarkup = tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
@@ -95,5 +95,5 @@ func (a *apiClient) redact(err error) error {
 	if err == nil || !strings.Contains(err.Error(), a.token) {
 		return err
 	}
-	return errors.New(core.Redact(err.Error(), a.token))
+	return errors.New(guard.Redact(err.Error(), a.token))
 }

@@ -3,7 +3,7 @@
 // floods by floodgate. Copy it as a starting point.
 //
 // It answers /start (a greeting and a button), /help, /ping and the button,
-// and echoes any other text. Every update goes through one core.Guard:
+// and echoes any other text. Every update goes through one guard.Guard:
 // throttled ones are dropped, throttled button presses and inline queries
 // are answered, and a "slow down" notice goes out at most once per minute.
 //
@@ -16,6 +16,7 @@
 //	WEBHOOK_SECRET      optional secret_token Telegram sends back with each update
 //	FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, FLOODGATE_PREFIX, ... the store
 //	                    (see package store; default: memory, 1/s)
+//	METRICS_ADDR        serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
 // Run several instances with FLOODGATE_STORE=redis and the same REDIS_URL
 // and they share one limit.
@@ -38,10 +39,9 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/tgbotapilimit"
-	"github.com/floodgate-go/floodgate/core"
-	"github.com/floodgate-go/floodgate/metrics"
+	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
-	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/setup"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -75,40 +75,20 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
 
-	cfg, err := store.FromLookup(lookup)
+	// The store, the limit, the Guard, the outbound throttle, and /metrics
+	// when METRICS_ADDR is set, all from the environment.
+	fg, err := setup.Open(ctx, setup.Options{Lookup: lookup, Logger: log})
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	opts, closeMetrics, err := metrics.FromLookup(lookup) // /metrics when METRICS_ADDR is set
-	if err != nil {
-		return err
-	}
-	defer closeMetrics()
-	opts = append(opts, core.WithLogger(log))
-	limiter, err := st.NewLimiter(opts...)
-	if err != nil {
-		return err
-	}
-	guard, err := core.NewGuard(limiter)
-	if err != nil {
-		return err
-	}
-	// Outgoing flood control: sends wait for Telegram's limits, shared by
-	// every instance through the store; a 429 pauses the chat and retries.
-	throttle, err := outbound.New(limiter, outbound.WithLogger(log))
-	if err != nil {
-		return err
-	}
+	defer fg.Close()
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	client := &apiClient{ctx: ctx, token: token,
-		c: throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})}
+		// Outgoing flood control: sends wait for Telegram's limits, shared by
+		// every instance through the store; a 429 pauses the chat and retries.
+		c: fg.Throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})}
 	endpoint := strings.ReplaceAll(strings.TrimRight(apiURL, "/"), "%", "%%") + "/bot%s/%s"
 	bot, err := tgbotapi.NewBotAPIWithClient(token, endpoint, client) // calls getMe
 	if err != nil {
@@ -116,19 +96,19 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	}
 
 	started := func(mode string) {
-		log.Info("floodgate bot started", "framework", "tgbotapi", "mode", mode, "store", cfg.String())
+		log.Info("floodgate bot started", "framework", "tgbotapi", "mode", mode, "config", fg.Config)
 	}
 	if hookURL != "" {
-		return serveWebhook(ctx, bot, guard, log, hookURL, listenAddr, env("WEBHOOK_SECRET"), started)
+		return serveWebhook(ctx, bot, fg.Guard, log, hookURL, listenAddr, env("WEBHOOK_SECRET"), started)
 	}
 	started("polling")
-	return poll(ctx, bot, guard, log)
+	return poll(ctx, bot, fg.Guard, log)
 }
 
 // poll receives updates by long polling until ctx is done.
-func poll(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slog.Logger) error {
+func poll(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.Logger) error {
 	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: pollTimeout})
-	for u := range tgbotapilimit.Filter(ctx, bot, guard, updates) {
+	for u := range tgbotapilimit.Filter(ctx, bot, g, updates) {
 		handle(bot, u, log)
 	}
 	bot.StopReceivingUpdates() // exactly once: a second call panics
@@ -140,7 +120,7 @@ func poll(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slo
 // serveWebhook sets the webhook and serves it on listenAddr until ctx is
 // done. It uses its own ServeMux and Server rather than
 // bot.ListenForWebhook, which registers on http.DefaultServeMux.
-func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, log *slog.Logger,
+func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.Logger,
 	hookURL, listenAddr, secret string, started func(mode string)) error {
 	u, err := url.Parse(hookURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
@@ -166,7 +146,7 @@ func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, guard *core.Guard, 
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
-		if tgbotapilimit.Check(r.Context(), bot, guard, *upd) {
+		if tgbotapilimit.Check(r.Context(), bot, g, *upd) {
 			handle(bot, *upd, log)
 		}
 		// 200 either way: a throttled update is dropped, not retried.

@@ -178,7 +178,7 @@ func TestRunPolling(t *testing.T) {
 	if len(api.CallsTo("sendMessage")) != 9 {
 		t.Errorf("%d sendMessage calls, want 9", len(api.CallsTo("sendMessage")))
 	}
-	wantLog := `msg="floodgate bot started" framework=tgbotapi mode=polling store="backend=memory prefix=floodgate limit=3/m"`
+	wantLog := `msg="floodgate bot started" framework=tgbotapi mode=polling config="backend=memory prefix=floodgate limit=3/m"`
 	if !strings.Contains(bot.logs.String(), wantLog) {
 		t.Errorf("log lacks %s:\n%s", wantLog, bot.logs)
 	}
@@ -272,7 +272,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 		if err := b.stop(t); err != nil {
 			t.Errorf("instance %d: run() = %v, want nil", i+1, err)
 		}
-		if want := `mode=webhook store="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h policy=local timeout=2s"`; !strings.Contains(b.logs.String(), want) {
+		if want := `mode=webhook config="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h policy=local timeout=2s"`; !strings.Contains(b.logs.String(), want) {
 			t.Errorf("instance %d log lacks %s:\n%s", i+1, want, b.logs)
 		}
 	}

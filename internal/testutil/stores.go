@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
 )
 
 // ErrStoreDown is what FailingStore returns.
@@ -34,19 +35,18 @@ func (FailingStore) Peek(context.Context, string, core.Limit) (core.Result, erro
 // Reset implements core.Store: it fails.
 func (FailingStore) Reset(context.Context, string) error { return ErrStoreDown }
 
-// TakeAll implements core.LaneStore: it fails.
+// TakeAll implements core.Store: it fails.
 func (FailingStore) TakeAll(context.Context, []core.Lane, int) (core.Result, error) {
 	return core.Result{}, ErrStoreDown
 }
 
-// Block implements core.LaneStore: it fails.
+// Block implements core.Store: it fails.
 func (FailingStore) Block(context.Context, string, core.Limit, time.Duration) error {
 	return ErrStoreDown
 }
 
 // AllowStore admits every call at once and costs nothing, so a benchmark
-// over it times the adapter and core, not a store. It is core.InProcess:
-// the limiter adds no timeout or breaker around it.
+// over it times the adapter and core, not a store.
 type AllowStore struct{}
 
 // Take implements core.Store: always allowed.
@@ -62,30 +62,35 @@ func (AllowStore) Peek(_ context.Context, _ string, l core.Limit) (core.Result, 
 // Reset implements core.Store.
 func (AllowStore) Reset(context.Context, string) error { return nil }
 
-// InProcess marks AllowStore as core.InProcess.
-func (AllowStore) InProcess() {}
+// Block implements core.Store: it does nothing.
+func (AllowStore) Block(context.Context, string, core.Limit, time.Duration) error { return nil }
+
+// TakeAll implements core.Store: always allowed.
+func (AllowStore) TakeAll(_ context.Context, lanes []core.Lane, _ int) (core.Result, error) {
+	l := lanes[0].Limit
+	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
+}
 
 var (
-	_ core.Store     = FailingStore{}
-	_ core.Store     = AllowStore{}
-	_ core.InProcess = AllowStore{}
+	_ core.Store = FailingStore{}
+	_ core.Store = AllowStore{}
 )
 
-// NewGuard builds a Guard for a test: a Limiter over st under l that logs
-// to logger (nil: discard), with the limiter options lopts, then
-// core.NewGuard with gopts. It fails the test on an error.
-func NewGuard(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, lopts []core.Option, gopts ...core.GuardOption) *core.Guard {
+// NewGuard builds a Guard for a test: a Limiter over st under l with the
+// limiter options lopts, then guard.New with gopts and, first, a logger
+// (nil: discard). It fails the test on an error.
+func NewGuard(t testing.TB, st core.Store, l core.Limit, logger *slog.Logger, lopts []core.Option, gopts ...guard.Option) *guard.Guard {
 	t.Helper()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	lim, err := core.New(st, l, append([]core.Option{core.WithLogger(logger)}, lopts...)...)
+	lim, err := core.New(st, l, lopts...)
 	if err != nil {
 		t.Fatalf("core.New: %v", err)
 	}
-	g, err := core.NewGuard(lim, gopts...)
+	g, err := guard.New(lim, append([]guard.Option{guard.WithLogger(logger)}, gopts...)...)
 	if err != nil {
-		t.Fatalf("core.NewGuard: %v", err)
+		t.Fatalf("guard.New: %v", err)
 	}
 	return g
 }

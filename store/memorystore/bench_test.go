@@ -60,9 +60,9 @@ func BenchmarkAllow(b *testing.B) {
 	}
 }
 
-// BenchmarkLimiterAllow is the same through core.Limiter.Allow, which also
+// BenchmarkLimiterTake is the same through core.Limiter.Take, which also
 // builds the key (one allocation).
-func BenchmarkLimiterAllow(b *testing.B) {
+func BenchmarkLimiterTake(b *testing.B) {
 	s := memorystore.New()
 	b.Cleanup(func() { _ = s.Close() })
 	lim, err := core.New(s, benchLimit)
@@ -72,7 +72,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := lim.Allow(ctx, int64(i%100_000)); err != nil {
+		if _, err := lim.Take(ctx, core.User(int64(i%100_000)), 1); err != nil {
 			b.Fatal(err)
 		}
 	}

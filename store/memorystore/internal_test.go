@@ -19,7 +19,7 @@ func TestEvictionFollowsTAT(t *testing.T) {
 	clock := testutil.NewClock()
 	s := New(WithClock(clock.Now), WithGrace(2*time.Second), WithCleanupInterval(0))
 	defer s.Close()
-	l := core.PerHour(3) // interval 20 min
+	l := core.Limit{Rate: 3, Period: time.Hour, Burst: 3} // interval 20 min
 	for range 2 {
 		if _, err := s.Take(ctx, "k", l, 1); err != nil {
 			t.Fatal(err)
@@ -148,7 +148,8 @@ func TestResetRace(t *testing.T) {
 	}
 }
 
-// WithMaxKeys is exact under concurrency: never one key more than the cap.
+// WithMaxKeys is exact under concurrency: never one key more than the cap,
+// and every key refused is a denial.
 func TestMaxKeysExact(t *testing.T) {
 	ctx := context.Background()
 	s := New(WithMaxKeys(100), WithCleanupInterval(0))
@@ -159,7 +160,12 @@ func TestMaxKeysExact(t *testing.T) {
 	for g := range 16 {
 		wg.Go(func() {
 			for i := g; i < len(keys); i += 16 {
-				if _, err := s.Take(ctx, keys[i], core.PerSecond(1), 1); err == nil {
+				r, err := s.Take(ctx, keys[i], core.PerSecond(1), 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.Allowed {
 					added.Add(1)
 				}
 			}
@@ -216,5 +222,135 @@ func TestWindowEntries(t *testing.T) {
 	s.sweep()
 	if s.Len() != 0 {
 		t.Fatalf("Len %d after every key went idle, want 0", s.Len())
+	}
+}
+
+// A Block that meets an entry the janitor (or a Reset) has retired, but
+// not yet deleted, blocks a fresh entry under the shard lock and leaves the
+// dead one dead: a block written onto a dead entry would be deleted with
+// it, or orphaned, and lost. This is the interleaving TestBlockRace can
+// only hope to hit.
+func TestBlockOnRetiredEntry(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithGrace(time.Second), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.PerSecond(4) // interval 250ms
+	if _, err := s.Take(ctx, "k", l, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+	v, _ := s.shard("k").items.Get("k")
+	old := v.(*gcraEntry)
+	if !old.retire(clock.Now().UnixMicro() - time.Second.Microseconds()) {
+		t.Fatal("the janitor's retire of an idle entry failed")
+	}
+	if err := s.Block(ctx, "k", l, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if old.tat.Load() != dead {
+		t.Fatal("Block revived a retired entry")
+	}
+	s.sweep() // deletes the retired entry if it is still indexed: it must not be
+	if p, _ := s.Peek(ctx, "k", l); p.RetryAfter != time.Hour || s.Len() != 1 {
+		t.Fatalf("after Block on a retired entry and a sweep: Peek %+v, Len %d; want blocked for 1h, 1 key", p, s.Len())
+	}
+}
+
+// Block racing with decisions and the janitor on an idle key lands whole:
+// on a frozen clock the key ends blocked for exactly d, whatever the order
+// of the swaps, the retire and the delete. A block written to an entry the
+// janitor had retired, or overwritten by a decision that read the key
+// before it, would be lost. With a Reset in the race the key ends either
+// blocked or holding only decisions made after the Reset, and Len always
+// counts the indexed entries.
+func TestBlockRace(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithGrace(time.Second), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.PerSecond(4) // interval 250ms
+	const d = time.Hour
+	blockedTAT := func() int64 { return clock.Now().UnixMicro() + d.Microseconds() + 3*250_000 }
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for round := range n {
+		withReset := round%2 == 1
+		if _, err := s.Take(ctx, "k", l, 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(2 * time.Second) // idle for longer than the grace: the sweep may retire it
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; s.sweep() })
+		wg.Go(func() {
+			<-start
+			if err := s.Block(ctx, "k", l, d); err != nil {
+				t.Error(err)
+			}
+		})
+		if withReset {
+			wg.Go(func() { <-start; _ = s.Reset(ctx, "k") })
+		}
+		for range 4 {
+			wg.Go(func() {
+				<-start
+				for range 2 {
+					if r, err := s.Take(ctx, "k", l, 1); err == nil && r.Allowed {
+						admitted.Add(1)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		v, indexed := s.shard("k").items.Get("k")
+		if want := map[bool]int{true: 1, false: 0}[indexed]; s.Len() != want {
+			t.Fatalf("round %d: Len = %d with the key indexed = %v", round, s.Len(), indexed)
+		}
+		var tat int64
+		if indexed {
+			tat = v.(*gcraEntry).tat.Load()
+		}
+		now := clock.Now().UnixMicro()
+		switch {
+		case tat == blockedTAT():
+		case !withReset:
+			t.Fatalf("round %d: TAT %d, want the block's %d (%d admitted)", round, tat, blockedTAT(), admitted.Load())
+		case tat == dead || tat != 0 && (tat < now || tat > now+4*250_000 || (tat-now)%250_000 != 0):
+			t.Fatalf("round %d: TAT now%+dµs is neither the block nor up to 4 decisions after a Reset", round, tat-now)
+		}
+		if got := admitted.Load(); got > 4+map[bool]int64{true: 4, false: 0}[withReset] {
+			t.Fatalf("round %d: %d admitted", round, got)
+		}
+		_ = s.Reset(ctx, "k")
+		clock.Advance(2 * time.Second)
+	}
+}
+
+// A TakeAll denied by one lane leaves no entry for a lane it had to index:
+// a denial records nothing, and an empty entry would count against
+// WithMaxKeys until the next sweep.
+func TestTakeAllDenialLeavesNoEntry(t *testing.T) {
+	ctx := context.Background()
+	clock := testutil.NewClock()
+	s := New(WithClock(clock.Now), WithCleanupInterval(0))
+	defer s.Close()
+	l := core.Window(1, time.Minute)
+	if r, err := s.Take(ctx, "busy", l, 1); err != nil || !r.Allowed {
+		t.Fatalf("Take: %+v %v", r, err)
+	}
+	for range 3 {
+		r, err := s.TakeAll(ctx, []core.Lane{{Key: "new", Limit: l}, {Key: "busy", Limit: l}}, 1)
+		if err != nil || r.Allowed {
+			t.Fatalf("TakeAll over a full lane: %+v %v, want denied", r, err)
+		}
+		if _, ok := s.shard("new").items.Get("new"); ok || s.Len() != 1 {
+			t.Fatalf("after a denied TakeAll: %q indexed = %v, Len %d; want only \"busy\"", "new", ok, s.Len())
+		}
 	}
 }

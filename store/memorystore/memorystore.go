@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 	"github.com/patrickmn/go-cache"
 )
 
-// ErrTooManyKeys is returned by Take for a new key when the store already
-// holds WithMaxKeys keys. Keys already present keep working.
+// ErrTooManyKeys is returned (wrapped) by Block for a new key while the
+// store holds WithMaxKeys keys. A decision on a new key is a denial
+// instead (see WithMaxKeys). Keys already held keep working.
 var ErrTooManyKeys = errors.New("memorystore: too many keys")
 
 // Defaults of the options.
@@ -35,7 +37,7 @@ type Store struct {
 	janitor *janitor
 }
 
-var _ core.LaneStore = (*Store)(nil)
+var _ core.Store = (*Store)(nil)
 
 // index is the store's state: the keys, in go-cache shards, and the clock.
 type index struct {
@@ -97,7 +99,7 @@ func (e *gcraEntry) take(l core.Limit, now int64, n int) (res core.Result, ok bo
 		if old == dead {
 			return core.Result{}, false
 		}
-		res, next := core.Decide(l, old, now, n)
+		res, next := decide.GCRA(l, old, now, n)
 		// A denial writes nothing; an admission counts once its swap lands.
 		if !res.Allowed || e.tat.CompareAndSwap(old, next) {
 			return res, true
@@ -144,12 +146,14 @@ func WithCleanupInterval(d time.Duration) Option {
 	return func(s *Store) { s.janitor = &janitor{interval: d} }
 }
 
-// WithMaxKeys caps the number of keys held (default 0: no cap). When full,
-// Take on a new key returns ErrTooManyKeys, so a flood of fresh user ids
-// cannot exhaust memory; a core.Limiter then decides by its failure policy
-// (FailOpen admits, FailClosed and FailLocal deny) and tells its Observer. The
-// cap is exact: Len never exceeds n, however many goroutines add keys. Keys
-// count until the janitor deletes them.
+// WithMaxKeys caps the number of keys held (default 0: no cap), so a flood
+// of fresh user ids cannot exhaust memory. While the store holds n keys, a
+// Take on a new key, or a TakeAll with a lane on one, is a denial (no
+// error) with Remaining 0 and RetryAfter and ResetAfter one Interval of
+// that key's Limit, recording nothing; Block on a new key returns an error
+// wrapping ErrTooManyKeys; Peek answers as usual. Keys already held keep
+// working. The cap is exact: Len never exceeds n, however many goroutines
+// add keys. Keys count until Reset or the janitor deletes them.
 func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = int64(max(n, 0)) } }
 
 // New returns an empty Store and starts its janitor.
@@ -220,7 +224,7 @@ func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core
 				if old == dead {
 					break
 				}
-				res, next := core.Decide(l, old, now, n)
+				res, next := decide.GCRA(l, old, now, n)
 				if !res.Allowed || e.tat.CompareAndSwap(old, next) {
 					return res, nil
 				}
@@ -237,7 +241,7 @@ func (x *index) takeLocked(sh *shard, key string, l core.Limit, n int, now int64
 	defer sh.mu.Unlock()
 	if v, ok := sh.items.Get(key); !ok {
 		if !x.addKey() {
-			return core.Result{}, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, x.maxKeys)
+			return full(l), nil
 		}
 	} else if e, ok := v.(*gcraEntry); ok {
 		if res, ok := e.take(l, now, n); ok {
@@ -250,10 +254,17 @@ func (x *index) takeLocked(sh *shard, key string, l core.Limit, n int, now int64
 	// index it while we hold the lock, so it starts from a full bucket, as a
 	// key never seen.
 	e := &gcraEntry{}
-	res, next := core.Decide(l, 0, now, n)
+	res, next := decide.GCRA(l, 0, now, n)
 	e.tat.Store(next)
 	sh.items.Set(key, e, cache.NoExpiration)
 	return res, nil
+}
+
+// full is the decision on a new key while the store holds WithMaxKeys
+// keys: a denial, retried after one interval. Its RetryAfter is no longer
+// than the limit alone imposes, so a guard does not read it as a penalty.
+func full(l core.Limit) core.Result {
+	return core.Result{Limit: l, RetryAfter: l.Interval(), ResetAfter: l.Interval()}
 }
 
 // addKey counts a key about to be indexed, or reports that the cap is
@@ -286,7 +297,7 @@ func (s *Store) Peek(_ context.Context, key string, l core.Limit) (core.Result, 
 			tat = max(e.tat.Load(), 0)
 		}
 	}
-	res, _ := core.Decide(l, tat, now, 1)
+	res, _ := decide.GCRA(l, tat, now, 1)
 	return res, nil
 }
 
@@ -373,6 +384,52 @@ func (j *janitor) close() {
 	})
 }
 
-// InProcess marks the store as in-process (core.InProcess): the Limiter
-// skips its decision timeout, circuit breaker and deny cache for it.
-func (s *Store) InProcess() {}
+// blockGCRA is Block under a GCRA limit: the key's TAT moves to
+// decide.BlockGCRA's, never back.
+func (x *index) blockGCRA(key string, l core.Limit, d time.Duration) error {
+	now := x.now()
+	sh := x.shard(key)
+	for {
+		if v, ok := sh.items.Get(key); ok {
+			if e, ok := v.(*gcraEntry); ok {
+				old := e.tat.Load()
+				if old != dead && e.tat.CompareAndSwap(old, decide.BlockGCRA(l, max(old, 0), now, d)) {
+					return nil
+				}
+				if old != dead {
+					continue // another decision moved it: block on top of that
+				}
+			}
+		}
+		if done, err := x.blockLocked(sh, key, l, now, d); done || err != nil {
+			return err
+		}
+	}
+}
+
+// blockLocked indexes a blocked GCRA entry for key under the shard lock,
+// unless a live one appeared since blockGCRA looked (done is then false).
+func (x *index) blockLocked(sh *shard, key string, l core.Limit, now int64, d time.Duration) (done bool, err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	v, ok := sh.items.Get(key)
+	switch {
+	case !ok:
+		if !x.addKey() {
+			return false, fmt.Errorf("%w (limit %d)", ErrTooManyKeys, x.maxKeys)
+		}
+	case isLiveGCRA(v):
+		return false, nil
+	default:
+		v.(entry).retire(math.MaxInt64) // dead, or the key changed algorithm
+	}
+	e := &gcraEntry{}
+	e.tat.Store(decide.BlockGCRA(l, 0, now, d))
+	sh.items.Set(key, e, cache.NoExpiration)
+	return true, nil
+}
+
+func isLiveGCRA(v any) bool {
+	e, ok := v.(*gcraEntry)
+	return ok && e.tat.Load() != dead
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 	"github.com/patrickmn/go-cache"
 )
 
@@ -73,7 +74,11 @@ func isLiveWindow(v any) bool {
 // caller unlocks them. Entries are looked up first, with no entry locked,
 // and then locked: the lock order is always shard lock, then entry lock. It
 // starts over when the janitor or a Reset retired an entry in between.
-func (x *index) lockWindows(keys []string) ([]*windowEntry, error) {
+//
+// When the store is full and keys[i] is new, it returns i and an error
+// wrapping ErrTooManyKeys, with nothing locked, and forgets the entries it
+// indexed for the other keys meanwhile.
+func (x *index) lockWindows(keys []string) ([]*windowEntry, int, error) {
 	order := make([]int, len(keys))
 	for i := range order {
 		order[i] = i
@@ -84,7 +89,8 @@ func (x *index) lockWindows(keys []string) ([]*windowEntry, error) {
 		for i, k := range keys {
 			e, err := x.window(k)
 			if err != nil {
-				return nil, err
+				x.dropEmpty(keys[:i], entries[:i])
+				return nil, i, err
 			}
 			entries[i] = e
 		}
@@ -94,10 +100,39 @@ func (x *index) lockWindows(keys []string) ([]*windowEntry, error) {
 			live = live && !entries[i].dead.Load()
 		}
 		if live {
-			return entries, nil
+			return entries, 0, nil
 		}
 		unlockWindows(entries)
 	}
+}
+
+// dropEmpty forgets the entries of keys that hold no event: entries indexed
+// for a decision that recorded nothing. The caller holds none of their
+// locks. Each is retired first, under its lock, so a decision waiting on it
+// starts over on the key's next entry.
+func (x *index) dropEmpty(keys []string, entries []*windowEntry) {
+	for i, e := range entries {
+		e.mu.Lock()
+		empty := !e.dead.Load() && len(e.times) == 0
+		if empty {
+			e.dead.Store(true)
+		}
+		e.mu.Unlock()
+		if empty {
+			x.forget(keys[i], e)
+		}
+	}
+}
+
+// forget deletes key from the index if its entry is still e, a dead entry.
+func (x *index) forget(key string, e entry) {
+	sh := x.shard(key)
+	sh.mu.Lock()
+	if v, ok := sh.items.Get(key); ok && v == e {
+		sh.items.Delete(key)
+		x.keys.Add(-1)
+	}
+	sh.mu.Unlock()
 }
 
 func unlockWindows(entries []*windowEntry) {
@@ -108,43 +143,51 @@ func unlockWindows(entries []*windowEntry) {
 	}
 }
 
-// TakeAll implements core.LaneStore: the lanes are decided together, under
-// the locks of all their entries.
+// TakeAll implements core.Store: the lanes are decided together, under
+// the locks of all their entries. A lane on a new key while the store holds
+// WithMaxKeys keys denies the call (see full). A denial leaves no entry
+// behind for a lane that was new.
 func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Result, error) {
 	keys := make([]string, len(lanes))
 	for i, ln := range lanes {
 		keys[i] = ln.Key
 	}
-	entries, err := s.lockWindows(keys)
+	entries, i, err := s.lockWindows(keys)
 	if err != nil {
-		return core.Result{}, err
+		return full(lanes[i].Limit), nil
 	}
-	defer unlockWindows(entries)
 	now := s.now()
 	logs := make([][]int64, len(lanes))
 	for i, e := range entries {
 		logs[i] = e.times
 	}
-	res := core.DecideLanes(lanes, logs, now, n)
+	res := decide.Lanes(lanes, logs, now, n)
 	if res.Allowed {
 		for i, e := range entries {
 			e.keep(logs[i], lanes[i].Limit)
 		}
 	}
+	unlockWindows(entries)
+	if !res.Allowed {
+		s.dropEmpty(keys, entries)
+	}
 	return res, nil
 }
 
-// Block implements core.LaneStore.
+// Block implements core.Store.
 func (s *Store) Block(_ context.Context, key string, l core.Limit, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	entries, err := s.lockWindows([]string{key})
+	if l.Algorithm == core.GCRA {
+		return s.blockGCRA(key, l, d)
+	}
+	entries, _, err := s.lockWindows([]string{key})
 	if err != nil {
 		return err
 	}
 	defer unlockWindows(entries)
-	log, _ := core.BlockWindow(l, entries[0].times, s.now(), d)
+	log, _ := decide.BlockWindow(l, entries[0].times, s.now(), d)
 	entries[0].keep(log, l)
 	return nil
 }
@@ -171,6 +214,6 @@ func (s *Store) peekWindow(key string, l core.Limit) core.Result {
 			e.mu.Unlock()
 		}
 	}
-	res, _ := core.DecideWindow(l, times, s.now(), 1)
+	res, _ := decide.Window(l, times, s.now(), 1)
 	return res
 }

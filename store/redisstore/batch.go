@@ -183,7 +183,7 @@ func (b *batcher) put(r *request) {
 }
 
 // run runs r's script and returns its command, whose Err holds the
-// script's own error (WRONGTYPE, a network error). run consumes r: the
+// script's own error (NOPERM, OOM, a network error). run consumes r: the
 // caller must not touch it afterwards. The returned error is non-nil only
 // when ctx ended before the result came; the script may still have run,
 // or may run later, on the server.
@@ -302,7 +302,6 @@ func (b *batcher) takeLocked() *flight {
 type flight struct {
 	pipe   redis.Pipeliner
 	reqs   []*request
-	retry  []*request
 	merged []*request // the requests of the one merged script run, if any
 	margs  []any      // its arguments
 }
@@ -326,17 +325,25 @@ func (b *batcher) fly(f *flight) {
 	}
 }
 
-// send runs f's requests in one pipeline, those that got NOSCRIPT again
-// as EVAL in a second one, and delivers every result. With merging on, the
-// requests of a multi script (GCRA decisions) go as one script run over
-// all their keys: Redis runs one script instead of many, which is most of
-// its cost per decision.
+// send runs f's requests in one pipeline and delivers every result. With
+// merging on, the requests of a multi script (GCRA decisions) go as one
+// script run over all their keys: Redis runs one script instead of many,
+// which is most of its cost per decision.
+//
+// Replies that ran nothing are answered by another round: a NOSCRIPT is sent again as EVAL, once; a merged run refused before
+// it ran because of one of its keys (CROSSSLOT: keys of different slots on
+// a cluster-mode endpoint; NOPERM: a key the ACL user may not touch) is
+// split into its requests, sent one by one, so that each gets its own
+// reply and no request fails for another's key. After a CROSSSLOT the
+// batcher merges no more.
 func (b *batcher) send(f *flight) {
 	ctx, cancel := flightContext(f.reqs)
 	var mcmd *redis.SliceCmd
+	sent := 0
 	if b.merge.Load() {
 		if mcmd = f.merge(ctx); mcmd != nil {
 			_ = f.pipe.Process(ctx, mcmd)
+			sent += len(f.merged)
 		}
 	}
 	for _, r := range f.reqs {
@@ -345,40 +352,44 @@ func (b *batcher) send(f *flight) {
 		}
 		r.cmd = r.newCmd(ctx, r.args...)
 		_ = f.pipe.Process(ctx, r.cmd)
+		sent++
 	}
-	b.exec(ctx, f.pipe, len(f.reqs))
-	f.retry = f.retry[:0]
-	retries := 0
-	for _, r := range f.reqs {
-		if r.cmd != nil && isNoScript(r.cmd.Err()) {
-			r.args[0], r.args[1] = "eval", r.sc.src
-			r.cmd = r.newCmd(ctx, r.args...)
-			_ = f.pipe.Process(ctx, r.cmd)
-			f.retry = append(f.retry, r)
-			retries++
+	// Each round moves a reply that ran nothing one step on (EVALSHA to
+	// EVAL, at most once per request and once for the merged run; the
+	// merged run split, at most once), so this ends, after three rounds at
+	// most.
+	for sent > 0 {
+		b.exec(ctx, f.pipe, sent)
+		sent = 0
+		for _, r := range f.reqs {
+			if r.cmd != nil && isNoScript(r.cmd.Err()) && r.args[0] == "evalsha" {
+				r.args[0], r.args[1] = "eval", r.sc.src
+				r.cmd = r.newCmd(ctx, r.args...)
+				_ = f.pipe.Process(ctx, r.cmd)
+				sent++
+			}
 		}
-	}
-	if mcmd != nil && redis.HasErrorPrefix(mcmd.Err(), "CROSSSLOT") {
-		// A cluster-mode endpoint behind a plain client: nothing ran. Send
-		// the decisions one by one (as EVAL: no second NOSCRIPT round), and
-		// merge no more.
-		b.merge.Store(false)
-		for _, r := range f.merged {
-			r.args[0], r.args[1] = "eval", r.sc.src
-			r.cmd = r.newCmd(ctx, r.args...)
-			_ = f.pipe.Process(ctx, r.cmd)
-			retries++
+		if mcmd == nil {
+			continue
 		}
-		mcmd = nil
-	}
-	if mcmd != nil && isNoScript(mcmd.Err()) {
-		f.margs[0], f.margs[1] = "eval", f.merged[0].sc.src
-		mcmd = redis.NewSliceCmd(ctx, f.margs...)
-		_ = f.pipe.Process(ctx, mcmd)
-		retries += len(f.merged)
-	}
-	if retries > 0 {
-		b.exec(ctx, f.pipe, retries)
+		switch err := mcmd.Err(); {
+		case isNoScript(err) && f.margs[0] == "evalsha":
+			f.margs[0], f.margs[1] = "eval", f.merged[0].sc.src
+			mcmd = redis.NewSliceCmd(ctx, f.margs...)
+			_ = f.pipe.Process(ctx, mcmd)
+			sent += len(f.merged)
+		case redis.HasErrorPrefix(err, "CROSSSLOT"), redis.HasErrorPrefix(err, "NOPERM"):
+			if redis.HasErrorPrefix(err, "CROSSSLOT") {
+				b.merge.Store(false) // a cluster-mode endpoint behind a plain client
+			}
+			for _, r := range f.merged {
+				r.args[0], r.args[1] = f.margs[0], f.margs[1] // as the run was sent
+				r.cmd = r.newCmd(ctx, r.args...)
+				_ = f.pipe.Process(ctx, r.cmd)
+				sent++
+			}
+			mcmd = nil
+		}
 	}
 	cancel()
 	if mcmd != nil {
@@ -393,7 +404,6 @@ func (b *batcher) send(f *flight) {
 			b.put(r)
 		}
 	}
-	clear(f.retry)
 	clear(f.merged)
 	clear(f.margs)
 	f.reqs, f.merged, f.margs = f.reqs[:0], f.merged[:0], f.margs[:0]
@@ -424,11 +434,12 @@ func (f *flight) merge(ctx context.Context) *redis.SliceCmd {
 }
 
 // split hands each merged request its own reply from the merged run's:
-// its four integers, or its own error (WRONGTYPE), or the run's error.
+// its four integers, or its own error (a write refused under OOM), or the
+// run's error (a transport error, a server that refused the whole run).
 func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 	replies, err := mcmd.Result()
 	if err == nil && len(replies) != len(f.merged) {
-		err = fmt.Errorf("merged script: %d replies for %d decisions", len(replies), len(f.merged))
+		err = fmt.Errorf("merged script: %w: %d replies for %d decisions", errBadReply, len(replies), len(f.merged))
 	}
 	for i, r := range f.merged {
 		cmd := redis.NewIntSliceCmd(ctx)
@@ -445,7 +456,7 @@ func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 			for j, x := range v {
 				n, ok := x.(int64)
 				if !ok {
-					cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+					cmd.SetErr(fmt.Errorf("merged script: %w %v", errBadReply, v))
 					break
 				}
 				ints[j] = n
@@ -454,7 +465,7 @@ func (f *flight) split(ctx context.Context, mcmd *redis.SliceCmd) {
 				cmd.SetVal(ints)
 			}
 		default:
-			cmd.SetErr(fmt.Errorf("merged script: unexpected reply %v", v))
+			cmd.SetErr(fmt.Errorf("merged script: %w %v", errBadReply, v))
 		}
 	}
 }

@@ -218,7 +218,7 @@ func TestLoneCallerRunsDirectly(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client, trips := countedClient(t, srv)
 	s := New(client)
-	l := core.PerHour(1000)
+	l := core.Limit{Rate: 1000, Period: time.Hour, Burst: 1000}
 	for i := range 50 {
 		if _, err := s.Take(context.Background(), "floodgate:{u:1}:msg", l, 1); err != nil {
 			t.Fatalf("Take %d: %v", i, err)
@@ -242,17 +242,44 @@ func TestLoneCallerRunsDirectly(t *testing.T) {
 	}
 }
 
-// A WRONGTYPE on one key fails that decision only, even when it shares a
-// pipeline with others; the others are exact.
+// aclClient creates the ACL user name on srv (password "pw") with rules
+// added to "on" and returns a client logged in as that user, honouring
+// context deadlines, with a tripCounter hook.
+func aclClient(t *testing.T, srv *testutil.Redis, name string, rules ...string) (*redis.Client, *tripCounter) {
+	t.Helper()
+	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	if err := srv.Client(t).Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER %s: %v", name, err)
+	}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: name, Password: "pw", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	h := &tripCounter{}
+	client.AddHook(h)
+	return client, h
+}
+
+// One request's error stays its own, even when it shares a pipeline (or,
+// WithMergedScripts, a merged script run) with others: the client's ACL
+// user may touch floodgate:* keys only, so every decision on another key
+// fails with NOPERM (a fault of the deployment), and the decisions beside
+// it are exact.
 func TestErrorIsolatedToItsDecision(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client, trips := countedClient(t, srv)
-	ctx := context.Background()
-	const bad = "floodgate:{u:666}:msg"
-	if err := client.LPush(ctx, bad, "not a TAT").Err(); err != nil {
-		t.Fatal(err)
+	for _, merged := range []bool{false, true} {
+		t.Run("merged="+strconv.FormatBool(merged), func(t *testing.T) {
+			client, trips := aclClient(t, srv, "floodgate-only-"+strconv.FormatBool(merged), "~floodgate:*", "+@all")
+			errorIsolated(t, client, trips, merged)
+		})
 	}
+}
+
+func errorIsolated(t *testing.T, client *redis.Client, trips *tripCounter, merged bool) {
+	ctx := context.Background()
+	bad := "forbidden:{u:666}:msg"
 	var mixed atomic.Int64 // pipelines holding the bad key and a good one
 	trips.onPipeline = func(cmds []redis.Cmder) {
 		var b, g bool
@@ -269,26 +296,29 @@ func TestErrorIsolatedToItsDecision(t *testing.T) {
 			mixed.Add(1)
 		}
 	}
-	s := New(client, WithClock(testutil.NewClock().Now))
-	good := []string{"floodgate:{u:1}:msg", "floodgate:{u:2}:msg"}
+	opts := []Option{WithClock(testutil.NewClock().Now)}
+	if merged {
+		opts = append(opts, WithMergedScripts())
+	}
+	s := New(client, opts...)
+	good := []string{"floodgate:{u:1}:msg-" + strconv.FormatBool(merged), "floodgate:{u:2}:msg-" + strconv.FormatBool(merged)}
 	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 150}
 	var admitted [2]atomic.Int64
-	var wrongType, otherErrs atomic.Int64
+	var noPerm, otherErrs atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for g := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			<-start
 			for i := range 60 {
 				if i%3 == 0 {
 					_, err := s.Take(ctx, bad, l, 1)
-					if err != nil && strings.HasPrefix(err.Error(), "redisstore: eval: WRONGTYPE") {
-						wrongType.Add(1)
+					if errors.Is(err, core.ErrMisconfigured) && !errors.Is(err, core.ErrKeyFault) &&
+						strings.HasPrefix(err.Error(), "redisstore: eval: ") && strings.Contains(err.Error(), "NOPERM") {
+						noPerm.Add(1)
 					} else {
 						otherErrs.Add(1)
-						t.Errorf("Take on a list: %v, want a redisstore: eval: WRONGTYPE error", err)
+						t.Errorf("Take on a key the user may not touch: %v, want a redisstore: eval: error wrapping ErrMisconfigured (NOPERM)", err)
 					}
 					continue
 				}
@@ -303,12 +333,12 @@ func TestErrorIsolatedToItsDecision(t *testing.T) {
 					admitted[k].Add(1)
 				}
 			}
-		}()
+		})
 	}
 	close(start)
 	wg.Wait()
-	if wrongType.Load() != 64*20 || otherErrs.Load() != 0 {
-		t.Errorf("%d WRONGTYPE errors and %d others, want %d and 0", wrongType.Load(), otherErrs.Load(), 64*20)
+	if noPerm.Load() != 64*20 || otherErrs.Load() != 0 {
+		t.Errorf("%d NOPERM errors and %d others, want %d and 0", noPerm.Load(), otherErrs.Load(), 64*20)
 	}
 	for k := range good {
 		if admitted[k].Load() != int64(l.Burst) {
@@ -318,7 +348,7 @@ func TestErrorIsolatedToItsDecision(t *testing.T) {
 	if mixed.Load() == 0 {
 		t.Errorf("no pipeline held both the failing key and a good one (%d pipelines); the test proved nothing", trips.pipelines.Load())
 	}
-	t.Logf("%d pipelines mixed a WRONGTYPE decision with good ones", mixed.Load())
+	t.Logf("%d pipelines mixed a NOPERM decision with good ones", mixed.Load())
 }
 
 // waitFor polls cond (a state the test drives towards, not a race it
@@ -465,6 +495,7 @@ func TestNoScriptInPipeline(t *testing.T) {
 }
 
 func TestClusterNoScriptInPipeline(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -551,6 +582,7 @@ func noScriptInPipeline(t *testing.T, client redis.UniversalClient, trips *tripC
 // On a 3-master cluster, go-redis splits each pipeline by node; decisions
 // on keys spread over every master still share round trips and stay exact.
 func TestClusterCoalescingExact(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	client := cluster.Client(t)
@@ -614,45 +646,75 @@ func BenchmarkMaxInFlight(b *testing.B) {
 }
 
 // With WithMergedScripts, one script run decides a flight's GCRA
-// decisions, and a key that holds no TAT fails its own decision only.
+// decisions, each exact and in queue order, and heals the keys it cannot
+// read; a key the ACL user may not touch makes Redis refuse the whole run
+// before it runs, so the flight sends its decisions again one by one, and
+// only that key's decision fails.
 func TestMergedRunIsolatesErrors(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
-	client, trips := countedClient(t, srv)
+	client, trips := aclClient(t, srv, "floodgate-only", "~floodgate:*", "+@all")
 	ctx := context.Background()
-	const bad = "floodgate:{u:666}:msg"
-	if err := client.LPush(ctx, bad, "not a TAT").Err(); err != nil {
-		t.Fatal(err)
-	}
+	const bad = "forbidden:{u:666}:msg"
 	clock := testutil.NewClock()
 	s := New(client, WithClock(clock.Now), WithMergedScripts())
 	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 2}
-	keys := []string{"floodgate:{u:1}:msg", bad, "floodgate:{u:1}:msg", "floodgate:{u:2}:msg", "floodgate:{u:1}:msg"}
 	if err := client.ScriptLoad(ctx, gcraSource).Err(); err != nil {
 		t.Fatal(err)
 	}
-	reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
-	// u:1 three times under burst 2: admitted, admitted, denied, in order.
-	want := []string{"allowed", "WRONGTYPE", "allowed", "allowed", "denied"}
-	for i, r := range reqs {
-		<-r.ready
-		v, err := r.cmd.(*redis.IntSliceCmd).Result()
-		got := "denied"
-		switch {
-		case err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE"):
-			got = "WRONGTYPE"
-		case err != nil:
-			got = err.Error()
-		case v[0] == 1:
-			got = "allowed"
-		}
-		if got != want[i] {
-			t.Errorf("decision %d on %s: %s (%v), want %s", i, keys[i], got, v, want[i])
+	check := func(keys, want []string) {
+		t.Helper()
+		reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
+		for i, r := range reqs {
+			<-r.ready
+			v, err := r.cmd.(*redis.IntSliceCmd).Result()
+			got := "denied"
+			switch {
+			case err != nil && kindOf(err) == core.ErrMisconfigured:
+				got = "misconfigured"
+			case err != nil:
+				got = err.Error()
+			case v[0] == 1 && v[1] == int64(l.Burst-1):
+				got = "fresh"
+			case v[0] == 1:
+				got = "allowed"
+			}
+			if got != want[i] {
+				t.Errorf("decision %d on %s: %s (%v), want %s", i, keys[i], got, v, want[i])
+			}
 		}
 	}
-	if trips.pipelines.Load() != 1 || trips.pipelined.Load() != 1 || trips.decided.Load() != int64(len(keys)) {
-		t.Errorf("%d pipelines of %d script runs deciding %d; want 1 of 1 deciding %d",
-			trips.pipelines.Load(), trips.pipelined.Load(), trips.decided.Load(), len(keys))
+
+	// Planted values: healed, each read as a fresh key, inside one run.
+	planted := []string{"floodgate:{u:7}:list", "floodgate:{u:7}:abc", "floodgate:{u:7}:inf", "floodgate:{u:7}:big"}
+	if err := client.RPush(ctx, planted[0], "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{planted[1]: "abc", planted[2]: "inf", planted[3]: "99999999999999999999999"} {
+		if err := client.Set(ctx, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(planted, []string{"fresh", "fresh", "fresh", "fresh"})
+	if trips.pipelines.Load() != 1 || trips.pipelined.Load() != 1 {
+		t.Errorf("%d pipelines of %d script runs, want 1 of 1: the planted keys must not split the run",
+			trips.pipelines.Load(), trips.pipelined.Load())
+	}
+	for _, k := range planted {
+		if ttl := client.PTTL(ctx, k).Val(); ttl <= 0 {
+			t.Errorf("%s after the merged run: PTTL %v, want a TTL", k, ttl)
+		}
+	}
+
+	// u:1 three times under burst 2: admitted, admitted, denied, in order.
+	trips.pipelines.Store(0)
+	trips.pipelined.Store(0)
+	trips.decided.Store(0)
+	keys := []string{"floodgate:{u:1}:msg", bad, "floodgate:{u:1}:msg", "floodgate:{u:2}:msg", "floodgate:{u:1}:msg"}
+	check(keys, []string{"fresh", "misconfigured", "allowed", "fresh", "denied"})
+	if trips.pipelines.Load() != 2 || trips.pipelined.Load() != 1+int64(len(keys)) || trips.decided.Load() != 2*int64(len(keys)) {
+		t.Errorf("%d pipelines of %d script runs deciding %d; want 2 (the refused run, then each alone) of %d deciding %d",
+			trips.pipelines.Load(), trips.pipelined.Load(), trips.decided.Load(), 1+len(keys), 2*len(keys))
 	}
 }
 
@@ -660,6 +722,7 @@ func TestMergedRunIsolatesErrors(t *testing.T) {
 // CROSSSLOT for a merged run over keys of different slots, which runs
 // nothing: the decisions are then sent one by one, and merging stops.
 func TestMergedRunCrossSlotFallsBack(t *testing.T) {
+	skipShort(t, "starts a 3-master cluster")
 	t.Parallel()
 	cluster := testutil.StartCluster(t)
 	router := cluster.Client(t)
@@ -683,6 +746,9 @@ func TestMergedRunCrossSlotFallsBack(t *testing.T) {
 	clock := testutil.NewClock()
 	s := New(client, WithClock(clock.Now), WithMergedScripts())
 	l := core.Limit{Rate: 1, Period: time.Hour, Burst: 5}
+	if err := client.ScriptLoad(ctx, gcraSource).Err(); err != nil { // the decisions alone are EVALSHA
+		t.Fatal(err)
+	}
 	reqs := sendFlight(ctx, s, client, keys, l, clock.Now().UnixMicro())
 	for i, r := range reqs {
 		<-r.ready

@@ -7,23 +7,36 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/floodgate-go/floodgate/store/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
-// New wraps a client the caller built; neither New nor core.New does any
-// I/O, so this example runs without a server.
+// New wraps a client the caller built, here with store.Config's fail-fast
+// options (short timeouts, no command retries, one dial per connection,
+// ctx deadlines honoured on reads), and core.Resilient gives it a timeout,
+// a circuit breaker and a failure policy. Nothing here does any I/O, so
+// this example runs without a server.
 func ExampleNew() {
-	client := redis.NewClient(&redis.Options{
-		Addr:                  "localhost:6379",
-		ContextTimeoutEnabled: true, // honour ctx deadlines on reads
-		DialTimeout:           200 * time.Millisecond,
-		ReadTimeout:           100 * time.Millisecond,
-		WriteTimeout:          100 * time.Millisecond,
-	})
+	opt, err := store.Config{Backend: store.BackendRedis, RedisURL: "redis://localhost:6379/0"}.RedisOptions()
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := redis.NewClient(opt)
 	defer client.Close()
 
-	lim, err := core.New(redisstore.New(client), core.PerMinute(20).WithBurst(5))
+	fallback := memorystore.New()
+	defer fallback.Close()
+	st, err := core.Resilient(redisstore.New(client), core.Resilience{
+		Policy:   core.FailLocal,
+		Fallback: fallback,
+		Timeout:  50 * time.Millisecond,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	lim, err := core.New(st, core.PerMinute(20).WithBurst(5))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,22 +47,29 @@ func ExampleNew() {
 	// floodgate:{u:123456789}:msg
 }
 
-// A decision is one EVALSHA, bounded by the Limiter's timeout (which
-// go-redis honours only with ContextTimeoutEnabled). A store that fails or
-// times out is not an error: the failure policy decides and Result.Source
-// says so. The error is the caller's own context ending. This example needs
-// a Redis server, so it is compiled but not run.
+// A decision is one EVALSHA. Over core.Resilient an outage is not an
+// error: the failure policy decides and Result.Source says so, and the
+// only error is the caller's own context ending. This example needs a
+// Redis server, so it is compiled but not run.
 func ExampleStore_Take() {
-	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	opt, err := store.Config{Backend: store.BackendRedis}.RedisOptions() // localhost:6379
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := redis.NewClient(opt)
 	defer client.Close()
-	lim, err := core.New(redisstore.New(client), core.PerSecond(1), core.WithTimeout(50*time.Millisecond))
+	st, err := core.Resilient(redisstore.New(client), core.Resilience{Policy: core.FailOpen})
+	if err != nil {
+		log.Fatal(err)
+	}
+	lim, err := core.New(st, core.PerSecond(1))
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // e.g. the update's own deadline
 	defer cancel()
-	res, err := lim.Allow(ctx, 123456789)
+	res, err := lim.Take(ctx, core.User(123456789), 1)
 	switch {
 	case err != nil:
 		log.Printf("gave up waiting: %v", err) // context.DeadlineExceeded: the caller's own second ended
@@ -59,5 +79,42 @@ func ExampleStore_Take() {
 		fmt.Printf("slow down, try again in %v\n", res.RetryAfter.Round(time.Second))
 	default:
 		fmt.Printf("ok, %d left\n", res.Remaining)
+	}
+}
+
+// Inspect shows what the store holds for some users, as an ops tool does,
+// without writing anything: one pipeline per Redis node. This example needs
+// a Redis server, so it is compiled but not run.
+func ExampleStore_Inspect() {
+	opt, err := store.Config{Backend: store.BackendRedis}.RedisOptions()
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	st := redisstore.New(client)
+	limit := core.PerMinute(20)
+	lim, err := core.New(st, limit)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	keys := []string{lim.Key(core.User(1)), lim.Key(core.User(2))}
+	states, err := st.Inspect(ctx, limit, keys...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range states {
+		switch {
+		case !s.Exists:
+			fmt.Printf("%s: never seen (or fully replenished)\n", s.Key)
+		case s.Foreign:
+			fmt.Printf("%s: holds something else; the next decision overwrites it\n", s.Key)
+		default:
+			fmt.Printf("%s: %d left, full again in %v (TTL %v)\n", s.Key, s.Result.Remaining,
+				s.Result.ResetAfter.Round(time.Second), s.TTL.Round(time.Second))
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
@@ -18,12 +17,12 @@ import (
 func TestMemoryPerActiveUser(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client := srv.Client(t)
-	lim, err := core.New(redisstore.New(client), core.PerMinute(20), core.WithTimeout(5*time.Second))
+	lim, err := core.New(redisstore.New(client), core.PerMinute(20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := lim.Allow(ctx, 1); err != nil { // load the script, warm the server
+	if _, err := lim.Take(ctx, core.User(1), 1); err != nil { // load the script, warm the server
 		t.Fatal(err)
 	}
 	before := testutil.UsedMemory(t, client)
@@ -34,7 +33,7 @@ func TestMemoryPerActiveUser(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := g; i < users; i += 16 {
-				if _, err := lim.Allow(ctx, int64(100_000_000+i)); err != nil {
+				if _, err := lim.Take(ctx, core.User(int64(100_000_000+i)), 1); err != nil {
 					t.Error(err)
 					return
 				}

@@ -14,7 +14,7 @@ import (
 //go:embed gcra.lua
 var gcraSource string
 
-// gcra is core.Decide in Lua, over one key or, merged by the batcher
+// gcra is decide.GCRA in Lua, over one key or, merged by the batcher
 // (WithMergedScripts), the keys of many concurrent decisions; EVAL (which
 // loads the script) only on NOSCRIPT.
 var gcra = newMultiScript(gcraSource)
@@ -32,7 +32,7 @@ type Store struct {
 	limits     limitCache
 }
 
-var _ core.LaneStore = (*Store)(nil)
+var _ core.Store = (*Store)(nil)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -53,13 +53,14 @@ func WithoutCoalescing() Option { return func(s *Store) { s.noCoalesce = true } 
 
 // WithMergedScripts lets a pipeline of coalesced GCRA decisions run as ONE
 // script run over all their keys (see the package doc, Coalescing), which
-// spares Redis a script invocation and a TIME call per decision: about 10%
-// more decisions per second at 64 callers here. Use it only when the client
-// talks to one Redis server directly (standalone, or the Sentinel-managed
-// primary): behind a proxy that routes a script by its first key (Envoy,
-// twemproxy) the other keys would be read and written on the wrong shard.
-// A Cluster (or a cluster-mode endpoint, which answers CROSSSLOT: the
-// decisions are then sent one by one and merging stops) never merges.
+// spares Redis a script invocation and a TIME call per decision: about 20%
+// more decisions per second at 64 callers (docs/performance.md). Use it only
+// when the client talks to one Redis server directly (standalone, or the
+// Sentinel-managed primary): behind a proxy that routes a script by its
+// first key (Envoy, twemproxy) the other keys would be read and written on
+// the wrong shard. A ClusterClient never merges; a plain client to a
+// cluster-mode endpoint gets CROSSSLOT, sends the decisions one by one, and
+// merges no more.
 func WithMergedScripts() Option { return func(s *Store) { s.merge = true } }
 
 // New returns a Store over client, which the caller built and owns (New
@@ -76,7 +77,9 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 }
 
 // Take implements core.Store with one EVALSHA, sent alone or in a pipeline
-// with concurrent decisions (see the package doc, Coalescing). If ctx ends
+// with concurrent decisions (see the package doc, Coalescing). A value the
+// script cannot read is healed, not an error (see the package doc,
+// Healing); errors have kinds (see the package doc, Errors). If ctx ends
 // first, Take returns at once with an error wrapping ctx.Err(), and the
 // decision may still have been applied.
 func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core.Result, error) {
@@ -87,7 +90,8 @@ func (s *Store) Take(ctx context.Context, key string, l core.Limit, n int) (core
 }
 
 // Peek implements core.Store with one EVALSHA that writes nothing, sent
-// like Take's.
+// like Take's. It reads a value the script cannot read as absent (a fresh
+// key) and leaves it for the next Take to heal.
 func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
 	if l.Algorithm == core.SlidingWindow {
 		return s.runWindow(ctx, []core.Lane{{Key: key, Limit: l}}, 1, applyPeek)
@@ -98,7 +102,7 @@ func (s *Store) Peek(ctx context.Context, key string, l core.Limit) (core.Result
 // Reset implements core.Store with one DEL.
 func (s *Store) Reset(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, key).Err(); err != nil {
-		return fmt.Errorf("redisstore: reset: %w", err)
+		return storeErr(ctx, "reset", err)
 	}
 	return nil
 }
@@ -135,14 +139,14 @@ func (s *Store) run(ctx context.Context, key string, l core.Limit, n int, apply 
 func (s *Store) eval(ctx context.Context, r *request, want int) ([]int64, error) {
 	c, err := s.batch.run(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, storeErr(ctx, "eval", err)
 	}
 	v, err := c.(*redis.IntSliceCmd).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: eval: %w", err)
+		return nil, storeErr(ctx, "eval", err)
 	}
 	if len(v) != want {
-		return nil, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
+		return nil, storeErr(ctx, "eval", fmt.Errorf("%w %v", errBadReply, v))
 	}
 	return v, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/redisstore"
+	"github.com/floodgate-go/floodgate/store/storetest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -20,7 +21,7 @@ func TestConformance(t *testing.T) {
 	srv := testutil.StartRedis(t)
 	client := srv.Client(t)
 	t.Run("suite", func(t *testing.T) {
-		testutil.RunStoreSuite(t, func(t *testing.T, now func() time.Time) core.Store {
+		storetest.Run(t, func(t *testing.T, now func() time.Time) core.Store {
 			return redisstore.New(client, redisstore.WithClock(now))
 		})
 	})
@@ -86,7 +87,8 @@ func checkCalls(t *testing.T, calls, want map[string]int64) {
 // commandstats as calls of their own, beside the EVALSHA that ran the
 // script. So the exact counts are: one EVALSHA, one GET and one TIME per
 // decision (Take or Peek, on the server's clock), one SET per admitted Take,
-// and nothing else: no EVAL, no SCRIPT LOAD, no EXPIRE, no write on a denial.
+// one PTTL per denied Take (a key planted without a TTL would get one), and
+// nothing else: no EVAL, no SCRIPT LOAD, no PEXPIRE, no write on a denial.
 func TestOneEvalshaPerDecision(t *testing.T) {
 	t.Parallel()
 	srv := testutil.StartRedis(t)
@@ -136,6 +138,7 @@ func TestOneEvalshaPerDecision(t *testing.T) {
 		"get":              takes + peeks,
 		"time":             takes + peeks,
 		"set":              int64(allowed),
+		"pttl":             int64(takes - allowed),
 		"config|resetstat": 1,
 	})
 }

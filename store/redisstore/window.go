@@ -15,35 +15,47 @@ var (
 	windowSource string
 	//go:embed block.lua
 	blockSource string
-	// window is core.DecideLanes in Lua: one EVALSHA decides every lane.
+	// window is decide.Lanes in Lua: one EVALSHA decides every lane.
 	window = newScript(windowSource)
-	// block is core.BlockWindow in Lua.
+	// block is decide.BlockGCRA and decide.BlockWindow in Lua.
 	block = newScript(blockSource)
 )
 
-// TakeAll implements core.LaneStore with one EVALSHA over all the lanes'
+// TakeAll implements core.Store with one EVALSHA over all the lanes'
 // keys, which in Redis Cluster must share a hash slot (one hash tag). It is
 // coalesced with concurrent decisions like Take.
 func (s *Store) TakeAll(ctx context.Context, lanes []core.Lane, n int) (core.Result, error) {
 	return s.runWindow(ctx, lanes, n, applyTake)
 }
 
-// Block implements core.LaneStore with one EVALSHA.
+// Block implements core.Store with one EVALSHA of the block script, under
+// either algorithm: a GCRA key's TAT moves to decide.BlockGCRA's, a
+// sliding-window lane's slots to decide.BlockWindow's, never shortening an
+// earlier block, with a TTL that covers the block. A value the script
+// cannot read is overwritten as if absent.
 func (s *Store) Block(ctx context.Context, key string, l core.Limit, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
 	r := s.batch.request(block, newIntCmd, key)
-	r.arg(l.Rate, l.Period.Microseconds(), d.Microseconds(), s.nowArg())
+	if l.Algorithm == core.SlidingWindow {
+		r.arg(blockWindow, l.Rate, l.Period.Microseconds(), d.Microseconds(), s.nowArg())
+	} else {
+		la := s.limits.get(l)
+		r.arg(blockGCRA, la.interval, la.burst, d.Microseconds(), s.nowArg())
+	}
 	c, err := s.batch.run(ctx, r)
 	if err == nil {
 		err = c.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("redisstore: block: %w", err)
+		return storeErr(ctx, "block", err)
 	}
 	return nil
 }
+
+// The block script's ARGV[1], boxed once.
+var blockGCRA, blockWindow any = "gcra", "window"
 
 func newIntCmd(ctx context.Context, args ...any) redis.Cmder { return redis.NewIntCmd(ctx, args...) }
 
@@ -62,7 +74,7 @@ func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply a
 		return core.Result{}, err
 	}
 	if v[4] < 1 || int(v[4]) > len(lanes) {
-		return core.Result{}, fmt.Errorf("redisstore: eval: unexpected reply %v", v)
+		return core.Result{}, storeErr(ctx, "eval", fmt.Errorf("%w %v", errBadReply, v))
 	}
 	return decision(v, lanes[v[4]-1].Limit), nil
 }

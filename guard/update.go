@@ -1,4 +1,4 @@
-package core
+package guard
 
 import "strings"
 
@@ -52,7 +52,7 @@ func (k Kind) carriesMessage() bool {
 	return k == KindMessage || k == KindEditedMessage || k == KindBusinessMessage
 }
 
-// Update is the little an adapter tells core about a framework's update.
+// Update is the little an adapter tells a Guard about a framework's update.
 // Every field may be absent (zero): channel posts have no user, inline
 // queries have no chat, polls have neither. Telegram never uses 0 as an id.
 type Update struct {
@@ -67,15 +67,15 @@ type Update struct {
 	ChatType string
 	// SenderChatID is the chat a message was sent on behalf of (channel
 	// posts, anonymous group admins, linked-channel forwards), 0 if none.
-	// Such messages come from shared service accounts, so core keys them by
-	// this id instead of UserID.
+	// Such messages come from shared service accounts, so ByUser keys them
+	// by this id instead of UserID.
 	SenderChatID int64
 	// Command is the bot command the message starts with, lower case,
 	// without "@botname" (see CommandOf); "" if none.
 	Command string
 }
 
-// CommandOf returns the bot command a message text starts with, as core
+// CommandOf returns the bot command a message text starts with, as a Guard
 // matches it: "/Report@MyBot now" gives "/report". It returns "" when the
 // text is not a command.
 func CommandOf(text string) string {

@@ -1,38 +1,16 @@
-package testutil
+package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 )
-
-// laneKey returns a key of this case's namespace that shares one Redis
-// Cluster hash slot with every other laneKey of the case, as TakeAll needs.
-func (s *suiteRun) laneKey(name string) string { return "suite:{" + s.ns + "}:out:" + name }
-
-// lanes returns the store as a core.LaneStore, failing when it is not one.
-func (s *suiteRun) lanes(t *testing.T) core.LaneStore {
-	t.Helper()
-	ls, ok := s.store.(core.LaneStore)
-	if !ok {
-		t.Fatalf("%T is not a core.LaneStore (TakeAll, Block)", s.store)
-	}
-	return ls
-}
-
-// takeAll calls TakeAll and fails the test on an error.
-func (s *suiteRun) takeAll(t *testing.T, n int, lanes ...core.Lane) core.Result {
-	t.Helper()
-	r, err := s.lanes(t).TakeAll(s.ctx, lanes, n)
-	if err != nil {
-		t.Fatalf("TakeAll(%v, %d): %v", lanes, n, err)
-	}
-	return r
-}
 
 var (
 	threePerSecond = core.Window(3, time.Second)
@@ -40,11 +18,11 @@ var (
 )
 
 // windowCases are the SlidingWindow behaviours: single keys through
-// Take/Peek/Reset, and lanes through core.LaneStore.
+// Take, Peek and Reset, and lanes through TakeAll.
 var windowCases = []suiteCase{
 	{
-		name: "WindowMatchesDecideWindow",
-		why: "a sliding window must admit at most Rate in any Period and decide exactly as core.DecideWindow " +
+		name: "WindowAdmitsRatePerPeriod",
+		why: "a sliding window must admit at most Rate in any Period and decide exactly as decide.Window " +
 			"does, so every store gives the same answers",
 		run: func(t *testing.T, s *suiteRun) {
 			k := s.key("w")
@@ -53,7 +31,7 @@ var windowCases = []suiteCase{
 			for step := range 40 {
 				now := s.clock.Now().UnixMicro()
 				n := 1 + step%3/2 // costs 1, 1, 2, ...
-				ref, next := core.DecideWindow(threePerSecond, log, now, n)
+				ref, next := decide.Window(threePerSecond, log, now, n)
 				got := s.take(t, k, threePerSecond, n)
 				expect(t, fmt.Sprintf("step %d (+%v, cost %d)", step, time.Duration(step)*100*time.Millisecond, n),
 					got, threePerSecond, want{ref.Allowed, ref.Remaining, ref.RetryAfter, ref.ResetAfter})
@@ -78,11 +56,7 @@ var windowCases = []suiteCase{
 			for i := range 3 {
 				expect(t, fmt.Sprintf("denied cost 2 #%d", i), s.take(t, k, threePerSecond, 2), threePerSecond,
 					want{false, 1, 600 * time.Millisecond, 600 * time.Millisecond})
-				r, err := s.store.Peek(s.ctx, k, threePerSecond)
-				if err != nil {
-					t.Fatal(err)
-				}
-				expect(t, "peek", r, threePerSecond, want{true, 0, 0, time.Second})
+				expect(t, "peek", s.peek(t, k, threePerSecond), threePerSecond, want{true, 0, 0, time.Second})
 			}
 			expect(t, "cost 1", s.take(t, k, threePerSecond, 1), threePerSecond, want{true, 0, 0, time.Second})
 			s.clock.Advance(600 * time.Millisecond)
@@ -95,9 +69,7 @@ var windowCases = []suiteCase{
 		run: func(t *testing.T, s *suiteRun) {
 			k := s.key("w")
 			s.take(t, k, onePerSecond, 1)
-			if err := s.store.Reset(s.ctx, k); err != nil {
-				t.Fatal(err)
-			}
+			s.reset(t, k)
 			expect(t, "after Reset", s.take(t, k, onePerSecond, 1), onePerSecond, want{true, 0, 0, time.Second})
 		},
 	},
@@ -124,33 +96,11 @@ var windowCases = []suiteCase{
 		},
 	},
 	{
-		name: "BlockIsSharedAndNeverShortened",
-		why: "after a 429 every instance must wait Telegram's retry_after on that lane, a shorter later " +
-			"block must not cut it, and other lanes must not freeze",
-		run: func(t *testing.T, s *suiteRun) {
-			ls := s.lanes(t)
-			a, b := s.laneKey("chat:a"), s.laneKey("chat:b")
-			if err := ls.Block(s.ctx, a, threePerSecond, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			expect(t, "blocked", s.take(t, a, threePerSecond, 1), threePerSecond,
-				want{false, 0, 5 * time.Second, 5 * time.Second})
-			expect(t, "another lane", s.take(t, b, threePerSecond, 1), threePerSecond, want{true, 2, 0, time.Second})
-			s.clock.Advance(time.Second)
-			if err := ls.Block(s.ctx, a, threePerSecond, time.Second); err != nil {
-				t.Fatal(err)
-			}
-			expect(t, "a shorter block later", s.take(t, a, threePerSecond, 1), threePerSecond,
-				want{false, 0, 4 * time.Second, 4 * time.Second})
-			s.clock.Advance(4 * time.Second)
-			expect(t, "after the block", s.take(t, a, threePerSecond, 3), threePerSecond, want{true, 0, 0, time.Second})
-		},
-	},
-	{
 		name: "LanesConcurrentExact",
 		why:  "instances racing on shared lanes must together send no more than the lanes allow",
 		run: func(t *testing.T, s *suiteRun) {
 			global := core.Lane{Key: s.laneKey("global"), Limit: core.Window(100, time.Hour)}
+			start := time.Now()
 			var admitted atomic.Int64
 			var wg sync.WaitGroup
 			errs := make(chan error, 64)
@@ -158,7 +108,7 @@ var windowCases = []suiteCase{
 				wg.Go(func() {
 					chat := core.Lane{Key: s.laneKey(fmt.Sprintf("chat:%d", g)), Limit: core.Window(3, time.Hour)}
 					for range 20 {
-						r, err := s.lanes(t).TakeAll(s.ctx, []core.Lane{global, chat}, 1)
+						r, err := s.store.TakeAll(s.ctx, []core.Lane{global, chat}, 1)
 						if err != nil {
 							errs <- err
 							return
@@ -177,6 +127,11 @@ var windowCases = []suiteCase{
 			if admitted.Load() != 100 {
 				t.Fatalf("admitted %d, want exactly 100 (the global lane)", admitted.Load())
 			}
+			// The global lane holds exactly 100 events, all at now.
+			now := s.c.now()
+			s.c.m.setWindow(global.Key, slices.Repeat([]int64{now}, 100), time.Hour.Microseconds(), start)
+			expect(t, "the global lane after the race", s.peek(t, global.Key, global.Limit), global.Limit,
+				want{false, 0, time.Hour, time.Hour})
 		},
 	},
 }

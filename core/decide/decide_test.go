@@ -1,4 +1,4 @@
-package core_test
+package decide_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/core/decide"
 )
 
 // epoch is an arbitrary fixed instant in microseconds (November 2023), far
@@ -25,7 +26,7 @@ type decideStep struct {
 	reset     time.Duration
 }
 
-func TestDecide(t *testing.T) {
+func TestGCRA(t *testing.T) {
 	t.Parallel()
 	const ms, s = time.Millisecond, time.Second
 	tests := []struct {
@@ -123,7 +124,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:  "burst smaller than rate",
-			limit: core.PerHour(100).WithBurst(2), // interval 36 s
+			limit: core.Limit{Rate: 100, Period: time.Hour, Burst: 100}.WithBurst(2), // interval 36 s
 			steps: []decideStep{
 				{at: 0, n: 2, allowed: true, remaining: 0, reset: 72 * s},
 				{at: 0, n: 1, allowed: false, remaining: 0, retry: 36 * s, reset: 72 * s},
@@ -142,7 +143,7 @@ func TestDecide(t *testing.T) {
 			var tat int64 // a key never seen
 			for i, st := range tt.steps {
 				now := epoch + us(st.at)
-				res, newTAT := core.Decide(tt.limit, tat, now, st.n)
+				res, newTAT := decide.GCRA(tt.limit, tat, now, st.n)
 				want := core.Result{
 					Allowed:    st.allowed,
 					Remaining:  st.remaining,
@@ -166,12 +167,12 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestDecideWindowBound checks, by brute force over seeded random arrivals,
+// TestGCRAWindowBound checks, by brute force over seeded random arrivals,
 // the bound the docs promise: in any closed window of length W, the admitted
 // cost is at most Burst + W/Interval. It also checks that Remaining,
 // RetryAfter and ResetAfter of every decision say what the next decisions
 // actually do.
-func TestDecideWindowBound(t *testing.T) {
+func TestGCRAWindowBound(t *testing.T) {
 	t.Parallel()
 	limits := []core.Limit{
 		core.Every(time.Second),
@@ -179,7 +180,7 @@ func TestDecideWindowBound(t *testing.T) {
 		core.PerSecond(3).WithBurst(2),
 		core.PerSecond(7),
 		{Rate: 10, Period: 100 * time.Millisecond, Burst: 10},
-		core.PerHour(100).WithBurst(10),
+		core.Limit{Rate: 100, Period: time.Hour, Burst: 100}.WithBurst(10),
 		{Rate: 7, Period: time.Millisecond, Burst: 3},
 		core.PerMinute(20).WithBurst(40),
 	}
@@ -213,7 +214,7 @@ func TestDecideWindowBound(t *testing.T) {
 				if rng.IntN(4) == 0 {
 					n = 1 + rng.IntN(l.Burst)
 				}
-				res, newTAT := core.Decide(l, tat, now, n)
+				res, newTAT := decide.GCRA(l, tat, now, n)
 				checkResult(t, l, tat, now, n, res, newTAT)
 				if res.Allowed {
 					admitted = append(admitted, event{now, n})
@@ -264,7 +265,7 @@ func checkResult(t *testing.T, l core.Limit, tat, now int64, n int, res core.Res
 	// Remaining is how many cost-1 events pass right now, after this decision.
 	passed, cur := 0, newTAT
 	for ; passed <= l.Burst; passed++ {
-		r, next := core.Decide(l, cur, now, 1)
+		r, next := decide.GCRA(l, cur, now, 1)
 		if !r.Allowed {
 			break
 		}
@@ -276,29 +277,29 @@ func checkResult(t *testing.T, l core.Limit, tat, now int64, n int, res core.Res
 	// RetryAfter is exactly when the same request would pass.
 	if !res.Allowed {
 		retry := us(res.RetryAfter)
-		if r, _ := core.Decide(l, tat, now+retry, n); !r.Allowed {
+		if r, _ := decide.GCRA(l, tat, now+retry, n); !r.Allowed {
 			t.Fatalf("%s: still denied after RetryAfter", where)
 		}
-		if r, _ := core.Decide(l, tat, now+retry-1, n); r.Allowed {
+		if r, _ := decide.GCRA(l, tat, now+retry-1, n); r.Allowed {
 			t.Fatalf("%s: allowed 1 µs before RetryAfter", where)
 		}
 	}
 	// ResetAfter is when the key is fully replenished.
 	reset := us(res.ResetAfter)
-	if r, _ := core.Decide(l, newTAT, now+reset, 1); r.Remaining != l.Burst-1 {
+	if r, _ := decide.GCRA(l, newTAT, now+reset, 1); r.Remaining != l.Burst-1 {
 		t.Fatalf("%s: not fully replenished after ResetAfter (Remaining %d)", where, r.Remaining)
 	}
 	if reset > 0 {
-		if r, _ := core.Decide(l, newTAT, now+reset-1, l.Burst); r.Allowed {
+		if r, _ := decide.GCRA(l, newTAT, now+reset-1, l.Burst); r.Allowed {
 			t.Fatalf("%s: a full burst passes 1 µs before ResetAfter", where)
 		}
 	}
 }
 
-// TestDecideWindowBoundIsTight hammers a key (a full burst, then one event per
+// TestGCRAWindowBoundIsTight hammers a key (a full burst, then one event per
 // interval) and checks it gets exactly Burst + W/Interval: the bound is the
 // real maximum, not a loose one.
-func TestDecideWindowBoundIsTight(t *testing.T) {
+func TestGCRAWindowBoundIsTight(t *testing.T) {
 	t.Parallel()
 	for _, l := range []core.Limit{core.PerSecond(3), core.PerMinute(20).WithBurst(5), {Rate: 10, Period: 100 * time.Millisecond, Burst: 10}} {
 		T := us(l.Interval())
@@ -307,7 +308,7 @@ func TestDecideWindowBoundIsTight(t *testing.T) {
 		for k := int64(0); k <= 10; k++ {
 			now := epoch + k*T
 			for {
-				res, next := core.Decide(l, tat, now, 1)
+				res, next := decide.GCRA(l, tat, now, 1)
 				if !res.Allowed {
 					break
 				}
@@ -323,4 +324,219 @@ func TestDecideWindowBoundIsTight(t *testing.T) {
 			t.Errorf("%v: admitted %d in %d µs, more than the limit states", l, admitted, w)
 		}
 	}
+}
+
+// TestWindowNeverExceeds drives DecideWindow with random arrivals and
+// costs and checks it against the definition: every decision admits
+// exactly when the events admitted in (now-Period, now] plus the cost fit
+// Rate, RetryAfter is the exact wait, and the log stays ordered and short.
+func TestWindowNeverExceeds(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, l := range []core.Limit{core.Window(1, time.Second), core.Window(3, time.Second), core.Window(20, time.Minute)} {
+		p := us(l.Period)
+		var admitted []int64 // every admitted event, for the reference count
+		var log []int64
+		now := epoch
+		for range 5000 {
+			now += rng.Int64N(p / 4)
+			n := 1 + rng.IntN(l.Rate)
+			inWindow := 0
+			for _, at := range admitted {
+				if at+p > now {
+					inWindow++
+				}
+			}
+			res, next := decide.Window(l, log, now, n)
+			if want := inWindow+n <= l.Rate; res.Allowed != want {
+				t.Fatalf("%v at +%dµs cost %d: Allowed %v, want %v (%d in window)", l, now-epoch, n, res.Allowed, want, inWindow)
+			}
+			if !res.Allowed {
+				// Waiting RetryAfter must be enough, and 1µs less not.
+				later := now + us(res.RetryAfter)
+				if r, _ := decide.Window(l, append([]int64(nil), log...), later, n); !r.Allowed {
+					t.Fatalf("%v: denied again after RetryAfter %v", l, res.RetryAfter)
+				}
+				if r, _ := decide.Window(l, append([]int64(nil), log...), later-1, n); r.Allowed {
+					t.Fatalf("%v: RetryAfter %v is longer than needed", l, res.RetryAfter)
+				}
+				continue
+			}
+			if res.Remaining != l.Rate-inWindow-n {
+				t.Fatalf("%v: Remaining %d, want %d", l, res.Remaining, l.Rate-inWindow-n)
+			}
+			for range n {
+				admitted = append(admitted, now)
+			}
+			log = next
+			if len(log) > l.Rate {
+				t.Fatalf("%v: log holds %d > Rate events", l, len(log))
+			}
+			for i := 1; i < len(log); i++ {
+				if log[i] < log[i-1] {
+					t.Fatalf("%v: log out of order: %v", l, log)
+				}
+			}
+		}
+	}
+}
+
+// TestWindowIsACapGCRAIsARate shows why SlidingWindow exists: over any 60
+// s, "20/m window" admits 20 while GCRA with burst 20 admits 39.
+func TestWindowIsACapGCRAIsARate(t *testing.T) {
+	t.Parallel()
+	count := func(l core.Limit) int {
+		var tat int64
+		var log []int64
+		admitted := 0
+		for at := epoch; at < epoch+us(time.Minute); at += us(100 * time.Millisecond) {
+			var res core.Result
+			if l.Algorithm == core.SlidingWindow {
+				res, log = decide.Window(l, log, at, 1)
+			} else {
+				res, tat = decide.GCRA(l, tat, at, 1)
+			}
+			if res.Allowed {
+				admitted++
+			}
+		}
+		return admitted
+	}
+	if got := count(core.Window(20, time.Minute)); got != 20 {
+		t.Errorf("20/m window admitted %d in one minute, want 20", got)
+	}
+	if got := count(core.PerMinute(20)); got != 39 {
+		t.Errorf("20/m GCRA admitted %d in one minute, want 39", got)
+	}
+}
+
+func TestBlockWindow(t *testing.T) {
+	t.Parallel()
+	l := core.Window(3, time.Second)
+	now := epoch
+	log, ttl := decide.BlockWindow(l, nil, now, 5*time.Second)
+	if ttl != 5*time.Second || len(log) != 3 {
+		t.Fatalf("BlockWindow on an empty key: %v, ttl %v", log, ttl)
+	}
+	if res, _ := decide.Window(l, log, now, 1); res.Allowed || res.RetryAfter != 5*time.Second {
+		t.Fatalf("blocked lane: %+v, want denied for 5s", res)
+	}
+	// A shorter block does not shorten it.
+	log2, ttl2 := decide.BlockWindow(l, log, now+us(time.Second), time.Second)
+	if ttl2 != 4*time.Second {
+		t.Errorf("shorter block: ttl %v, want the 4s left", ttl2)
+	}
+	if res, _ := decide.Window(l, log2, now+us(4999*time.Millisecond), 1); res.Allowed {
+		t.Error("shorter block shortened the first")
+	}
+	if res, _ := decide.Window(l, log2, now+us(5*time.Second), 3); !res.Allowed {
+		t.Error("lane still blocked after the block ended")
+	}
+	// Events newer than the block keep their time.
+	full := []int64{now, now + 10, now + us(2*time.Second)}
+	log3, _ := decide.BlockWindow(l, full, now, 1500*time.Millisecond)
+	if log3[2] != now+us(2*time.Second) || log3[0] != now+us(500*time.Millisecond) {
+		t.Errorf("BlockWindow(%v) = %v", full, log3)
+	}
+}
+
+func TestLanesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	wide, narrow := core.Window(5, time.Second), core.Window(1, time.Second)
+	lanes := []core.Lane{{Key: "global", Limit: wide}, {Key: "chat", Limit: narrow}}
+	logs := make([][]int64, 2)
+	if res := decide.Lanes(lanes, logs, epoch, 1); !res.Allowed || res.Limit != narrow || res.Remaining != 0 {
+		t.Fatalf("first: %+v, want admitted with the chat lane binding", res)
+	}
+	res := decide.Lanes(lanes, logs, epoch+10, 1)
+	if res.Allowed || res.Limit != narrow || res.RetryAfter != time.Second-10*time.Microsecond {
+		t.Fatalf("second: %+v, want denied by the chat lane", res)
+	}
+	if len(logs[0]) != 1 {
+		t.Fatalf("a denied decision wrote to the global lane: %v", logs[0])
+	}
+}
+
+// TestBlockGCRA: a block denies for exactly d, never shortens an earlier
+// one, then admits one event and refills to the full burst (Burst−1)·T
+// later.
+func TestBlockGCRA(t *testing.T) {
+	t.Parallel()
+	l := core.PerSecond(5) // T = 200ms, burst 5
+	T := us(l.Interval())
+	for _, start := range []int64{0, epoch + 3*T} { // a fresh key, and one with events recorded
+		tat := decide.BlockGCRA(l, start, epoch, time.Minute)
+		if res, _ := decide.GCRA(l, tat, epoch, 1); res.Allowed || res.RetryAfter != time.Minute {
+			t.Fatalf("blocked key at once: %+v, want denied for 1m", res)
+		}
+		if res, _ := decide.GCRA(l, tat, epoch+us(time.Minute)-1, 1); res.Allowed {
+			t.Fatalf("blocked key 1µs before the end: %+v", res)
+		}
+		res, next := decide.GCRA(l, tat, epoch+us(time.Minute), 1)
+		if !res.Allowed || res.Remaining != 0 {
+			t.Fatalf("when the block ends: %+v, want one event admitted", res)
+		}
+		if res, _ := decide.GCRA(l, next, epoch+us(time.Minute)+int64(l.Burst)*T, l.Burst); !res.Allowed {
+			t.Fatalf("a full burst does not pass Burst·T after the block: %+v", res)
+		}
+		// A shorter block later changes nothing.
+		if again := decide.BlockGCRA(l, tat, epoch+T, time.Second); again != tat {
+			t.Fatalf("a shorter block moved the TAT from %d to %d", tat, again)
+		}
+		if !decide.ValidTAT(decide.BlockGCRA(l, tat, epoch, core.MaxBlock), epoch) {
+			t.Fatal("the longest block is not a valid state")
+		}
+	}
+}
+
+func TestValidTATAndTimes(t *testing.T) {
+	t.Parallel()
+	// The largest tolerance a valid Limit has, plus the longest block.
+	l := core.Limit{Rate: 1, Period: time.Second, Burst: 1125899906}
+	far := decide.BlockGCRA(l, 0, epoch, core.MaxBlock)
+	for _, tc := range []struct {
+		tat  int64
+		want bool
+	}{{0, true}, {-5, true}, {epoch, true}, {far, true}, {epoch + 1<<51, true}, {epoch + 1<<51 + 1, false}, {1 << 62, false}} {
+		if got := decide.ValidTAT(tc.tat, epoch); got != tc.want {
+			t.Errorf("ValidTAT(%d) = %v, want %v", tc.tat, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		times []int64
+		want  bool
+	}{
+		{nil, true},
+		{[]int64{epoch - 5, epoch, epoch}, true},
+		{[]int64{epoch, epoch - 1}, false}, // out of order
+		{[]int64{epoch, epoch + 1<<52}, false},
+	} {
+		if got := decide.ValidTimes(tc.times, epoch); got != tc.want {
+			t.Errorf("ValidTimes(%v) = %v, want %v", tc.times, got, tc.want)
+		}
+	}
+	// Whatever Window and BlockWindow write is valid.
+	w := core.Window(3, time.Hour)
+	log, _ := decide.BlockWindow(w, nil, epoch, core.MaxBlock)
+	if _, next := decide.Window(w, []int64{epoch - 10}, epoch, 2); !decide.ValidTimes(next, epoch) || !decide.ValidTimes(log, epoch) {
+		t.Error("a log decide wrote is not valid")
+	}
+}
+
+func ExampleGCRA() {
+	// 3 per second: each event costs an interval of 333.334 ms.
+	l := core.PerSecond(3)
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	var tat int64 // a key never seen
+	for i := 1; i <= 4; i++ {
+		var res core.Result
+		res, tat = decide.GCRA(l, tat, now, 1)
+		fmt.Printf("event %d: allowed=%v remaining=%d retry=%v reset=%v\n",
+			i, res.Allowed, res.Remaining, res.RetryAfter, res.ResetAfter)
+	}
+	// Output:
+	// event 1: allowed=true remaining=2 retry=0s reset=333.334ms
+	// event 2: allowed=true remaining=1 retry=0s reset=666.668ms
+	// event 3: allowed=true remaining=0 retry=0s reset=1.000002s
+	// event 4: allowed=false remaining=0 retry=333.334ms reset=1.000002s
 }

@@ -1,0 +1,189 @@
+// Package decide is the arithmetic every floodgate store runs, written
+// once: GCRA and sliding-window decisions, lanes, and blocks, on integer
+// microseconds of the store's clock. It is for store implementers; bots
+// use core.Limiter.
+//
+// A store keeps one state per key (a GCRA theoretical arrival time, or a
+// window's event times), reads it atomically, calls the function below
+// with its own clock, and writes back what the function returns, with a
+// time to live, all in one atomic step. store/memorystore calls these
+// functions; store/redisstore runs the same arithmetic in Lua, and
+// store/storetest checks that a store's answers equal these functions'
+// step by step.
+//
+// Inputs are trusted: the caller has validated every Limit and checked
+// the cost (1 ≤ n ≤ Burst) and the block (0 < d ≤ core.MaxBlock). Every
+// value stays below 2^53, so Lua's doubles compute what Go computes.
+package decide
+
+import (
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+)
+
+// GCRA decides an event of cost n at now under the GCRA Limit l, for a key
+// whose stored theoretical arrival time (TAT) is tat: the instant the key
+// would be fully replenished, 0 for a key never seen. An event is admitted
+// when max(tat, now) + n·T − Burst·T ≤ now, T being l.Interval(), and the
+// TAT then moves to max(tat, now) + n·T.
+//
+// When the result is Allowed, newTAT is the value to store, with a time to
+// live of at least newTAT−now; when denied, newTAT == tat and nothing must
+// be written, so a denied caller cannot extend its own wait.
+func GCRA(l core.Limit, tat, now int64, n int) (res core.Result, newTAT int64) {
+	t := l.Interval().Microseconds()
+	tolerance := int64(l.Burst) * t
+	base := max(tat, now)
+	next := base + int64(n)*t
+	allowAt := next - tolerance
+	res.Limit = l
+	if allowAt > now {
+		res.RetryAfter = micros(allowAt - now)
+		res.ResetAfter = micros(base - now)
+		res.Remaining = int(max(0, tolerance-(base-now)) / t)
+		return res, tat
+	}
+	res.Allowed = true
+	res.Remaining = int((now - allowAt) / t)
+	res.ResetAfter = micros(next - now)
+	return res, next
+}
+
+// BlockGCRA returns the TAT that makes a GCRA key admit nothing for d from
+// now: now + d + (Burst−1)·T, or tat if that is later (a block never
+// shortens an earlier one). When the block ends one event is admitted, and
+// the key is full again (Burst−1)·T later. The key's time to live must be
+// at least the returned TAT − now.
+func BlockGCRA(l core.Limit, tat, now int64, d time.Duration) int64 {
+	t := l.Interval().Microseconds()
+	return max(tat, now+d.Microseconds()+int64(l.Burst-1)*t)
+}
+
+// ValidTAT reports whether tat, read from a store, can be a GCRA state at
+// now: no real state lies further ahead than the longest Limit allows
+// (about 35 years) plus the longest block. (A TAT at or before now is a
+// full budget, like an absent key.) A store treats any other value
+// as absent and overwrites it (healing a key corrupted by hand); memory
+// stores never hold one.
+func ValidTAT(tat, now int64) bool { return tat <= now+maxAhead }
+
+// maxAhead bounds how far ahead of the clock a stored time can lie: 2^51
+// µs (about 71 years), above every tolerance a valid Limit has (2^50 µs)
+// plus core.MaxBlock.
+const maxAhead = int64(1) << 51
+
+// Window decides an event of cost n at now under the SlidingWindow Limit l,
+// for a key whose recorded admission times are times (oldest first, at
+// most l.Rate of them; none for a key never seen). An event at t counts
+// while now < t + Period.
+//
+// When the result is Allowed, log is what to store: the events still in
+// the window followed by n copies of the admission time, oldest first. The
+// admission time is now, or the newest recorded time if that is later (a
+// clock that stepped back, or a Block), so the log stays ordered and no
+// event is forgotten early. log reuses times' backing array, so a caller
+// that keeps cap(times) ≥ l.Rate allocates nothing. The key's time to live
+// must be at least ResetAfter. When denied, log is times and nothing must
+// be written.
+//
+// Result.Remaining is how many unit events fit now; RetryAfter the wait
+// until the same request fits; ResetAfter the time until the window is
+// empty.
+func Window(l core.Limit, times []int64, now int64, n int) (res core.Result, log []int64) {
+	p := l.Period.Microseconds()
+	gone := 0
+	for gone < len(times) && times[gone]+p <= now {
+		gone++
+	}
+	live := len(times) - gone
+	res.Limit = l
+	if live+n > l.Rate {
+		// The (live+n-Rate)-th oldest live event must leave first.
+		res.RetryAfter = micros(times[gone+live+n-l.Rate-1] + p - now)
+		res.ResetAfter = micros(times[len(times)-1] + p - now)
+		res.Remaining = max(0, l.Rate-live)
+		return res, times
+	}
+	at := now
+	if live > 0 {
+		at = max(at, times[len(times)-1])
+	}
+	log = times[:copy(times, times[gone:])]
+	for range n {
+		log = append(log, at)
+	}
+	res.Allowed = true
+	res.Remaining = l.Rate - live - n
+	res.ResetAfter = micros(at + p - now)
+	return res, log
+}
+
+// ValidTimes reports whether times, read from a store, can be a window's
+// log at now: oldest first, none further ahead than a block allows. A store
+// treats any other log as absent and overwrites it.
+func ValidTimes(times []int64, now int64) bool {
+	for i, t := range times {
+		if t > now+maxAhead || i > 0 && t < times[i-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// BlockWindow returns the log that makes a SlidingWindow key admit nothing
+// for d from now, given its current log (oldest first): every one of the
+// Rate slots holds at least now+d−Period, and slots already blocked for
+// longer keep their time, so a block never shortens an earlier one. The
+// whole window is free again when the block ends. The key's time to live
+// must be at least the returned ttl.
+func BlockWindow(l core.Limit, times []int64, now int64, d time.Duration) (log []int64, ttl time.Duration) {
+	p := l.Period.Microseconds()
+	floor := now + d.Microseconds() - p
+	log = make([]int64, l.Rate)
+	// Align the newest events with the newest slots.
+	off := l.Rate - len(times)
+	for i := range log {
+		log[i] = floor
+		if j := i - off; j >= 0 && times[j] > floor {
+			log[i] = times[j]
+		}
+	}
+	return log, micros(max(log[l.Rate-1]+p-now, 0))
+}
+
+// Lanes runs Window on every lane, all or nothing: logs[i] is lane i's
+// current log (oldest first), which Lanes replaces with the log to store
+// when the result is Allowed. The Result is the binding lane's: when
+// denied, the lane with the longest RetryAfter; when admitted, the lane
+// with the fewest Remaining (the first on a tie). In-process stores call
+// it while they hold every lane's lock.
+func Lanes(lanes []core.Lane, logs [][]int64, now int64, n int) core.Result {
+	var best core.Result
+	next := make([][]int64, len(lanes))
+	for i, ln := range lanes {
+		r, log := Window(ln.Limit, append([]int64(nil), logs[i]...), now, n)
+		next[i] = log
+		best = binding(best, r, i == 0)
+	}
+	if best.Allowed {
+		copy(logs, next)
+	}
+	return best
+}
+
+// binding merges the result of one more lane into the binding result so
+// far; first reports that r is the first lane.
+func binding(best, r core.Result, first bool) core.Result {
+	switch {
+	case first:
+		return r
+	case !r.Allowed && (best.Allowed || r.RetryAfter > best.RetryAfter):
+		return r
+	case r.Allowed && best.Allowed && r.Remaining < best.Remaining:
+		return r
+	}
+	return best
+}
+
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

@@ -1,0 +1,187 @@
+package outbound_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/outbound"
+	"github.com/floodgate-go/floodgate/store/memorystore"
+	"github.com/floodgate-go/floodgate/store/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// decisions records the throttle's decisions (core.Observer).
+type decisions struct {
+	mu  sync.Mutex
+	all []core.DecisionEvent
+}
+
+func (d *decisions) Decision(e core.DecisionEvent) {
+	d.mu.Lock()
+	d.all = append(d.all, e)
+	d.mu.Unlock()
+}
+func (d *decisions) Fault(core.FaultEvent)     {}
+func (d *decisions) Breaker(core.BreakerEvent) {}
+
+func (d *decisions) events() []core.DecisionEvent {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]core.DecisionEvent(nil), d.all...)
+}
+
+// resilient wraps st as store.Open wraps Redis: FailLocal decides with a
+// memorystore of its own.
+func resilient(t testing.TB, st core.Store, r core.Resilience) core.Store {
+	t.Helper()
+	if r.Policy == core.FailLocal {
+		fb := memorystore.New()
+		t.Cleanup(func() { _ = fb.Close() })
+		r.Fallback = fb
+	}
+	if r.Logger == nil {
+		r.Logger = discard()
+	}
+	rs, err := core.Resilient(st, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// TestStoreDown: with the store down, each failure policy decides the
+// lanes. A private chat's lane admits one send per 10 s and the maximum
+// wait is 1 s, so a second send to the chat can only be refused if
+// something paced it. Unthrottled methods pass under every policy.
+func TestStoreDown(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		policy    core.FailurePolicy
+		delivered int         // of the two sends to chat 1
+		source    core.Source // of the first decision
+	}{
+		// Each instance paces alone, with its fallback.
+		{core.FailLocal, 1, core.SourceFallback},
+		// Unpaced.
+		{core.FailOpen, 2, core.SourcePolicy},
+		// Throttled requests wait for a store that does not come back,
+		// then are refused.
+		{core.FailClosed, 0, core.SourcePolicy},
+	} {
+		t.Run(c.policy.String(), func(t *testing.T) {
+			t.Parallel()
+			api := testutil.StartBotAPI(t)
+			obs := &decisions{}
+			st := resilient(t, testutil.FailingStore{}, core.Resilience{Policy: c.policy})
+			th := newThrottle(t, st, nil, nil, outbound.WithObserver(obs), outbound.WithMaxWait(time.Second),
+				outbound.WithLimits(outbound.Limits{Private: core.Window(1, 10*time.Second)}))
+			cl := client(t, th)
+			refused := 0
+			for range 2 {
+				s, err := post(cl, api, "sendMessage", msg("1"))
+				switch {
+				case errors.Is(err, outbound.ErrWaitTooLong):
+					refused++
+				case err != nil || s != http.StatusOK:
+					t.Fatalf("send: %d %v", s, err)
+				}
+			}
+			if n := len(api.CallsTo("sendMessage")); n != c.delivered || refused != 2-c.delivered {
+				t.Errorf("%d of 2 sends delivered, %d refused; want %d delivered, the rest refused", n, refused, c.delivered)
+			}
+			if s := send(t, cl, api, "getMe", nil); s != http.StatusOK {
+				t.Errorf("getMe: %d", s)
+			}
+			ds := obs.events()
+			if len(ds) == 0 {
+				t.Fatal("no decision reached the observer")
+			}
+			if d := ds[0]; d.Source != c.source || d.Rule != "outbound" || d.Prefix != core.DefaultPrefix {
+				t.Errorf("first decision %+v, want source %v under %s/outbound", d, c.source, core.DefaultPrefix)
+			}
+		})
+	}
+}
+
+// TestRetryWaitsWhenPauseNotStored: with the store down and a policy that
+// admits, the 429 pause cannot be shared, but this request still waits out
+// retry_after before it is sent again.
+func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	th := newThrottle(t, resilient(t, testutil.FailingStore{}, core.Resilience{Policy: core.FailOpen}), nil, nil)
+	c := client(t, th)
+	api.FailNext("sendMessage", 1, 1)
+	start := time.Now()
+	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
+		t.Fatalf("status %d, want 200 after a retry", s)
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("retried after %v, before retry_after (1 s)", el)
+	}
+	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
+		t.Fatalf("calls %+v, want one 429 then one delivery", calls)
+	}
+}
+
+// TestRedisStops: a throttle over a real redis-server, wrapped as
+// store.Open wraps it (FailLocal), keeps pacing with its fallback once the
+// server is killed, and a 429 pause it cannot share still holds on this
+// instance.
+func TestRedisStops(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	rd := testutil.StartRedis(t)
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	obs := &decisions{}
+	var log testutil.SyncBuffer
+	// A generous timeout for the live server (the race detector is slow);
+	// one failure opens the breaker, so only one call waits on the dead one.
+	st := resilient(t, redisstore.New(rc), core.Resilience{Timeout: 2 * time.Second, BreakerThreshold: 1})
+	th := newThrottle(t, st, &log, nil, outbound.WithObserver(obs), outbound.WithMaxWait(time.Second),
+		outbound.WithLimits(outbound.Limits{Private: core.Window(1, 10*time.Second)}))
+	c := client(t, th)
+
+	if s := send(t, c, api, "sendMessage", msg("1")); s != http.StatusOK {
+		t.Fatalf("with Redis up: %d", s)
+	}
+	if ds := obs.events(); len(ds) != 1 || ds[0].Source != core.SourceStore {
+		t.Fatalf("with Redis up, decisions %+v, want one by the store", ds)
+	}
+	rd.Stop()
+
+	if s := send(t, c, api, "sendMessage", msg("2")); s != http.StatusOK {
+		t.Fatalf("with Redis down, first send to chat 2: %d", s)
+	}
+	if _, err := post(c, api, "sendMessage", msg("2")); !errors.Is(err, outbound.ErrWaitTooLong) {
+		t.Fatalf("with Redis down, second send to chat 2: %v, want ErrWaitTooLong: the fallback paces the chat", err)
+	}
+	ds := obs.events()
+	if last := ds[len(ds)-1]; last.Source != core.SourceFallback {
+		t.Fatalf("with Redis down, last decision %+v, want the fallback's", last)
+	}
+
+	// A 429 beyond the maximum wait: Telegram's answer is returned, the
+	// pause goes to the fallback only, and the next send to the chat is
+	// refused at once, unsent.
+	api.FailNext("sendMessage", 1, 30)
+	if s := send(t, c, api, "sendMessage", msg("3")); s != http.StatusTooManyRequests {
+		t.Fatalf("429 injected, got %d", s)
+	}
+	if _, err := post(c, api, "sendMessage", msg("3")); !errors.Is(err, outbound.ErrWaitTooLong) {
+		t.Fatalf("send to the paused chat: %v, want ErrWaitTooLong", err)
+	}
+	if n := len(api.CallsTo("sendMessage")); n != 3 {
+		t.Fatalf("%d sends reached the server, want 3 (chat 1, chat 2, the 429)", n)
+	}
+	if out := log.String(); !strings.Contains(out, "could not share a 429 pause") {
+		t.Fatalf("the unshared pause was not logged: %s", out)
+	}
+}
