@@ -722,7 +722,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestMemoryBackend(t *testing.T) {
 	t.Parallel()
-	for _, env := range []map[string]string{{}, {"FLOODGATE_STORE": "memory"}, {"REDIS_ENABLED": "false", "REDIS_HOST": "redis"}} {
+	for _, env := range []map[string]string{{}, {"FLOODGATE_STORE": "memory"}, {"REDIS_ENABLED": "false"}} {
 		for _, args := range [][]string{{"status", "1"}, {"reset", "1"}, {"top"}} {
 			code, out, errOut := cliRun(t, env, args...)
 			if code != exitUsage || out != "" || !strings.Contains(errOut, "lives inside each bot process") ||
