@@ -107,4 +107,3 @@ func (p *DelayProxy) Close() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
-
