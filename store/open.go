@@ -78,11 +78,22 @@ var _ core.Store = (*Opened)(nil)
 //     failovers) from cfg.FailoverOptions;
 //   - redis+cluster://: a *redis.ClusterClient from cfg.ClusterOptions.
 //
-// It then sends one PING under ctx: if Redis does not answer, Open closes
-// the client and returns an error naming the address (never the password),
-// so a wrong REDIS_URL or a down server fails at start-up rather than at the
-// first update. Against a refused port that takes milliseconds; give ctx a
-// deadline to bound it further.
+// It then, under ctx, sends one PING and opens four connections at once
+// (each one PING), so the first decisions find their dials, TLS
+// handshakes and AUTH done: if Redis does not answer, Open closes the
+// client and returns an error naming the address (never the password), so
+// a wrong REDIS_URL, a wrong CA or a down server fails at start-up rather
+// than at the first update. Against a refused port that takes
+// milliseconds; give ctx a deadline to bound it further.
+//
+// Unless WithoutChecks, it then verifies that the Redis user may run every
+// command the store needs on keys under the prefix
+// (redisstore.Store.CheckPermissions, which also loads the decision
+// script): a refusal fails Open with a *redisstore.PermissionError naming
+// every command refused, wrapping core.ErrMisconfigured. And it reads the
+// server's maxmemory-policy (quietly skipped when neither CONFIG GET nor
+// INFO is permitted): a policy that evicts keys is logged as a warning to
+// the WithLogger logger, since evicted keys reset limits.
 //
 // The redisstore.Store is then wrapped by core.Resilient with cfg's Policy
 // and Timeout, a memorystore.Store as the FailLocal fallback, the prefix

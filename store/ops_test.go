@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,5 +383,19 @@ func TestOpenWarnsOfEviction(t *testing.T) {
 	testutil.ACLUser(t, r.Client(t), "bot", "pw", redisstore.ACLRule("floodgate"))
 	if logs := open("redis://bot:pw@" + r.Addr + "/0"); logs != "" {
 		t.Errorf("Open as a user who may not read the policy logged %q, want nothing", logs)
+	}
+}
+
+// TestDocumentedACLRule keeps docs/stores.md's bot rule the one Open
+// checks.
+func TestDocumentedACLRule(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/stores.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ACL SETUSER floodgate-bot on >PASSWORD " + redisstore.ACLRule("floodgate") + "\n"
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("docs/stores.md does not give the rule Open checks:\n%s", want)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,19 @@ func TestCheckACL(t *testing.T) {
 		!strings.HasPrefix(r["window"], "PROBLEM") && !strings.HasPrefix(r["window"], "allowed") ||
 		r["result"] == "ok" {
 		t.Errorf("check as a user lacking commands:\n%s", out)
+	}
+}
+
+// TestDocumentedCLIRule keeps docs/stores.md's CLI rule the one check asks
+// for.
+func TestDocumentedCLIRule(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/stores.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ACL SETUSER floodgate-ops on >PASSWORD " + cliACLRule("floodgate", false) + "\n"
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("docs/stores.md does not give the CLI's rule:\n%s", want)
 	}
 }
