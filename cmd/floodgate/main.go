@@ -333,14 +333,19 @@ func usageFail(stderr io.Writer, err error) int {
 	return exitUsage
 }
 
+// tlsVars are the TLS variables, in the order of the Config fields
+// loadConfig fills from them under -url.
+var tlsVars = []string{"REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME"}
+
 // loadConfig reads the configuration as the bots do, through lookup, and
 // applies the flags over it. A variable a flag overrides is not read (so a
 // bad value there does not matter). Errors never contain a password.
 func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, error) {
 	hidden := map[string]bool{}
 	if o.set["url"] {
-		for _, v := range []string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST",
-			"REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD"} {
+		// The TLS variables still apply, to -url: read after it.
+		for _, v := range append([]string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST",
+			"REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD"}, tlsVars...) {
 			hidden[v] = true
 		}
 	}
@@ -377,6 +382,11 @@ func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, e
 			return store.Config{}, errors.New("-url: empty")
 		}
 		cfg.Backend, cfg.RedisURL = store.BackendRedis, strings.TrimSpace(o.url)
+		for i, f := range []*string{&cfg.TLSCAFile, &cfg.TLSCertFile, &cfg.TLSKeyFile, &cfg.TLSServerName} {
+			if v, ok := lookup(tlsVars[i]); ok {
+				*f = strings.TrimSpace(v)
+			}
+		}
 		if err := cfg.Validate(); err != nil { // store errors never hold the password
 			return store.Config{}, fmt.Errorf("-url: %w", err)
 		}

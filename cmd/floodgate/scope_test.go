@@ -202,3 +202,23 @@ func TestDocumentedCLIRule(t *testing.T) {
 		t.Errorf("docs/stores.md does not give the CLI's rule:\n%s", want)
 	}
 }
+
+// TestTLS: the CLI reads the TLS variables, with REDIS_URL or -url.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	srv := testutil.StartTLSRedis(t, true)
+	env := map[string]string{"REDIS_URL": srv.TLSURL(), "REDIS_TLS_CA_FILE": srv.CA.CertFile,
+		"REDIS_TLS_CERT_FILE": srv.ClientCertFile, "REDIS_TLS_KEY_FILE": srv.ClientKeyFile}
+	r := report(mustRun(t, exitOK, env, "check"))
+	if r["result"] != "ok" || !strings.Contains(r["config"], "rediss://") || !strings.Contains(r["config"], "tls_ca=") {
+		t.Errorf("check over mTLS: %q", r)
+	}
+	delete(env, "REDIS_URL")
+	env["FLOODGATE_STORE"] = "redis"
+	mustRun(t, exitOK, env, "-url", srv.TLSURL(), "status", "chat:-1")
+	delete(env, "REDIS_TLS_CA_FILE")
+	if code, _, errOut := cliRun(t, env, "-url", srv.TLSURL(), "status", "1"); code != exitFail ||
+		!strings.Contains(errOut, "certificate signed by unknown authority") {
+		t.Errorf("without the CA: exit %d, %s", code, errOut)
+	}
+}
