@@ -399,3 +399,37 @@ func TestDocumentedACLRule(t *testing.T) {
 		t.Errorf("docs/stores.md does not give the rule Open checks:\n%s", want)
 	}
 }
+
+// TestOpenTLSCluster opens rediss+cluster:// against a real cluster that
+// serves TLS, trusting the test's CA, and decides on every master.
+func TestOpenTLSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node TLS cluster; runs without -short")
+	}
+	t.Parallel()
+	c := testutil.StartTLSCluster(t)
+	cfg := mustFromLookup(t, map[string]string{"REDIS_URL": c.TLSURL(), "REDIS_TLS_CA_FILE": c.CA.CertFile})
+	st := mustOpen(t, patient(cfg))
+	lim, err := st.NewLimiter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 { // users spread over the masters
+		if res, err := lim.Take(context.Background(), core.User(int64(i+1)), 1); err != nil || res.Source != core.SourceStore {
+			t.Fatalf("Take = %+v, %v", res, err)
+		}
+	}
+	sizes, err := c.DBSizes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range sizes {
+		if n == 0 {
+			t.Errorf("master %d holds no key: decisions did not reach it (keys per master %v)", i, sizes)
+		}
+	}
+	if _, err := store.Open(context.Background(), store.Config{Backend: "redis", RedisURL: c.TLSURL()}); err == nil ||
+		!strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Open without the CA: %v, want a certificate error", err)
+	}
+}

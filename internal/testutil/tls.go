@@ -57,8 +57,9 @@ func NewCA(t testing.TB, name string) *CA {
 }
 
 // Issue signs a certificate for name (a server's host names and IP
-// addresses in hosts, or a client when hosts is empty) and returns its
-// certificate and key files, PEM.
+// addresses in hosts, good for client authentication too; or a client
+// only when hosts is empty) and returns its certificate and key files,
+// PEM.
 func (ca *CA) Issue(t testing.TB, name string, hosts ...string) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -78,7 +79,9 @@ func (ca *CA) Issue(t testing.TB, name string, hosts ...string) (certFile, keyFi
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	if len(hosts) > 0 {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		// A server's certificate serves as a client's too: cluster nodes
+		// present it to each other on the TLS cluster bus.
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
