@@ -18,7 +18,8 @@ func liveHeap() uint64 {
 }
 
 // TestDenyCacheMemoryComesBack: 20k denied keys, then 2M distinct denied
-// ids (200k under -short), all of which expire, then 20k new denied ids:
+// ids (500k under the race detector, 200k under -short), all of which
+// expire, then 20k new denied ids:
 // the time-based sweep drops the expired entries and rebuilds the emptied
 // maps, so the heap is back within 2× of the 20k baseline.
 func TestDenyCacheMemoryComesBack(t *testing.T) {
@@ -36,8 +37,11 @@ func TestDenyCacheMemoryComesBack(t *testing.T) {
 	baseline := liveHeap()
 
 	flood := 2_000_000
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		flood = 200_000
+	case raceEnabled:
+		flood = 500_000
 	}
 	gc := debug.SetGCPercent(-1) // no collection marking the growing map over and over
 	note("floodgate:{u:2", flood)

@@ -115,8 +115,8 @@ func (s *shardItems) ItemCount() int { return s.c.Load().ItemCount() }
 func (s *shardItems) Items() map[string]cache.Item { return s.c.Load().Items() }
 
 // minCompact is the peak below which a shard's map is never rebuilt: a
-// few thousand idle buckets cost less than copying them.
-const minCompact = 4096
+// few hundred idle slots cost less than copying them.
+const minCompact = 256
 
 // compact replaces the cache with a copy sized for what it holds once it
 // holds under a quarter of its peak; the caller holds the shard lock.
