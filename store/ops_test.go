@@ -433,3 +433,25 @@ func TestOpenTLSCluster(t *testing.T) {
 		t.Errorf("Open without the CA: %v, want a certificate error", err)
 	}
 }
+
+// TestLonelyUserIsAPasswordHint: redis://SECRET@host (the colon
+// forgotten) is masked everywhere and the NOAUTH at start says why.
+func TestLonelyUserIsAPasswordHint(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-without-colon"
+	r := testutil.StartRedis(t, "--requirepass", secret)
+	cfg := mustFromLookup(t, map[string]string{"REDIS_URL": "redis://" + secret + "@" + r.Addr + "/0"})
+	if strings.Contains(cfg.String(), secret) {
+		t.Fatalf("String() shows the lone user name: %s", cfg)
+	}
+	_, err := store.Open(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "NOAUTH") || !strings.Contains(err.Error(), "redis://:PASSWORD@host") {
+		t.Fatalf("Open: %v, want NOAUTH with the hint", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("the error shows the secret: %v", err)
+	}
+	t.Logf("%v", err)
+	st := mustOpen(t, mustFromLookup(t, map[string]string{"REDIS_URL": "redis://" + r.Addr + "/0", "REDIS_PASSWORD": secret}))
+	decideOnRedis(t, st)
+}
