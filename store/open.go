@@ -182,12 +182,19 @@ func warm(ctx context.Context, client redis.UniversalClient) error {
 		return err
 	}
 	ping := func(ctx context.Context, c *redis.Client) error {
+		// Each Conn holds its connection until Close, which puts it back
+		// in the pool: so warmConns are open at once, not one reused.
+		conns := make([]*redis.Conn, warmConns)
 		errs := make([]error, warmConns)
 		var wg sync.WaitGroup
 		for i := range warmConns {
-			wg.Go(func() { errs[i] = c.Ping(ctx).Err() })
+			conns[i] = c.Conn()
+			wg.Go(func() { errs[i] = conns[i].Ping(ctx).Err() })
 		}
 		wg.Wait()
+		for _, cn := range conns {
+			_ = cn.Close()
+		}
 		return errors.Join(errs...)
 	}
 	switch c := client.(type) {
