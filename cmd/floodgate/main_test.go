@@ -691,11 +691,20 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", redisEnv, nil, "no command given"},
 		{"unknown command", redisEnv, []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"status without id", redisEnv, []string{"status"}, "status takes one user id, got 0"},
-		{"status with two ids", redisEnv, []string{"status", "1", "2"}, "status takes one user id, got 2"},
-		{"bad user id", redisEnv, []string{"status", "bob"}, `bad user id "bob"`},
-		{"zero user id", redisEnv, []string{"reset", "0"}, `bad user id "0"`},
-		{"negative user id", redisEnv, []string{"reset", "--", "-5"}, `bad user id "-5"`},
+		{"status without id", redisEnv, []string{"status"}, "status takes one scope (user:42"},
+		{"status with two ids", redisEnv, []string{"status", "1", "2"}, "got 2 arguments"},
+		{"bad user id", redisEnv, []string{"status", "bob"}, `bad user id bob`},
+		{"zero user id", redisEnv, []string{"reset", "0"}, `bad user id 0`},
+		{"negative user id", redisEnv, []string{"reset", "user:-5"}, `bad user id -5: want a positive`},
+		{"zero chat id", redisEnv, []string{"reset", "chat:0"}, `bad chat id 0`},
+		{"unknown scope kind", redisEnv, []string{"status", "team:5"}, `bad scope team:5`},
+		{"hostile scope", redisEnv, []string{"status", "\x1b[2Jchat:1"}, `bad scope "\x1b[2Jchat:1"`},
+		{"key without closing brace", redisEnv, []string{"status", "floodgate:{u:1:msg"}, "no } closes"},
+		{"window key under GCRA", redisEnv, []string{"status", "floodgate:{u:1}:msg:win"}, "sliding-window key"},
+		{"key floodgate does not name", redisEnv, []string{"status", "floodgate:{u:01}:msg"}, "not a key floodgate names"},
+		{"-deadline 0", redisEnv, []string{"-deadline", "0", "top"}, "-deadline must be positive"},
+		{"-deadline negative", redisEnv, []string{"status", "-deadline", "-1s", "1"}, "-deadline must be positive"},
+		{"bad -scope", redisEnv, []string{"top", "-scope", "users"}, "-scope users"},
 		{"top with an argument", redisEnv, []string{"top", "5"}, "top takes no arguments"},
 		{"top -n 0", redisEnv, []string{"top", "-n", "0"}, "-n must be at least 1"},
 		{"-n outside top", redisEnv, []string{"status", "-n", "3", "1"}, "flag provided but not defined: -n"},
@@ -710,8 +719,11 @@ func TestUsageErrors(t *testing.T) {
 		{"bad REDIS_URL", map[string]string{"REDIS_URL": "redis://:" + secret + "@h:0/x"}, []string{"top"}, "REDIS_URL"},
 	} {
 		code, out, errOut := cliRun(t, tc.env, tc.args...)
-		if code != exitUsage || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Usage: floodgate") || out != "" {
-			t.Errorf("%s: exit %d, want %d, stderr with %q and the usage\nstdout:\n%s\nstderr:\n%s",
+		// One line and a hint, not the whole usage text.
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "Usage: floodgate") ||
+			!strings.HasSuffix(errOut, "\nRun 'floodgate help' for the commands, scopes and flags.\n") ||
+			strings.Count(errOut, "\n") != 2 || out != "" {
+			t.Errorf("%s: exit %d, want %d, stderr with %q and a hint\nstdout:\n%s\nstderr:\n%s",
 				tc.name, code, exitUsage, tc.want, out, errOut)
 		}
 		if strings.Contains(out+errOut, secret) {
@@ -728,7 +740,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestMemoryBackend(t *testing.T) {
 	t.Parallel()
-	for _, env := range []map[string]string{{}, {"FLOODGATE_STORE": "memory"}, {"REDIS_ENABLED": "false", "REDIS_HOST": "redis"}} {
+	for _, env := range []map[string]string{{}, {"FLOODGATE_STORE": "memory"}, {"REDIS_ENABLED": "false"}} {
 		for _, args := range [][]string{{"status", "1"}, {"reset", "1"}, {"top"}} {
 			code, out, errOut := cliRun(t, env, args...)
 			if code != exitUsage || out != "" || !strings.Contains(errOut, "lives inside each bot process") ||

@@ -169,7 +169,7 @@ func TestResetWindow(t *testing.T) {
 	// GCRA key of the same rule is another key, left alone.
 	if out := mustRun(t, exitOK, env, "reset", "7", "-rule", "msg"); out !=
 		"deleted floodgate:{u:7}:msg:win: user 7 has the full burst (3) again\n"+
-			"penalties: user 7's strikes and offense level are cleared too (guard.Reset); a next offense starts from the first block\n" {
+			"penalties: user 7: strikes and offense level are cleared too (guard.Reset); a next offense starts from the first block\n" {
 		t.Errorf("reset 7:\n%s", out)
 	}
 	if res, err := lim.Take(ctx, core.User(7), 1); err != nil || !res.Allowed || res.Remaining != 2 {
