@@ -112,6 +112,15 @@ func newGuard(t testing.TB, st core.Store, l core.Limit, log io.Writer, opts ...
 	return testutil.NewGuard(t, st, l, logger, nil, opts...)
 }
 
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) {
+	t.Helper()
+	if err := g.Wait(waitCtx(t)); err != nil {
+		t.Fatalf("the Guard's calls on denials did not finish: %v", err)
+	}
+}
+
 func waitCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
