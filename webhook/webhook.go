@@ -83,7 +83,7 @@ type Config struct {
 // FromEnv reads a Config from the environment through lookup (e.g.
 // os.LookupEnv): WEBHOOK_SECRET, and WEBHOOK_INSECURE (a boolean such as
 // "true" or "1", default false). It fails, naming the variable, when
-// WEBHOOK_INSECURE is not a boolean; Handler checks the rest.
+// WEBHOOK_INSECURE is not a boolean; Config.Validate checks the rest.
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }
 	cfg := Config{Secret: get("WEBHOOK_SECRET")}
@@ -97,6 +97,22 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
+// Validate returns the error Handler would return for c: ErrNoSecret when
+// it has no Secret and Insecure is unset, and an error for a Secret
+// Telegram would refuse or a negative MaxBody. Call it at start-up, before
+// anything else is set up; Handler calls it too.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBody < 0:
+		return fmt.Errorf("webhook: MaxBody %d is negative", c.MaxBody)
+	case c.Secret == "" && !c.Insecure:
+		return ErrNoSecret
+	case c.Secret != "":
+		return validSecret(c.Secret)
+	}
+	return nil
+}
+
 // Handler returns an http.Handler that accepts Telegram's deliveries and
 // hands each update's JSON to handle, under the request's context. It
 // answers:
@@ -108,31 +124,25 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 //	500  handle returned an error (Telegram retries the update later)
 //	200  handle returned nil
 //
-// It returns ErrNoSecret when cfg has no Secret and Insecure is unset, and
-// an error for a Secret Telegram would refuse or a negative MaxBody. With
-// Insecure and no Secret it logs a warning, once. Handler never logs a
-// body or the secret.
+// It returns cfg.Validate's error, if any, or one for a nil handle. With
+// Insecure and no Secret it logs a warning. Handler never logs a body or
+// the secret.
 func Handler(cfg Config, handle func(ctx context.Context, update []byte) error) (http.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if handle == nil {
 		return nil, errors.New("webhook: handle is nil")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	switch {
-	case cfg.MaxBody < 0:
-		return nil, fmt.Errorf("webhook: MaxBody %d is negative", cfg.MaxBody)
-	case cfg.MaxBody == 0:
+	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Secret == "" {
-		if !cfg.Insecure {
-			return nil, ErrNoSecret
-		}
 		cfg.Logger.Warn("webhook: no secret token: every request is accepted, and anyone who finds the URL " +
 			"can post forged updates; set WEBHOOK_SECRET")
-	} else if err := validSecret(cfg.Secret); err != nil {
-		return nil, err
 	}
 	return &handler{cfg: cfg, secret: []byte(cfg.Secret), handle: handle}, nil
 }
@@ -250,4 +260,30 @@ func NewServer(h http.Handler) *http.Server {
 		}
 	})
 	return srv
+}
+
+// ConflictTransport returns an http.RoundTripper for a long-polling bot's
+// HTTP client: it sends requests through next (nil: http.DefaultTransport)
+// and, when a getUpdates request is answered 409 Conflict, calls
+// stop(ErrConflict), e.g. the context.CancelCauseFunc of the bot's run
+// context, so that the bot stops with ErrConflict's message instead of
+// retrying for ever. The response itself is returned unchanged.
+func ConflictTransport(next http.RoundTripper, stop func(cause error)) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return conflictTransport{next: next, stop: stop}
+}
+
+type conflictTransport struct {
+	next http.RoundTripper
+	stop func(cause error)
+}
+
+func (t conflictTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusConflict && strings.HasSuffix(r.URL.Path, "/getUpdates") {
+		t.stop(ErrConflict)
+	}
+	return resp, err
 }

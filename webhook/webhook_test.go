@@ -173,3 +173,26 @@ func TestNewServer(t *testing.T) {
 		t.Errorf("Serve = %v", err)
 	}
 }
+
+// ConflictTransport stops the bot on getUpdates' 409, and only on it.
+func TestConflictTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request"}`, http.StatusConflict)
+	}))
+	defer srv.Close()
+	var causes []error
+	c := &http.Client{Transport: webhook.ConflictTransport(nil, func(err error) { causes = append(causes, err) })}
+	for _, method := range []string{"sendMessage", "getUpdates"} {
+		resp, err := c.Post(srv.URL+"/bot1:x/"+method, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict {
+			t.Errorf("%s: status %d, want the 409 passed on", method, resp.StatusCode)
+		}
+	}
+	if len(causes) != 1 || !errors.Is(causes[0], webhook.ErrConflict) {
+		t.Errorf("stop called with %v, want once with ErrConflict", causes)
+	}
+}

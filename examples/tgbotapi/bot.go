@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/webhook"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -52,14 +53,17 @@ func handle(bot *tgbotapi.BotAPI, u tgbotapi.Update, log *slog.Logger) {
 	}
 }
 
-// apiClient is the bot's HTTP client (tgbotapi.HTTPClient). It does two
+// apiClient is the bot's HTTP client (tgbotapi.HTTPClient). It does three
 // things tgbotapi does not:
 //   - it removes the token from transport errors, whose text holds the
 //     request URL, token included (tgbotapi logs them as they are);
 //   - it ties long polls to ctx: once ctx is done, a pending getUpdates
 //     ends at once with no updates, so the poller sees StopReceivingUpdates
 //     without waiting out its poll, and without the 3 s sleep tgbotapi
-//     makes after a failed request.
+//     makes after a failed request;
+//   - on 409 Conflict from getUpdates (another process polls this token;
+//     webhook.ConflictTransport has cancelled ctx) it answers no updates
+//     at once, where tgbotapi would log, sleep 3 s and retry for ever.
 type apiClient struct {
 	ctx   context.Context
 	token string
@@ -79,6 +83,9 @@ func (a *apiClient) Do(req *http.Request) (*http.Response, error) {
 		}
 		defer resp.Body.Close()
 		status = resp.StatusCode
+		if status == http.StatusConflict {
+			return nil, webhook.ErrConflict
+		}
 		return io.ReadAll(resp.Body) // here, so a late cancel cannot break the decoding
 	}()
 	if err != nil {
