@@ -69,6 +69,7 @@ func TestAlbumsCommandsLanguages(t *testing.T) {
 	for _, c := range api.CallsTo("sendMessage") {
 		notices[c.Params["chat_id"]] = c.Params["text"]
 	}
+	t.Logf("notices by chat: %q", notices)
 	if len(notices) != 3 || !strings.HasPrefix(notices["2"], "Too many requests") ||
 		!strings.HasPrefix(notices["3"], "Слишком много запросов") || !strings.HasSuffix(notices["-100"], "in 3600s.") {
 		t.Errorf("notices by chat %q, want English to chats 2 and -100, Russian to chat 3, none for the album", notices)
