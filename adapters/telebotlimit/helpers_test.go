@@ -1,7 +1,6 @@
 package telebotlimit_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -64,6 +63,10 @@ func startPolling(t testing.TB, api *testutil.BotAPI, b *tele.Bot) (stop func())
 
 // newGuard returns a Guard over st with limit l, logging to logs (nil:
 // discard).
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }
+
 func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuffer, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	var logger *slog.Logger
@@ -71,17 +74,6 @@ func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuff
 		logger = slog.New(slog.NewTextHandler(logs, nil))
 	}
 	return testutil.NewGuard(t, st, l, logger, nil, opts...)
-}
-
-// settle waits for the answers and notices g is sending off the update
-// path (guard.Guard.Respond) to be done.
-func settle(t testing.TB, g *guard.Guard) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := g.Wait(ctx); err != nil {
-		t.Fatalf("the Guard's calls on denials did not finish: %v", err)
-	}
 }
 
 // keyOf names the scope guard.ByUser counts an update against, or

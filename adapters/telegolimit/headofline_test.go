@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,20 +18,6 @@ import (
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
 )
-
-// dropped counts the Guard's calls on denials that were given up.
-type dropped struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (d *dropped) Action(e guard.ActionEvent) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e.Dropped {
-		d.n[e.Action]++
-	}
-}
 
 // TestHeadOfLine: a group's outbound lane is full (20 sends this minute),
 // a spammer in that group is throttled, and the notice to the group would
@@ -48,7 +33,7 @@ func TestHeadOfLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs := &dropped{n: map[string]int{}}
+	obs := &testutil.ActionLog{}
 	g := newGuardLog(t, st, core.PerMinute(1), nil, guard.WithObserver(obs))
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -96,14 +81,12 @@ func TestHeadOfLine(t *testing.T) {
 	cancel()
 	<-started
 	_ = bh.Stop()
-	t.Logf("private user's pong %v after its /ping; notices dropped: %v", latency.Round(time.Millisecond), obs.n)
+	t.Logf("private user's pong %v after its /ping; notices dropped: %v", latency.Round(time.Millisecond), obs.Dropped())
 	if latency > 20*time.Second {
 		t.Errorf("the pong took %v: the update waited behind the group's notice", latency)
 	}
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if obs.n["sendMessage"] != 1 {
-		t.Errorf("dropped calls %v, want the notice dropped once", obs.n)
+	if d := obs.Dropped(); d["sendMessage"] != 1 {
+		t.Errorf("dropped calls %v, want the notice dropped once", d)
 	}
 	for _, c := range api.CallsTo("sendMessage") {
 		if c.Params["chat_id"] == strconv.Itoa(group) && !strings.HasPrefix(c.Params["text"], "news") {

@@ -130,14 +130,7 @@ func (c *counter) snapshot() map[string]int {
 // newGuard builds a Guard over st with limit l, failing the test on error.
 // settle waits for the answers and notices g is sending off the update
 // path (guard.Guard.Respond) to be done.
-func settle(t testing.TB, g *guard.Guard) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := g.Wait(ctx); err != nil {
-		t.Fatalf("the Guard's calls on denials did not finish: %v", err)
-	}
-}
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }
 
 func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *guard.Guard {
 	t.Helper()
