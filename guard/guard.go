@@ -112,7 +112,7 @@ type Verdict struct {
 	// CallbackText is the text to answer a dropped callback query with
 	// (possibly empty: the answer still stops the button's spinner). It
 	// carries the notice text when a notice is due, and is otherwise
-	// WithCallbackText's, whatever the Reason.
+	// WithCallbackText's, whatever the Reason; "" for other kinds.
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);

@@ -56,8 +56,27 @@ func WithActions(max int, timeout time.Duration) Option {
 
 // actions tracks the calls Respond started.
 type actions struct {
-	slots    chan struct{} // one per denial acted on
-	inFlight sync.WaitGroup
+	slots chan struct{} // one per denial acted on
+	mu    sync.Mutex
+	n     int           // denials being acted on
+	idle  chan struct{} // closed when n drops to 0
+}
+
+func (a *actions) start() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n == 0 {
+		a.idle = make(chan struct{})
+	}
+	a.n++
+}
+
+func (a *actions) done() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n--; a.n == 0 {
+		close(a.idle)
+	}
 }
 
 // Respond acts on a Verdict that dropped u, through r, so that the user is
@@ -105,9 +124,9 @@ func (g *Guard) Respond(ctx context.Context, u Update, v Verdict, r Responder, t
 		}
 		return
 	}
-	g.actions.inFlight.Add(1)
+	g.actions.start()
 	go func() {
-		defer func() { <-g.actions.slots; g.actions.inFlight.Done() }()
+		defer func() { <-g.actions.slots; g.actions.done() }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.actionTimeout)
 		defer cancel()
 		for _, call := range calls[:n] {
@@ -129,15 +148,22 @@ func (g *Guard) Respond(ctx context.Context, u Update, v Verdict, r Responder, t
 	}()
 }
 
-// Wait blocks until the calls Respond started have finished, or ctx is
-// done (then it returns ctx.Err()). Call it at shutdown, after the last
-// update was decided, so that the answers and notices in flight go out
-// (each within WithActions' timeout) before the bot's HTTP client closes.
+// Wait blocks until no call Respond started is in flight, or ctx is done
+// (then it returns ctx.Err()). Call it at shutdown, after the last update
+// was decided, so that the answers and notices in flight go out (each
+// within WithActions' timeout) before the bot's HTTP client closes. It may
+// be called concurrently with Respond; calls started while it waits are
+// waited for too.
 func (g *Guard) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { g.actions.inFlight.Wait(); close(done) }()
+	g.actions.mu.Lock()
+	if g.actions.n == 0 {
+		g.actions.mu.Unlock()
+		return nil
+	}
+	idle := g.actions.idle
+	g.actions.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

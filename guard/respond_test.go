@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +149,29 @@ func TestWithActionsInvalid(t *testing.T) {
 		if _, err := guard.New(lim, opt); !errors.Is(err, core.ErrInvalidOption) {
 			t.Errorf("New = %v, want ErrInvalidOption", err)
 		}
+	}
+}
+
+// Wait may run while other goroutines are still deciding and responding
+// (a framework that handles updates concurrently): no race, and it
+// returns once nothing is in flight.
+func TestWaitConcurrentWithRespond(t *testing.T) {
+	t.Parallel()
+	g, _ := newGuard(t, core.Every(time.Hour))
+	var wg sync.WaitGroup
+	for user := int64(1); user <= 16; user++ {
+		wg.Go(func() {
+			cb := guard.Update{Kind: guard.KindCallbackQuery, UserID: user}
+			for range 3 {
+				g.Respond(t.Context(), cb, g.Check(t.Context(), cb), &responder{}, "")
+				_ = g.Wait(t.Context())
+			}
+		})
+	}
+	wg.Wait()
+	short, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := g.Wait(short); err != nil {
+		t.Fatalf("Wait after every Respond returned: %v", err)
 	}
 }

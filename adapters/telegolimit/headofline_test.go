@@ -57,6 +57,7 @@ func TestHeadOfLine(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("no pong within 90 s")
 	}
+	busy.Log.WaitEvents(t, 1) // the notice, dropped (or, were it sent late, made)
 	settle(t, g)
 	cancel()
 	<-started

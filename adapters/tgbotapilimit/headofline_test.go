@@ -50,6 +50,7 @@ func TestHeadOfLine(t *testing.T) {
 		}
 	}
 	latency := time.Since(pushed)
+	busy.Log.WaitEvents(t, 1) // the notice, dropped (or, were it sent late, made)
 	settle(t, g)
 	busy.Check(t, latency)
 }

@@ -32,7 +32,8 @@ func handle(bot *tgbotapi.BotAPI, u tgbotapi.Update, log *slog.Logger) {
 		reply = tgbotapi.NewCallback(u.CallbackQuery.ID, text)
 	case u.Message != nil && u.Message.Chat != nil && u.Message.Text != "":
 		m := u.Message
-		switch guard.CommandOf(m.Text) { // "/Start@my_bot" is "/start"
+		// "/Start@this_bot" is "/start"; "/start@other_bot" is another bot's command.
+		switch guard.CommandTo(m.Text, bot.Self.UserName) {
 		case "/start":
 			msg := tgbotapi.NewMessage(m.Chat.ID, greeting)
 			msg.ReplyMarkup = tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(

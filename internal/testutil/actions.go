@@ -12,8 +12,9 @@ import (
 // ActionLog is a guard.Observer that records the Bot API calls a Guard
 // made, or dropped, on denials. It is safe for concurrent use.
 type ActionLog struct {
-	mu     sync.Mutex
-	events []guard.ActionEvent
+	mu      sync.Mutex
+	events  []guard.ActionEvent
+	changed chan struct{} // closed and replaced at each event
 }
 
 // Action records e.
@@ -21,6 +22,34 @@ func (l *ActionLog) Action(e guard.ActionEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+// WaitEvents blocks until at least n events were recorded, and fails the
+// test if that takes more than 20 s.
+func (l *ActionLog) WaitEvents(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		l.mu.Lock()
+		if len(l.events) >= n {
+			l.mu.Unlock()
+			return
+		}
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("waited 20 s for %d Guard actions, have %d", n, len(l.Events()))
+		}
+	}
 }
 
 // Events returns the events recorded so far, oldest first.
