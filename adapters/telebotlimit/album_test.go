@@ -33,18 +33,10 @@ func TestAlbumsCommandsLanguages(t *testing.T) {
 	b.Handle(tele.OnText, record, telebotlimit.Middleware(g))
 	b.Handle("/report", record, telebotlimit.Middleware(commands))
 
-	photo := func(user int64, album string) map[string]any {
-		u := testutil.Message(user, user, "private", "")
-		m := u["message"].(map[string]any)
-		delete(m, "text")
-		m["photo"] = []map[string]any{{"file_id": "f", "file_unique_id": "u", "width": 90, "height": 90}}
-		m["media_group_id"] = album
-		return u
-	}
 	ru := testutil.Message(3, 3, "private", "привет")
 	ru["message"].(map[string]any)["from"].(map[string]any)["language_code"] = "ru"
 	for range 5 {
-		process(t, b, photo(1, "13750462389425829"), photo(2, ""))
+		process(t, b, testutil.Photo(1, "13750462389425829"), testutil.Photo(2, ""))
 	}
 	process(t, b, ru, ru,
 		testutil.Message(4, -100, "supergroup", "/report@OtherBot"), testutil.Message(4, -100, "supergroup", "/report@OtherBot"),

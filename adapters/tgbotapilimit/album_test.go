@@ -15,19 +15,6 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
-// photo is a photo message from user; with album set, one item of that
-// media group.
-func photo(user int64, album string) map[string]any {
-	u := testutil.Message(user, user, "private", "")
-	m := u["message"].(map[string]any)
-	delete(m, "text")
-	m["photo"] = []map[string]any{{"file_id": "f", "file_unique_id": "u", "width": 90, "height": 90}}
-	if album != "" {
-		m["media_group_id"] = album
-	}
-	return u
-}
-
 // TestAlbumsCommandsLanguages runs real tgbotapi updates through Check: a
 // 5-photo album under 1/s passes whole with no notice where 5 separate
 // photos are throttled; the notice speaks the sender's language; and a
@@ -53,9 +40,9 @@ func TestAlbumsCommandsLanguages(t *testing.T) {
 		}
 		return n
 	}
-	album := passed(g, photo(1, "13750462389425829"), photo(1, "13750462389425829"), photo(1, "13750462389425829"),
-		photo(1, "13750462389425829"), photo(1, "13750462389425829"))
-	separate := passed(g, photo(2, ""), photo(2, ""), photo(2, ""), photo(2, ""), photo(2, ""))
+	album := passed(g, testutil.Photo(1, "13750462389425829"), testutil.Photo(1, "13750462389425829"), testutil.Photo(1, "13750462389425829"),
+		testutil.Photo(1, "13750462389425829"), testutil.Photo(1, "13750462389425829"))
+	separate := passed(g, testutil.Photo(2, ""), testutil.Photo(2, ""), testutil.Photo(2, ""), testutil.Photo(2, ""), testutil.Photo(2, ""))
 	t.Logf("5-photo album under 1/s: %d of 5 passed; 5 separate photos: %d of 5 passed", album, separate)
 	if album != 5 || separate != 1 {
 		t.Errorf("album: %d of 5 passed, want 5; separate photos: %d of 5, want 1", album, separate)
