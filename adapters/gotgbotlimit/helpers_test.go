@@ -1,0 +1,171 @@
+package gotgbotlimit_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/PaulSonOfLars/gotgbot/v2"
+	"github.com/PaulSonOfLars/gotgbot/v2/ext"
+	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
+	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/telegramtest"
+)
+
+const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// pollTimeout is the getUpdates timeout in seconds; stopping the updater
+// cancels the pending poll.
+const pollTimeout = 30
+
+// newBot returns a gotgbot bot on baseURL with its own transport, closed
+// when the test ends. It does not call getMe.
+func newBot(t testing.TB, baseURL string) *gotgbot.Bot {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	b, err := gotgbot.NewBot(testToken, &gotgbot.BotOpts{
+		BotClient: &gotgbot.BaseBotClient{Client: http.Client{Transport: tr},
+			DefaultRequestOpts: &gotgbot.RequestOpts{APIURL: baseURL, Timeout: 10 * time.Second}},
+		DisableTokenCheck: true,
+	})
+	if err != nil {
+		t.Fatalf("NewBot: %v", err)
+	}
+	return b
+}
+
+// funcHandler is an ext.Handler that takes every update.
+type funcHandler func(b *gotgbot.Bot, ctx *ext.Context) error
+
+func (f funcHandler) CheckUpdate(*gotgbot.Bot, *ext.Context) bool         { return true }
+func (f funcHandler) HandleUpdate(b *gotgbot.Bot, ctx *ext.Context) error { return f(b, ctx) }
+func (f funcHandler) Name() string                                        { return "test" }
+
+// reporter is the outermost processor: it reports each update on done
+// once everything inside (the guard, its Bot API calls, the handlers)
+// returned, so tests wait for completion instead of sleeping.
+type reporter struct {
+	next ext.Processor
+	done chan int64
+}
+
+func (r reporter) ProcessUpdate(d *ext.Dispatcher, b *gotgbot.Bot, ctx *ext.Context) error {
+	defer func() { r.done <- ctx.UpdateId }()
+	return r.next.ProcessUpdate(d, b, ctx)
+}
+
+// polling is a real gotgbot updater and dispatcher reading the fake server
+// by long polling.
+type polling struct {
+	u    *ext.Updater
+	done chan int64
+}
+
+// startPolling starts a bot on api: proc (nil: ext.BaseProcessor) inside
+// the reporter, and h in handler group 0; setup may add more handlers.
+func startPolling(t testing.TB, api *telegramtest.Server, proc ext.Processor, h ext.Handler, setup func(d *ext.Dispatcher)) *polling {
+	t.Helper()
+	if proc == nil {
+		proc = ext.BaseProcessor{}
+	}
+	p := &polling{done: make(chan int64, 4096)}
+	d := ext.NewDispatcher(&ext.DispatcherOpts{Processor: reporter{next: proc, done: p.done}, MaxRoutines: -1,
+		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)})
+	if h != nil {
+		d.AddHandler(h)
+	}
+	if setup != nil {
+		setup(d)
+	}
+	p.u = ext.NewUpdater(d, &ext.UpdaterOpts{ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)})
+	err := p.u.StartPolling(newBot(t, api.URL()), &ext.PollingOpts{GetUpdatesOpts: &gotgbot.GetUpdatesOpts{
+		Timeout: pollTimeout, RequestOpts: &gotgbot.RequestOpts{Timeout: (pollTimeout + 10) * time.Second}}})
+	if err != nil {
+		t.Fatalf("StartPolling: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.u.Stop(); err != nil {
+			t.Errorf("Updater.Stop: %v", err)
+		}
+	})
+	return p
+}
+
+// wait blocks until n more updates went through the whole chain.
+func (p *polling) wait(t testing.TB, n int) {
+	t.Helper()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for i := 0; i < n; i++ {
+		select {
+		case <-p.done:
+		case <-timeout.C:
+			t.Fatalf("waited for %d updates to be handled, %d were", n, i)
+		}
+	}
+}
+
+// recordingHandler is RunEndToEnd's handler (see testutil.E2EBot).
+func recordingHandler(passed *testutil.Counter) ext.Handler {
+	return funcHandler(func(b *gotgbot.Bot, ctx *ext.Context) error {
+		u := ctx.Update
+		passed.Add(testutil.E2ELabel(gotgbotlimit.UpdateOf(u)))
+		var err error
+		switch {
+		case u.Message != nil:
+			_, err = b.SendMessage(u.Message.Chat.Id, testutil.E2EEchoPrefix+u.Message.Text, nil)
+		case u.CallbackQuery != nil:
+			_, err = b.AnswerCallbackQuery(u.CallbackQuery.Id, &gotgbot.AnswerCallbackQueryOpts{Text: testutil.E2ECallbackReply})
+		case u.InlineQuery != nil:
+			_, err = b.AnswerInlineQuery(u.InlineQuery.Id, []gotgbot.InlineQueryResult{gotgbot.InlineQueryResultArticle{
+				Id: "1", Title: "pong", InputMessageContent: gotgbot.InputTextMessageContent{MessageText: "pong"}}}, nil)
+		}
+		return err
+	})
+}
+
+// startE2E is RunEndToEnd's start function for gotgbot: the guard as the
+// dispatcher's processor.
+func startE2E(t *testing.T, api *telegramtest.Server) func(g *guard.Guard) testutil.E2EBot {
+	return func(g *guard.Guard) testutil.E2EBot {
+		var passed testutil.Counter
+		p := startPolling(t, api, gotgbotlimit.Processor(g, nil), recordingHandler(&passed), nil)
+		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+	}
+}
+
+// startE2EHandler is startE2E with the guard as a handler in group -1.
+func startE2EHandler(t *testing.T, api *telegramtest.Server) func(g *guard.Guard) testutil.E2EBot {
+	return func(g *guard.Guard) testutil.E2EBot {
+		var passed testutil.Counter
+		p := startPolling(t, api, nil, recordingHandler(&passed), func(d *ext.Dispatcher) {
+			d.AddHandlerToGroup(gotgbotlimit.Handler(g, nil), -1)
+		})
+		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+	}
+}
+
+// decode turns a built update into gotgbot's type.
+func decode(t testing.TB, raw map[string]any) *gotgbot.Update {
+	t.Helper()
+	b, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u gotgbot.Update
+	if err := json.Unmarshal(b, &u); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return &u
+}
+
+// newGuard builds a Guard over st with limit l, its log discarded.
+func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *guard.Guard {
+	t.Helper()
+	return testutil.NewGuard(t, st, l, slog.New(slog.DiscardHandler), nil, opts...)
+}
