@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/gotelegramlimit"
+	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/telegramtest"
@@ -36,10 +37,20 @@ func newBot(t testing.TB, baseURL string, opts ...bot.Option) *bot.Bot {
 	return b
 }
 
+// reporter is the outermost middleware: it reports each update on done
+// once everything inside (the guard, its Bot API calls, the handler)
+// returned, so tests wait for completion instead of sleeping.
+func reporter(done chan<- int64) bot.Middleware {
+	return func(next bot.HandlerFunc) bot.HandlerFunc {
+		return func(ctx context.Context, b *bot.Bot, u *models.Update) {
+			defer func() { done <- u.ID }()
+			next(ctx, b, u)
+		}
+	}
+}
+
 // polling is a real go-telegram bot reading the fake server by long
-// polling. Its outermost middleware reports each update on done once
-// everything inside (the guard, its Bot API calls, the handler) returned,
-// so tests wait for completion instead of sleeping.
+// polling, reporter outermost.
 type polling struct {
 	b      *bot.Bot
 	done   chan int64
@@ -47,18 +58,12 @@ type polling struct {
 	ended  chan struct{}
 }
 
-// startPolling starts a bot on api with mw inside the reporting middleware
-// and handler as its default handler.
+// startPolling starts a bot on api with mw inside the reporter and handler
+// as its default handler.
 func startPolling(t testing.TB, api *telegramtest.Server, handler bot.HandlerFunc, mw ...bot.Middleware) *polling {
 	t.Helper()
 	p := &polling{done: make(chan int64, 4096), ended: make(chan struct{})}
-	report := func(next bot.HandlerFunc) bot.HandlerFunc {
-		return func(ctx context.Context, b *bot.Bot, u *models.Update) {
-			defer func() { p.done <- u.ID }()
-			next(ctx, b, u)
-		}
-	}
-	p.b = newBot(t, api.URL(), bot.WithMiddlewares(append([]bot.Middleware{report}, mw...)...),
+	p.b = newBot(t, api.URL(), bot.WithMiddlewares(append([]bot.Middleware{reporter(p.done)}, mw...)...),
 		bot.WithDefaultHandler(handler))
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -68,18 +73,7 @@ func startPolling(t testing.TB, api *telegramtest.Server, handler bot.HandlerFun
 }
 
 // wait blocks until n more updates went through the whole chain.
-func (p *polling) wait(t testing.TB, n int) {
-	t.Helper()
-	timeout := time.NewTimer(30 * time.Second)
-	defer timeout.Stop()
-	for i := 0; i < n; i++ {
-		select {
-		case <-p.done:
-		case <-timeout.C:
-			t.Fatalf("waited for %d updates to be handled, %d were", n, i)
-		}
-	}
-}
+func (p *polling) wait(t testing.TB, n int) { t.Helper(); testutil.WaitN(t, p.done, n) }
 
 // stop ends long polling and waits for Start to return.
 func (p *polling) stop() {
@@ -104,11 +98,8 @@ func recordingHandler(passed *testutil.Counter) bot.HandlerFunc {
 	}
 }
 
-// startE2E is RunEndToEnd's start function for go-telegram/bot.
-func startE2E(t *testing.T, api *telegramtest.Server) func(g *guard.Guard) testutil.E2EBot {
-	return func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
-		p := startPolling(t, api, recordingHandler(&passed), gotelegramlimit.Middleware(g))
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
-	}
+// newGuard builds a Guard over st with limit l, its log discarded.
+func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *guard.Guard {
+	t.Helper()
+	return testutil.NewGuard(t, st, l, nil, nil, opts...)
 }

@@ -19,7 +19,7 @@ import (
 // guard in front, so the difference is the adapter's cost;
 // "UpdateOf+Check" is the conversion and the decision alone.
 func BenchmarkOverhead(b *testing.B) {
-	u := decode(b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
+	u := testutil.Decode[gotgbot.Update](b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
 	g := newGuard(b, testutil.AllowStore{}, core.PerSecond(1))
 	bot := newBot(b, "http://127.0.0.1:9") // never called on the pass path
 	noop := funcHandler(func(*gotgbot.Bot, *ext.Context) error { return nil })

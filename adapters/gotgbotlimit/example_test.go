@@ -20,32 +20,22 @@ import (
 	"github.com/floodgate-go/floodgate/telegramtest"
 )
 
-// A bot that echoes messages, two per minute per user, its sends paced by
-// an outbound throttle. The example talks to a local fake Bot API server
-// instead of Telegram; a real bot leaves out APIURL.
+// A bot that echoes messages in groups, two per minute per chat (not per
+// user: guard.ByChat), its sends paced by an outbound throttle. The
+// example talks to a local fake Bot API server instead of Telegram; a real
+// bot leaves out APIURL.
 func ExampleProcessor() {
 	api, err := telegramtest.NewServer()
 	if err != nil {
 		panic(err)
 	}
 	defer api.Close()
-
 	st := memorystore.New() // setup.Open picks memory or Redis from the environment
 	defer st.Close()
-	limiter, err := core.New(st, core.PerMinute(2))
-	if err != nil {
-		panic(err)
-	}
-	g, err := guard.New(limiter,
-		guard.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
-	if err != nil {
-		panic(err)
-	}
 	throttle, err := outbound.New(st) // setup.Open builds it too (fg.Throttle)
 	if err != nil {
 		panic(err)
 	}
-
 	b, err := gotgbot.NewBot("123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &gotgbot.BotOpts{
 		BotClient: &gotgbot.BaseBotClient{
 			Client:             *throttle.Client(&http.Client{}),
@@ -55,9 +45,18 @@ func ExampleProcessor() {
 	if err != nil {
 		panic(err)
 	}
+	limiter, err := core.New(st, core.PerMinute(2))
+	if err != nil {
+		panic(err)
+	}
+	g, err := guard.New(limiter, guard.WithKey(guard.ByChat))
+	if err != nil {
+		panic(err)
+	}
+
 	d := ext.NewDispatcher(&ext.DispatcherOpts{Processor: gotgbotlimit.Processor(g, nil)})
 	d.AddHandler(handlers.NewMessage(message.Text, func(b *gotgbot.Bot, ctx *ext.Context) error {
-		_, err := ctx.EffectiveMessage.Reply(b, "echo: "+ctx.EffectiveMessage.Text, nil)
+		_, err := b.SendMessage(ctx.EffectiveChat.Id, "echo", nil)
 		return err
 	}))
 	updater := ext.NewUpdater(d, nil)
@@ -66,29 +65,22 @@ func ExampleProcessor() {
 	if err != nil {
 		panic(err)
 	}
-
-	for i := 1; i <= 5; i++ {
-		api.Push(telegramtest.Message(42, 42, "private", fmt.Sprintf("message %d", i)))
+	const group = -1001234567890
+	for user := int64(1); user <= 4; user++ { // four members write once each
+		api.Push(telegramtest.Message(user, group, "supergroup", "hi"))
 	}
-	// Two messages are echoed, one notice is sent, the other two are dropped.
-	calls, err := api.WaitCalls(context.Background(), "sendMessage", 3)
+	calls, err := api.WaitCalls(context.Background(), "sendMessage", 3) // 2 echoes, 1 notice
 	if err != nil {
 		panic(err)
 	}
-	echoes, notices := 0, 0
-	for _, c := range calls {
-		if strings.HasPrefix(c.Params["text"], "echo: ") {
-			echoes++
-		} else {
-			notices++
-			fmt.Printf("notice to chat %s: %s\n", c.Params["chat_id"], c.Params["text"])
-		}
-	}
-	fmt.Printf("echoes: %d, notices: %d\n", echoes, notices)
 	_ = updater.Stop() // stops polling and waits for the handlers
+	texts := map[string]int{}
+	for _, c := range calls {
+		texts[strings.SplitN(c.Params["text"], ".", 2)[0]]++
+	}
+	fmt.Println(texts)
 	// Output:
-	// notice to chat 42: Slow down, please.
-	// echoes: 2, notices: 1
+	// map[Too many requests:1 echo:2]
 }
 
 // Limit only commands: the guard as a handler in a group before the bot's

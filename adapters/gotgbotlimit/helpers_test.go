@@ -1,7 +1,6 @@
 package gotgbotlimit_test
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -39,6 +38,9 @@ func newBot(t testing.TB, baseURL string) *gotgbot.Bot {
 	return b
 }
 
+// discardLog is a log.Logger that writes nothing, for gotgbot.
+var discardLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
+
 // funcHandler is an ext.Handler that takes every update.
 type funcHandler func(b *gotgbot.Bot, ctx *ext.Context) error
 
@@ -75,14 +77,14 @@ func startPolling(t testing.TB, api *telegramtest.Server, proc ext.Processor, h 
 	}
 	p := &polling{done: make(chan int64, 4096)}
 	d := ext.NewDispatcher(&ext.DispatcherOpts{Processor: reporter{next: proc, done: p.done}, MaxRoutines: -1,
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)})
+		ErrorLog: discardLog})
 	if h != nil {
 		d.AddHandler(h)
 	}
 	if setup != nil {
 		setup(d)
 	}
-	p.u = ext.NewUpdater(d, &ext.UpdaterOpts{ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)})
+	p.u = ext.NewUpdater(d, &ext.UpdaterOpts{ErrorLog: discardLog})
 	err := p.u.StartPolling(newBot(t, api.URL()), &ext.PollingOpts{GetUpdatesOpts: &gotgbot.GetUpdatesOpts{
 		Timeout: pollTimeout, RequestOpts: &gotgbot.RequestOpts{Timeout: (pollTimeout + 10) * time.Second}}})
 	if err != nil {
@@ -97,18 +99,7 @@ func startPolling(t testing.TB, api *telegramtest.Server, proc ext.Processor, h 
 }
 
 // wait blocks until n more updates went through the whole chain.
-func (p *polling) wait(t testing.TB, n int) {
-	t.Helper()
-	timeout := time.NewTimer(30 * time.Second)
-	defer timeout.Stop()
-	for i := 0; i < n; i++ {
-		select {
-		case <-p.done:
-		case <-timeout.C:
-			t.Fatalf("waited for %d updates to be handled, %d were", n, i)
-		}
-	}
-}
+func (p *polling) wait(t testing.TB, n int) { t.Helper(); testutil.WaitN(t, p.done, n) }
 
 // recordingHandler is RunEndToEnd's handler (see testutil.E2EBot).
 func recordingHandler(passed *testutil.Counter) ext.Handler {
@@ -127,41 +118,6 @@ func recordingHandler(passed *testutil.Counter) ext.Handler {
 		}
 		return err
 	})
-}
-
-// startE2E is RunEndToEnd's start function for gotgbot: the guard as the
-// dispatcher's processor.
-func startE2E(t *testing.T, api *telegramtest.Server) func(g *guard.Guard) testutil.E2EBot {
-	return func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
-		p := startPolling(t, api, gotgbotlimit.Processor(g, nil), recordingHandler(&passed), nil)
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
-	}
-}
-
-// startE2EHandler is startE2E with the guard as a handler in group -1.
-func startE2EHandler(t *testing.T, api *telegramtest.Server) func(g *guard.Guard) testutil.E2EBot {
-	return func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
-		p := startPolling(t, api, nil, recordingHandler(&passed), func(d *ext.Dispatcher) {
-			d.AddHandlerToGroup(gotgbotlimit.Handler(g, nil), -1)
-		})
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
-	}
-}
-
-// decode turns a built update into gotgbot's type.
-func decode(t testing.TB, raw map[string]any) *gotgbot.Update {
-	t.Helper()
-	b, err := json.Marshal(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var u gotgbot.Update
-	if err := json.Unmarshal(b, &u); err != nil {
-		t.Fatalf("decode %s: %v", b, err)
-	}
-	return &u
 }
 
 // newGuard builds a Guard over st with limit l, its log discarded.
