@@ -6,6 +6,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/gotelegramlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/telegramtest"
 	"github.com/go-telegram/bot"
@@ -17,7 +18,7 @@ import (
 // group message, the pass path. "middleware" is the wrapped handler,
 // "UpdateOf+Check" the conversion and the decision alone.
 func BenchmarkOverhead(b *testing.B) {
-	u := testutil.Decode[models.Update](b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
+	u := adaptertest.Decode[models.Update](b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
 	g := newGuard(b, testutil.AllowStore{}, core.PerSecond(1))
 	tb := newBot(b, "http://127.0.0.1:9") // never called on the pass path
 	ctx := context.Background()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/adapters/gotelegramlimit"
 	"github.com/floodgate-go/floodgate/guard"
-	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/telegramtest"
 	"github.com/go-telegram/bot"
@@ -23,10 +23,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	n := testutil.RunEndToEnd(t, api, func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
+	n := adaptertest.RunEndToEnd(t, api, func(g *guard.Guard) adaptertest.E2EBot {
+		var passed adaptertest.Counter
 		p := startPolling(t, api, recordingHandler(&passed), gotelegramlimit.Middleware(g))
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+		return adaptertest.E2EBot{Passed: &passed, Wait: p.wait}
 	})
 	t.Logf("%d updates, %d Bot API calls", n, len(api.Calls()))
 }
@@ -36,8 +36,8 @@ func TestEndToEnd(t *testing.T) {
 func TestEndToEndWebhook(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	testutil.RunWebhook(t, api, func(g *guard.Guard) (string, testutil.E2EBot) {
-		var passed testutil.Counter
+	adaptertest.RunWebhook(t, api, func(g *guard.Guard) (string, adaptertest.E2EBot) {
+		var passed adaptertest.Counter
 		done := make(chan int64, 100)
 		b := newBot(t, api.URL(), bot.WithMiddlewares(reporter(done), gotelegramlimit.Middleware(g)),
 			bot.WithDefaultHandler(recordingHandler(&passed)), bot.WithWebhookSecretToken("s3cret"))
@@ -46,23 +46,23 @@ func TestEndToEndWebhook(t *testing.T) {
 		ended := make(chan struct{})
 		go func() { defer close(ended); b.StartWebhook(ctx) }()
 		t.Cleanup(func() { srv.Close(); cancel(); <-ended })
-		return srv.URL, testutil.E2EBot{Passed: &passed, Wait: func(t testing.TB, n int) { testutil.WaitN(t, done, n) }}
+		return srv.URL, adaptertest.E2EBot{Passed: &passed, Wait: func(t testing.TB, n int) { adaptertest.WaitN(t, done, n) }}
 	})
 }
 
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
-	testutil.RunStoreErrors(t, func(t *testing.T, api *telegramtest.Server, g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
+	adaptertest.RunStoreErrors(t, func(t *testing.T, api *telegramtest.Server, g *guard.Guard) adaptertest.E2EBot {
+		var passed adaptertest.Counter
 		p := startPolling(t, api, func(context.Context, *bot.Bot, *models.Update) { passed.Add("any") },
 			gotelegramlimit.Middleware(g))
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+		return adaptertest.E2EBot{Passed: &passed, Wait: p.wait}
 	})
 }
 
-// process is testutil.Process for the middleware in front of a handler,
+// process is adaptertest.Process for the middleware in front of a handler,
 // with a bot on apiURL ("": a nil bot).
-func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
+func process(t *testing.T, g *guard.Guard, apiURL string) adaptertest.Process {
 	var b *bot.Bot
 	if apiURL != "" {
 		b = newBot(t, apiURL)
@@ -70,7 +70,7 @@ func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
 	return func(raw map[string]any) bool {
 		handled := false
 		gotelegramlimit.Middleware(g)(func(context.Context, *bot.Bot, *models.Update) { handled = true })(
-			context.Background(), b, testutil.Decode[models.Update](t, raw))
+			context.Background(), b, adaptertest.Decode[models.Update](t, raw))
 		return handled
 	}
 }
@@ -79,12 +79,12 @@ func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
 // unreachable, no bot) and for a business message.
 func TestActions(t *testing.T) {
 	t.Parallel()
-	testutil.RunActions(t, testToken, process)
+	adaptertest.RunActions(t, testToken, process)
 }
 
 func TestUpdateOf(t *testing.T) {
-	testutil.RunUpdateOf(t, func(t *testing.T, raw map[string]any) guard.Update {
-		return gotelegramlimit.UpdateOf(testutil.Decode[models.Update](t, raw))
+	adaptertest.RunUpdateOf(t, func(t *testing.T, raw map[string]any) guard.Update {
+		return gotelegramlimit.UpdateOf(adaptertest.Decode[models.Update](t, raw))
 	})
 	if got := gotelegramlimit.UpdateOf(nil); got != (guard.Update{}) {
 		t.Errorf("UpdateOf(nil) = %+v, want the zero Update", got)
@@ -95,7 +95,7 @@ func TestUpdateOf(t *testing.T) {
 // a 429, although go-telegram/bot streams its requests.
 func TestClient(t *testing.T) {
 	t.Parallel()
-	testutil.RunOutbound(t, func(t *testing.T, th *outbound.Throttle, apiURL string) func(int64, string) error {
+	adaptertest.RunOutbound(t, func(t *testing.T, th *outbound.Throttle, apiURL string) func(int64, string) error {
 		b := newBot(t, apiURL, bot.WithHTTPClient(pollTimeout, gotelegramlimit.Client(th, &http.Client{Timeout: time.Minute})))
 		return func(chatID int64, text string) error {
 			_, err := b.SendMessage(context.Background(), &bot.SendMessageParams{ChatID: chatID, Text: text})

@@ -9,6 +9,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/gotelegramlimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/telegramtest"
 	"github.com/go-telegram/bot"
@@ -73,7 +74,7 @@ func startPolling(t testing.TB, api *telegramtest.Server, handler bot.HandlerFun
 }
 
 // wait blocks until n more updates went through the whole chain.
-func (p *polling) wait(t testing.TB, n int) { t.Helper(); testutil.WaitN(t, p.done, n) }
+func (p *polling) wait(t testing.TB, n int) { t.Helper(); adaptertest.WaitN(t, p.done, n) }
 
 // stop ends long polling and waits for Start to return.
 func (p *polling) stop() {
@@ -81,15 +82,15 @@ func (p *polling) stop() {
 	<-p.ended
 }
 
-// recordingHandler is RunEndToEnd's handler (see testutil.E2EBot).
-func recordingHandler(passed *testutil.Counter) bot.HandlerFunc {
+// recordingHandler is RunEndToEnd's handler (see adaptertest.E2EBot).
+func recordingHandler(passed *adaptertest.Counter) bot.HandlerFunc {
 	return func(ctx context.Context, b *bot.Bot, u *models.Update) {
-		passed.Add(testutil.E2ELabel(gotelegramlimit.UpdateOf(u)))
+		passed.Add(adaptertest.E2ELabel(gotelegramlimit.UpdateOf(u)))
 		switch {
 		case u.Message != nil:
-			_, _ = b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: testutil.E2EEchoPrefix + u.Message.Text})
+			_, _ = b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: adaptertest.E2EEchoPrefix + u.Message.Text})
 		case u.CallbackQuery != nil:
-			_, _ = b.AnswerCallbackQuery(ctx, &bot.AnswerCallbackQueryParams{CallbackQueryID: u.CallbackQuery.ID, Text: testutil.E2ECallbackReply})
+			_, _ = b.AnswerCallbackQuery(ctx, &bot.AnswerCallbackQueryParams{CallbackQueryID: u.CallbackQuery.ID, Text: adaptertest.E2ECallbackReply})
 		case u.InlineQuery != nil:
 			_, _ = b.AnswerInlineQuery(ctx, &bot.AnswerInlineQueryParams{InlineQueryID: u.InlineQuery.ID,
 				Results: []models.InlineQueryResult{&models.InlineQueryResultArticle{ID: "1", Title: "pong",

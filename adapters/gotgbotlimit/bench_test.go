@@ -8,6 +8,7 @@ import (
 	"github.com/PaulSonOfLars/gotgbot/v2/ext"
 	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
 	"github.com/floodgate-go/floodgate/core"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/telegramtest"
 )
@@ -19,7 +20,7 @@ import (
 // guard in front, so the difference is the adapter's cost;
 // "UpdateOf+Check" is the conversion and the decision alone.
 func BenchmarkOverhead(b *testing.B) {
-	u := testutil.Decode[gotgbot.Update](b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
+	u := adaptertest.Decode[gotgbot.Update](b, telegramtest.Message(123456789, -1001234567890, "supergroup", "hello there"))
 	g := newGuard(b, testutil.AllowStore{}, core.PerSecond(1))
 	bot := newBot(b, "http://127.0.0.1:9") // never called on the pass path
 	noop := funcHandler(func(*gotgbot.Bot, *ext.Context) error { return nil })

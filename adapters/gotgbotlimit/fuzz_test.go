@@ -7,12 +7,12 @@ import (
 	"github.com/PaulSonOfLars/gotgbot/v2"
 	"github.com/PaulSonOfLars/gotgbot/v2/ext"
 	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
-	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 )
 
 // FuzzUpdateOf feeds arbitrary JSON, decoded into gotgbot.Update, through
 // UpdateOf and through the processor in front of a dispatcher's handlers,
-// with a bot on the fake Bot API server (see testutil.FuzzSetup for the
+// with a bot on the fake Bot API server (see adaptertest.FuzzSetup for the
 // seeds and the limit). Nothing may panic, and the processor must never
 // return an error of its own.
 //
@@ -21,7 +21,7 @@ import (
 // the dispatcher's recover, on some shapes Telegram never sends (a
 // chat_boost without its source: testdata/fuzz/.../chat-boost-without-source).
 func FuzzUpdateOf(f *testing.F) {
-	api, g, ran := testutil.FuzzSetup(f)
+	api, g, ran := adaptertest.FuzzSetup(f)
 	b := newBot(f, api.URL())
 	proc := gotgbotlimit.Processor(g, nil)
 	d := ext.NewDispatcher(nil)

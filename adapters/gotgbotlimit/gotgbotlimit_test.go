@@ -12,6 +12,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
@@ -24,10 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	n := testutil.RunEndToEnd(t, api, func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
+	n := adaptertest.RunEndToEnd(t, api, func(g *guard.Guard) adaptertest.E2EBot {
+		var passed adaptertest.Counter
 		p := startPolling(t, api, gotgbotlimit.Processor(g, nil), recordingHandler(&passed), nil)
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+		return adaptertest.E2EBot{Passed: &passed, Wait: p.wait}
 	})
 	t.Logf("%d updates, %d Bot API calls", n, len(api.Calls()))
 }
@@ -37,12 +38,12 @@ func TestEndToEnd(t *testing.T) {
 func TestEndToEndHandler(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	testutil.RunEndToEnd(t, api, func(g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
+	adaptertest.RunEndToEnd(t, api, func(g *guard.Guard) adaptertest.E2EBot {
+		var passed adaptertest.Counter
 		p := startPolling(t, api, nil, recordingHandler(&passed), func(d *ext.Dispatcher) {
 			d.AddHandlerToGroup(gotgbotlimit.Handler(g, nil), -1)
 		})
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+		return adaptertest.E2EBot{Passed: &passed, Wait: p.wait}
 	})
 }
 
@@ -54,7 +55,7 @@ func TestHandlerFilter(t *testing.T) {
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
 	g := newGuard(t, st, core.PerMinute(2))
-	var passed testutil.Counter
+	var passed adaptertest.Counter
 	commands := func(ctx *ext.Context) bool {
 		return ctx.Message != nil && strings.HasPrefix(ctx.Message.Text, "/")
 	}
@@ -67,11 +68,11 @@ func TestHandlerFilter(t *testing.T) {
 		return nil
 	}), func(d *ext.Dispatcher) { d.AddHandlerToGroup(gotgbotlimit.Handler(g, commands), -1) })
 	for range 5 {
-		api.Push(telegramtest.Message(testutil.E2ESpammer, testutil.E2ESpammer, "", "/report"))
-		api.Push(telegramtest.Message(testutil.E2ESpammer, testutil.E2ESpammer, "", "just text"))
+		api.Push(telegramtest.Message(adaptertest.E2ESpammer, adaptertest.E2ESpammer, "", "/report"))
+		api.Push(telegramtest.Message(adaptertest.E2ESpammer, adaptertest.E2ESpammer, "", "just text"))
 	}
 	p.wait(t, 10)
-	if got, want := passed.Snapshot(), map[string]int{"command": 2, "text": 5}; !testutil.EqualCounts(got, want) {
+	if got, want := passed.Snapshot(), map[string]int{"command": 2, "text": 5}; !adaptertest.EqualCounts(got, want) {
 		t.Errorf("passed = %v, want %v", got, want)
 	}
 	if got := len(api.CallsTo("sendMessage")); got != 1 {
@@ -84,8 +85,8 @@ func TestHandlerFilter(t *testing.T) {
 func TestEndToEndWebhook(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	testutil.RunWebhook(t, api, func(g *guard.Guard) (string, testutil.E2EBot) {
-		var passed testutil.Counter
+	adaptertest.RunWebhook(t, api, func(g *guard.Guard) (string, adaptertest.E2EBot) {
+		var passed adaptertest.Counter
 		done := make(chan int64, 100)
 		d := ext.NewDispatcher(&ext.DispatcherOpts{Processor: reporter{next: gotgbotlimit.Processor(g, nil), done: done},
 			ErrorLog: discardLog})
@@ -101,25 +102,25 @@ func TestEndToEndWebhook(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		return srv.URL + "/hook", testutil.E2EBot{Passed: &passed, Wait: func(t testing.TB, n int) { testutil.WaitN(t, done, n) }}
+		return srv.URL + "/hook", adaptertest.E2EBot{Passed: &passed, Wait: func(t testing.TB, n int) { adaptertest.WaitN(t, done, n) }}
 	})
 }
 
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
-	testutil.RunStoreErrors(t, func(t *testing.T, api *telegramtest.Server, g *guard.Guard) testutil.E2EBot {
-		var passed testutil.Counter
+	adaptertest.RunStoreErrors(t, func(t *testing.T, api *telegramtest.Server, g *guard.Guard) adaptertest.E2EBot {
+		var passed adaptertest.Counter
 		p := startPolling(t, api, gotgbotlimit.Processor(g, nil),
 			funcHandler(func(*gotgbot.Bot, *ext.Context) error { passed.Add("any"); return nil }), nil)
-		return testutil.E2EBot{Passed: &passed, Wait: p.wait}
+		return adaptertest.E2EBot{Passed: &passed, Wait: p.wait}
 	})
 }
 
-// process is testutil.Process for the processor in front of a handler,
+// process is adaptertest.Process for the processor in front of a handler,
 // with a bot on apiURL ("": a nil bot). It calls the processor with a
 // bare ext.Context: gotgbot's Dispatcher.ProcessUpdate itself panics on a
 // nil bot (ext.NewContext reads it).
-func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
+func process(t *testing.T, g *guard.Guard, apiURL string) adaptertest.Process {
 	var b *gotgbot.Bot
 	if apiURL != "" {
 		b = newBot(t, apiURL)
@@ -130,7 +131,7 @@ func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
 		handled := false
 		d.RemoveGroup(0)
 		d.AddHandler(funcHandler(func(*gotgbot.Bot, *ext.Context) error { handled = true; return nil }))
-		if err := proc.ProcessUpdate(d, b, &ext.Context{Update: testutil.Decode[gotgbot.Update](t, raw)}); err != nil {
+		if err := proc.ProcessUpdate(d, b, &ext.Context{Update: adaptertest.Decode[gotgbot.Update](t, raw)}); err != nil {
 			t.Errorf("ProcessUpdate = %v, want nil", err)
 		}
 		return handled
@@ -141,12 +142,12 @@ func process(t *testing.T, g *guard.Guard, apiURL string) testutil.Process {
 // unreachable, no bot) and for a business message.
 func TestActions(t *testing.T) {
 	t.Parallel()
-	testutil.RunActions(t, testToken, process)
+	adaptertest.RunActions(t, testToken, process)
 }
 
 func TestUpdateOf(t *testing.T) {
-	testutil.RunUpdateOf(t, func(t *testing.T, raw map[string]any) guard.Update {
-		return gotgbotlimit.UpdateOf(testutil.Decode[gotgbot.Update](t, raw))
+	adaptertest.RunUpdateOf(t, func(t *testing.T, raw map[string]any) guard.Update {
+		return gotgbotlimit.UpdateOf(adaptertest.Decode[gotgbot.Update](t, raw))
 	})
 	// Pointer messages and typed nils, which only Go code can build.
 	var nilMsg *gotgbot.Message
@@ -171,7 +172,7 @@ func TestUpdateOf(t *testing.T) {
 // does) paces the sends and retries a 429.
 func TestOutbound(t *testing.T) {
 	t.Parallel()
-	testutil.RunOutbound(t, func(t *testing.T, th *outbound.Throttle, apiURL string) func(int64, string) error {
+	adaptertest.RunOutbound(t, func(t *testing.T, th *outbound.Throttle, apiURL string) func(int64, string) error {
 		tr := &http.Transport{}
 		t.Cleanup(tr.CloseIdleConnections)
 		b, err := gotgbot.NewBot(testToken, &gotgbot.BotOpts{DisableTokenCheck: true, BotClient: &gotgbot.BaseBotClient{

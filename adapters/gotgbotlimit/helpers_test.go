@@ -11,6 +11,7 @@ import (
 	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/telegramtest"
 )
@@ -99,19 +100,19 @@ func startPolling(t testing.TB, api *telegramtest.Server, proc ext.Processor, h 
 }
 
 // wait blocks until n more updates went through the whole chain.
-func (p *polling) wait(t testing.TB, n int) { t.Helper(); testutil.WaitN(t, p.done, n) }
+func (p *polling) wait(t testing.TB, n int) { t.Helper(); adaptertest.WaitN(t, p.done, n) }
 
-// recordingHandler is RunEndToEnd's handler (see testutil.E2EBot).
-func recordingHandler(passed *testutil.Counter) ext.Handler {
+// recordingHandler is RunEndToEnd's handler (see adaptertest.E2EBot).
+func recordingHandler(passed *adaptertest.Counter) ext.Handler {
 	return funcHandler(func(b *gotgbot.Bot, ctx *ext.Context) error {
 		u := ctx.Update
-		passed.Add(testutil.E2ELabel(gotgbotlimit.UpdateOf(u)))
+		passed.Add(adaptertest.E2ELabel(gotgbotlimit.UpdateOf(u)))
 		var err error
 		switch {
 		case u.Message != nil:
-			_, err = b.SendMessage(u.Message.Chat.Id, testutil.E2EEchoPrefix+u.Message.Text, nil)
+			_, err = b.SendMessage(u.Message.Chat.Id, adaptertest.E2EEchoPrefix+u.Message.Text, nil)
 		case u.CallbackQuery != nil:
-			_, err = b.AnswerCallbackQuery(u.CallbackQuery.Id, &gotgbot.AnswerCallbackQueryOpts{Text: testutil.E2ECallbackReply})
+			_, err = b.AnswerCallbackQuery(u.CallbackQuery.Id, &gotgbot.AnswerCallbackQueryOpts{Text: adaptertest.E2ECallbackReply})
 		case u.InlineQuery != nil:
 			_, err = b.AnswerInlineQuery(u.InlineQuery.Id, []gotgbot.InlineQueryResult{gotgbot.InlineQueryResultArticle{
 				Id: "1", Title: "pong", InputMessageContent: gotgbot.InputTextMessageContent{MessageText: "pong"}}}, nil)

@@ -1,4 +1,10 @@
-package testutil
+// Package adaptertest holds the scenarios shared by the adapters' tests
+// (gotelegramlimit, gotgbotlimit): each adapter supplies the
+// framework-specific part, a function that runs its real bot or its
+// middleware, and the scenario pushes the updates to the fake Bot API and
+// checks the calls. It is apart from internal/testutil because it imports
+// memorystore, whose own tests import testutil.
+package adaptertest
 
 import (
 	"context"
@@ -12,15 +18,11 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/floodgate-go/floodgate/telegramtest"
 )
-
-// Scenarios shared by the adapters' tests (gotelegramlimit, gotgbotlimit):
-// each adapter supplies the framework-specific part, a function that runs
-// its real bot or its middleware, and the scenario pushes the updates and
-// checks the Bot API calls.
 
 // Decode turns a built update (telegramtest's builders) into a framework's
 // update type T through JSON, as the framework would receive it.
@@ -68,7 +70,7 @@ func FuzzSetup(f *testing.F) (api *telegramtest.Server, g *guard.Guard, ran func
 	api = telegramtest.Start(f)
 	st := memorystore.New()
 	f.Cleanup(func() { _ = st.Close() })
-	g = NewGuard(f, st, core.Every(time.Hour), nil, nil, guard.WithNotice(time.Millisecond, nil))
+	g = testutil.NewGuard(f, st, core.Every(time.Hour), nil, nil, guard.WithNotice(time.Millisecond, nil))
 	var runs atomic.Int64
 	return api, g, func() {
 		if runs.Add(1)%1000 == 0 {
@@ -90,11 +92,11 @@ func RunStoreErrors(t *testing.T, start func(t *testing.T, api *telegramtest.Ser
 	}{{core.FailOpen, 6}, {core.FailClosed, 0}} {
 		t.Run(tc.policy.String(), func(t *testing.T) {
 			api := telegramtest.Start(t)
-			st, err := core.Resilient(FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
+			st, err := core.Resilient(testutil.FailingStore{}, core.Resilience{Policy: tc.policy, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			bot := start(t, api, NewGuard(t, st, core.PerMinute(1), nil, nil))
+			bot := start(t, api, testutil.NewGuard(t, st, core.PerMinute(1), nil, nil))
 			for range 3 {
 				api.Push(telegramtest.Message(E2ESpammer, E2ESpammer, "", "hi"))
 			}
@@ -161,10 +163,10 @@ func RunActionErrors(t *testing.T, token string, newProcess func(t *testing.T, g
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := telegramtest.Start(t)
-			var logs SyncBuffer
-			st := memorystore.New(memorystore.WithClock(NewClock().Now))
+			var logs testutil.SyncBuffer
+			st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 			t.Cleanup(func() { _ = st.Close() })
-			g := NewGuard(t, st, core.Every(time.Hour), slog.New(slog.NewTextHandler(&logs, nil)), nil)
+			g := testutil.NewGuard(t, st, core.Every(time.Hour), slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			process := newProcess(t, g, tc.url(api))
 			handled := 0
 			for _, raw := range []map[string]any{
@@ -202,9 +204,9 @@ func RunActions(t *testing.T, token string, newProcess func(t *testing.T, g *gua
 // out through the business connection the message came from.
 func RunBusinessNotice(t *testing.T, newProcess func(t *testing.T, g *guard.Guard, apiURL string) Process) {
 	api := telegramtest.Start(t)
-	st := memorystore.New(memorystore.WithClock(NewClock().Now))
+	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	process := newProcess(t, NewGuard(t, st, core.Every(time.Hour), nil, nil), api.URL())
+	process := newProcess(t, testutil.NewGuard(t, st, core.Every(time.Hour), nil, nil), api.URL())
 	for _, raw := range []map[string]any{
 		telegramtest.BusinessMessage("bc-1", 42, 42, "hi"), telegramtest.EditedBusinessMessage("bc-1", 42, 42, "hi!"),
 	} {
@@ -221,9 +223,9 @@ func RunBusinessNotice(t *testing.T, newProcess func(t *testing.T, g *guard.Guar
 // secret: the same decisions as by polling. start serves the webhook with
 // secret "s3cret" for g and returns its URL and the bot.
 func RunWebhook(t *testing.T, api *telegramtest.Server, start func(g *guard.Guard) (string, E2EBot)) {
-	st := memorystore.New(memorystore.WithClock(NewClock().Now))
+	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	url, bot := start(NewGuard(t, st, core.PerMinute(2), nil, nil))
+	url, bot := start(testutil.NewGuard(t, st, core.PerMinute(2), nil, nil))
 	api.SetWebhookSecret("s3cret")
 	api.DeliverToWebhooks(url)
 	for range 5 {

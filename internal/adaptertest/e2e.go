@@ -1,4 +1,4 @@
-package testutil
+package adaptertest
 
 import (
 	"log/slog"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
 	"github.com/floodgate-go/floodgate/telegramtest"
 )
@@ -92,9 +93,9 @@ type E2EBot struct {
 // number of updates pushed.
 func RunEndToEnd(t *testing.T, api *telegramtest.Server, start func(g *guard.Guard) E2EBot) int {
 	t.Helper()
-	st := memorystore.New(memorystore.WithClock(NewClock().Now))
+	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := NewGuard(t, st, core.PerMinute(3), slog.New(slog.DiscardHandler), nil)
+	g := testutil.NewGuard(t, st, core.PerMinute(3), slog.New(slog.DiscardHandler), nil)
 	bot := start(g)
 
 	n := 0
