@@ -1028,3 +1028,34 @@ func TestEmptyMultipartBody(t *testing.T) {
 		t.Errorf("sendMessage with a truncated multipart body = %d, want 400", code)
 	}
 }
+
+// TestEveryKind: each built update has exactly its kind, the kinds are
+// the ones AllowedEveryKind lists, and over getUpdates the server drops
+// the three kinds Telegram leaves out by default unless allowed_updates
+// names them.
+func TestEveryKind(t *testing.T) {
+	every := EveryKind(42, -1001234567890)
+	allowed := AllowedEveryKind()
+	if len(every) != len(allowed) {
+		t.Fatalf("EveryKind has %d kinds, AllowedEveryKind %d", len(every), len(allowed))
+	}
+	for kind, u := range every {
+		if len(u) != 1 || u[kind] == nil {
+			t.Errorf("EveryKind()[%q] = %v, want one field named %[1]q", kind, u)
+		}
+	}
+	for _, tc := range []struct {
+		allowed string
+		want    int
+	}{{"", len(every) - len(defaultExcludedKinds)}, {`["` + strings.Join(allowed, `","`) + `"]`, len(every)}} {
+		api := Start(t)
+		for _, u := range EveryKind(42, -5) {
+			api.Push(u)
+		}
+		c := newBotClient(t, api)
+		got := c.updates(url.Values{"allowed_updates": {tc.allowed}})
+		if len(got) != tc.want {
+			t.Errorf("allowed_updates %q: %d updates, want %d", tc.allowed, len(got), tc.want)
+		}
+	}
+}
