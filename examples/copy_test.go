@@ -30,6 +30,7 @@ func TestCopiedStarters(t *testing.T) {
 	}
 	for _, s := range starters {
 		t.Run(s.dir, func(t *testing.T) {
+			t.Parallel()
 			mod := t.TempDir()
 			files, err := filepath.Glob(filepath.Join(s.dir, "*"))
 			if err != nil {

@@ -25,6 +25,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	redis := testutil.StartRedis(t)
 	for _, s := range starters {
 		t.Run(s.dir, func(t *testing.T) {
+			t.Parallel()
 			api := telegramtest.Start(t)
 			var urls []string
 			var bots []*process

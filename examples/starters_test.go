@@ -52,8 +52,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles the starter in dir (with -race when the tests run with
-// it) once per test binary and returns the path of its executable.
+// build compiles the starter in dir once per test binary and returns the
+// path of its executable. Without -race: the starters' own tests run
+// in-process under the race detector; here a dozen bots run at once, and
+// race-enabled builds would cost minutes of CPU that other packages'
+// wall-clock tests share.
 func build(t *testing.T, dir string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -69,11 +72,7 @@ func build(t *testing.T, dir string) string {
 		binDir = d
 	}
 	bin := filepath.Join(binDir, dir)
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command(goTool(), append(args, "./"+dir)...)
+	cmd := exec.Command(goTool(), "build", "-o", bin, "./"+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./%s: %v\n%s", dir, err, out)
 	}
