@@ -186,6 +186,8 @@ func RunEndToEnd(t *testing.T, api *telegramtest.Server, start func(g *guard.Gua
 	if handled != 3 || empty != 3 {
 		t.Errorf("answerInlineQuery: %d with results, %d empty, want 3 and 3", handled, empty)
 	}
+	t.Logf("%d updates; passed %v; echoes %v; notices %v; callback answers %v; inline answers: %d with results, %d empty",
+		n, bot.Passed.Snapshot(), echoes, notices, texts, handled, empty)
 	return n
 }
 
