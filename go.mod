@@ -3,7 +3,9 @@ module github.com/floodgate-go/floodgate
 go 1.26.0
 
 require (
+	github.com/PaulSonOfLars/gotgbot/v2 v2.0.0-rc.33
 	github.com/go-telegram-bot-api/telegram-bot-api/v5 v5.5.1
+	github.com/go-telegram/bot v1.19.0
 	github.com/mymmrac/telego v1.11.1
 	github.com/patrickmn/go-cache v2.1.0+incompatible
 	github.com/prometheus/client_golang v1.25.0
@@ -14,7 +16,6 @@ require (
 )
 
 require (
-	github.com/PaulSonOfLars/gotgbot/v2 v2.0.0-rc.33 // indirect
 	github.com/andybalholm/brotli v1.2.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
@@ -22,7 +23,6 @@ require (
 	github.com/bytedance/sonic/loader v0.5.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
-	github.com/go-telegram/bot v1.19.0 // indirect
 	github.com/grbit/go-json v0.11.0 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
