@@ -115,6 +115,24 @@ func (s *mapStore) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Re
 	return res, nil
 }
 
+func (s *mapStore) Reserve(_ context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UnixMicro()
+	logs := make([][]int64, len(lanes))
+	for i, ln := range lanes {
+		logs[i] = s.get(ln.Key, true, now).times
+	}
+	res := decide.Reserve(lanes, logs, now, n, from, within) // logs change only when the slot is recorded
+	if res.Allowed {
+		for i, ln := range lanes {
+			newest := logs[i][len(logs[i])-1]
+			s.keys[ln.Key] = mapEntry{window: true, times: logs[i], expires: newest + ln.Limit.Period.Microseconds()}
+		}
+	}
+	return res, nil
+}
+
 // ttl is what the suite's TTL check asks: how long key still lives.
 func (s *mapStore) ttl(key string) (time.Duration, bool) {
 	s.mu.Lock()
