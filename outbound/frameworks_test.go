@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -170,21 +171,27 @@ func minimum(limits outbound.Limits, total int, private, group map[int64]int) ti
 	return worst
 }
 
+// broadcasters are the frameworks TestBroadcast runs (one net/http, one
+// fasthttp); TestSharedPause runs the others, so every framework has one
+// real-time end-to-end test and the package's tests stay under 10 s.
+var broadcasters = []string{"telebot", "telego-fasthttp"}
+
 // TestBroadcast: three instances of a bot, each with its own Throttle over
-// one Redis, broadcast 300 messages to 100 chats (80 private, 20 groups;
+// one Redis, broadcast 108 messages to 36 chats (29 private, 7 groups;
 // each instance sends one message to every chat) against a fake Bot API
-// that enforces Telegram's limits. Every message must arrive exactly once,
-// with no 429, within 1.15× the minimum the limits allow.
+// that enforces Telegram's limits, in real time. Every message must arrive
+// exactly once, with no 429, within 1.15× the minimum the limits allow.
+// (The long version, 10 000 sends, is BenchmarkScale's.)
 //
 // Each instance sends like a broadcast job would: 3 workers take the
 // chats in order, each instance starting a third of the list further on.
 func TestBroadcast(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 10 s per framework")
+		t.Skip("takes about 3 s per framework")
 	}
 	warmUp(t)
 	t.Parallel()
-	const instances, perInstance, privates, workers = 3, 100, 80, 3
+	const instances, perInstance, privates, workers = 3, 36, 29, 3
 	chats := make([]int64, 0, perInstance)
 	private, group := map[int64]int{}, map[int64]int{}
 	for i := range perInstance {
@@ -200,6 +207,9 @@ func TestBroadcast(t *testing.T) {
 	minTime := minimum(limits, instances*perInstance, private, group)
 
 	for _, fw := range frameworks {
+		if !slices.Contains(broadcasters, fw.name) {
+			continue
+		}
 		t.Run(fw.name, func(t *testing.T) {
 			// In parallel they take 10 s rather than 40; under the race
 			// detector, four broadcasts at once on a small runner stall
@@ -207,7 +217,14 @@ func TestBroadcast(t *testing.T) {
 			if !raceOn {
 				t.Parallel()
 			}
-			api := testutil.StartBotAPI(t, testutil.WithFloodLimits(floodLimits()))
+			// Slots are exact on the store's clock: a send that reaches the
+			// server late (a first request stalled 50 ms on a loaded
+			// two-CPU runner was measured) shortens the gap to the next
+			// one by as much. 100 ms forgives that jitter, never a faster
+			// pace: the span check below still holds the limits.
+			fl := floodLimits()
+			fl.Tolerance = max(fl.Tolerance, 100*time.Millisecond)
+			api := testutil.StartBotAPI(t, testutil.WithFloodLimits(fl))
 			rd := testutil.StartRedis(t)
 			senders := make([]sender, instances)
 			for i := range senders {
@@ -295,7 +312,7 @@ func TestBroadcast(t *testing.T) {
 			}
 			// The throttle cannot beat the limits: the fake's tolerance
 			// forgives jitter, not a faster pace.
-			if span := last.Sub(first); span < minTime-floodLimits().Tolerance {
+			if span := last.Sub(first); span < minTime-fl.Tolerance {
 				t.Errorf("first to last delivery took %v, less than the minimum %v", span, minTime)
 			}
 		})
@@ -326,7 +343,7 @@ func TestBroadcastWithoutThrottle(t *testing.T) {
 	}
 }
 
-// TestSharedPause, per framework: instance A's send is answered 429
+// TestSharedPause, per framework (those TestBroadcast does not run): instance A's send is answered 429
 // (retry_after 2); A pauses the chat through Redis and retries once,
 // delivered once. Instance B, sending to the same chat during the pause,
 // waits for it to end; B's send to another chat does not wait. A 502 is
@@ -335,6 +352,9 @@ func TestSharedPause(t *testing.T) {
 	warmUp(t)
 	t.Parallel()
 	for _, fw := range frameworks {
+		if slices.Contains(broadcasters, fw.name) {
+			continue
+		}
 		t.Run(fw.name, func(t *testing.T) {
 			t.Parallel()
 			api := testutil.StartBotAPI(t, testutil.WithFloodLimits(floodLimits()))

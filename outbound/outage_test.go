@@ -70,8 +70,8 @@ func TestStoreDown(t *testing.T) {
 		{core.FailLocal, 1, core.SourceFallback},
 		// Unpaced.
 		{core.FailOpen, 2, core.SourcePolicy},
-		// Throttled requests wait for a store that does not come back,
-		// then are refused.
+		// Throttled requests are refused at once: no waiting on, or
+		// polling, a store that is out.
 		{core.FailClosed, 0, core.SourcePolicy},
 	} {
 		t.Run(c.policy.String(), func(t *testing.T) {
@@ -118,11 +118,11 @@ func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
 	th := newThrottle(t, resilient(t, testutil.FailingStore{}, core.Resilience{Policy: core.FailOpen}), nil, nil)
 	c := client(t, th)
 	api.FailNext("sendMessage", 1, 1)
-	start := time.Now()
+	start := clockOf(th).Now()
 	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
 		t.Fatalf("status %d, want 200 after a retry", s)
 	}
-	if el := time.Since(start); el < time.Second {
+	if el := clockOf(th).Now().Sub(start); el < time.Second {
 		t.Fatalf("retried after %v, before retry_after (1 s)", el)
 	}
 	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
@@ -138,7 +138,8 @@ func TestRedisStops(t *testing.T) {
 	t.Parallel()
 	api := testutil.StartBotAPI(t)
 	rd := testutil.StartRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	// One dial attempt, no retries: a dead server fails fast.
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr, DialerRetries: 1, MaxRetries: -1})
 	t.Cleanup(func() { _ = rc.Close() })
 	obs := &decisions{}
 	var log testutil.SyncBuffer

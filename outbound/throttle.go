@@ -85,7 +85,33 @@ type Throttle struct {
 	logger   *slog.Logger
 	botID    string
 	events   func(Event)
+	clock    clock
 }
+
+// clock is the throttle's time: the real clock, or a test's.
+type clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed, and a
+	// function that stops it.
+	After(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) After(d time.Duration) (<-chan time.Time, func() bool) {
+	tm := time.NewTimer(d)
+	return tm.C, tm.Stop
+}
+
+// chatlessPause is the longest pause a 429 on a request that names no chat
+// (editMessageText by inline_message_id, ...) puts on the global (or paid)
+// lane, shared by every chat: Telegram's retry_after there concerns that
+// request's target, and a day-long retry_after must not silence the bot.
+// The request itself still waits out its whole retry_after, within its
+// budget, before it is sent again.
+const chatlessPause = time.Second
 
 type config struct {
 	prefix   string
@@ -256,7 +282,7 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 		return nil, fmt.Errorf("outbound: %w", err)
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
-		retries: c.retries, logger: c.logger, events: c.events}
+		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{}}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -317,10 +343,17 @@ type Reply struct {
 // Telegram never acts on an incomplete body. A request without a body is
 // admitted before send.
 //
-// On a 429 the throttle pauses the request's chat lane (or, for a request
-// without a chat, the global or paid lane) for retry_after on every
-// instance, and sends again, up to the retry count and within the maximum
-// wait; other chats are not paused. A 429 on a method that is not
+// A throttled request asks the store once (core.Store.Reserve) for the
+// earliest instant every lane admits it; that slot is recorded at once, so
+// requests are admitted first come, first served, and the request then
+// waits for it here without asking again.
+//
+// On a 429 the throttle pauses the request's chat lane for retry_after on
+// every instance, and sends again, up to the retry count and within the
+// maximum wait; other chats are not paused. A request without a chat
+// pauses the global (or paid) lane for at most a second, whatever its
+// retry_after: the request itself waits out retry_after before its retry,
+// or, when that exceeds its budget, returns the 429 at once. A 429 on a method that is not
 // throttled is waited out and retried the same way, pausing nothing.
 func (t *Throttle) Do(ctx context.Context, c Call, send func(ctx context.Context, body io.Reader) (Reply, error)) error {
 	u, err := url.Parse(c.URL)
@@ -340,7 +373,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		_, err := send(ctx, body)
 		return err
 	}
-	r := &run{t: t, ctx: ctx, method: ep.method, bot: ep.bot, deadline: time.Now().Add(t.maxWait)}
+	r := &run{t: t, ctx: ctx, method: ep.method, bot: ep.bot, deadline: t.clock.Now().Add(t.maxWait)}
 	if t.botID != "" {
 		r.bot = t.botID
 	}
@@ -481,36 +514,58 @@ func (r *run) lanes(p params) []core.Lane {
 	return lanes
 }
 
-// admit waits until every lane admits the request, within its budget.
+// admit asks the store once for the request's slot on every lane, the
+// earliest instant they all admit it (core.Store.Reserve: recorded at once,
+// so later requests queue behind it), and waits until then. A slot beyond
+// the budget records nothing and fails at once with ErrWaitTooLong; so
+// does a store the failure policy refuses (FailClosed), without polling.
+// A request whose wait ends early (its context, or the body's reader gave
+// up) does not give its slot back: the slot goes unused, which slows the
+// lane by one send and never lets it exceed its limit.
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
-	start, slept := time.Now(), false
 	for {
-		res, err := r.t.takeAll(r.ctx, lanes)
+		now := r.t.clock.Now()
+		within := min(r.deadline.Sub(now), core.MaxBlock)
+		if dl, ok := r.ctx.Deadline(); ok {
+			within = min(within, dl.Sub(now))
+		}
+		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
 		}
 		if res.Allowed {
-			if slept {
-				r.event(Event{Kind: Waited, Wait: time.Since(start)})
+			if res.RetryAfter <= 0 {
+				return nil
 			}
+			if err := r.wait(res.RetryAfter, closed); err != nil {
+				return err
+			}
+			r.event(Event{Kind: Waited, Wait: res.RetryAfter})
 			return nil
 		}
-		slept = true
+		if res.Source == core.SourcePolicy {
+			err := fmt.Errorf("outbound: %s to chat %q: %w: the store is out and its failure policy refuses sends",
+				r.method, r.chat, ErrWaitTooLong)
+			r.event(Event{Kind: Refused, Err: err})
+			return err
+		}
+		// Not recorded: the slot lies beyond the budget, or the store
+		// refused for its own reason (an in-process store at its key cap)
+		// and says when to ask again.
 		if err := r.sleep(max(res.RetryAfter, time.Millisecond), closed); err != nil {
 			return err
 		}
 	}
 }
 
-// takeAll asks the store for one slot on every lane and tells the
-// observer.
-func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result, error) {
+// reserve asks the store for a slot on every lane and tells the observer.
+func (t *Throttle) reserve(ctx context.Context, lanes []core.Lane, within time.Duration) (core.Result, error) {
 	if t.observer == nil {
-		return t.store.TakeAll(ctx, lanes, 1)
+		return t.store.Reserve(ctx, lanes, 1, 0, within)
 	}
 	start := time.Now()
-	res, err := t.store.TakeAll(ctx, lanes, 1)
+	res, err := t.store.Reserve(ctx, lanes, 1, 0, within)
 	if err == nil {
 		t.observer.Decision(core.DecisionEvent{Prefix: t.prefix, Rule: observerRule, Allowed: res.Allowed, Source: res.Source,
 			Latency: time.Since(start)})
@@ -521,7 +576,7 @@ func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result,
 // fits reports, as an error wrapping ErrWaitTooLong, whether waiting d
 // would end past the maximum wait or the context's deadline.
 func (r *run) fits(d time.Duration) error {
-	end := time.Now().Add(d)
+	end := r.t.clock.Now().Add(d)
 	if end.After(r.deadline) {
 		return fmt.Errorf("outbound: %s to chat %q: %w: needs %v, beyond the maximum wait of %v",
 			r.method, r.chat, ErrWaitTooLong, d.Round(time.Millisecond), r.t.maxWait)
@@ -539,10 +594,16 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 		r.event(Event{Kind: Refused, Wait: d, Err: err})
 		return err
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
+	return r.wait(d, closed)
+}
+
+// wait waits d on the throttle's clock, unless the context ends or the
+// gate closes first.
+func (r *run) wait(d time.Duration, closed <-chan struct{}) error {
+	c, stop := r.t.clock.After(d)
+	defer stop()
 	select {
-	case <-tm.C:
+	case <-c:
 		return nil
 	case <-r.ctx.Done():
 		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
@@ -557,6 +618,9 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 // The caller keeps d within (0, core.MaxBlock], as Store.Block requires.
 func (r *run) pause(lanes []core.Lane, d time.Duration) {
 	ln := lanes[len(lanes)-1]
+	if len(lanes) == 1 { // no chat: a short pause for every chat (see chatlessPause)
+		d = min(d, chatlessPause)
+	}
 	// Record the pause even if the caller gives up now: other requests
 	// and instances need it. A Resilient store bounds the call by its
 	// timeout.

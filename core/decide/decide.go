@@ -222,7 +222,7 @@ func Reserve(lanes []core.Lane, logs [][]int64, now int64, n int, from, within t
 		newest = max(newest, live[bind][k-1])
 	}
 	res.ResetAfter = micros(newest + p - now)
-	if at-now > within.Microseconds() {
+	if micros(at-now) > within {
 		return res
 	}
 	res.Allowed = true

@@ -29,7 +29,11 @@ func (s *Store) Reserve(ctx context.Context, lanes []core.Lane, n int, from, wit
 		keys[i] = ln.Key
 	}
 	r := s.batch.request(reserve, newIntSliceCmd, keys...)
-	r.arg(n, max(from, 0).Microseconds(), within.Microseconds(), s.nowArg())
+	w := within.Microseconds()
+	if within < 0 {
+		w = -1 // look only, however small the negative duration
+	}
+	r.arg(n, max(from, 0).Microseconds(), w, s.nowArg())
 	for _, ln := range lanes {
 		r.arg(ln.Limit.Rate, ln.Limit.Period.Microseconds())
 	}
