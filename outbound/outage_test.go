@@ -3,6 +3,9 @@ package outbound_test
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,5 +187,50 @@ func TestRedisStops(t *testing.T) {
 	}
 	if out := log.String(); !strings.Contains(out, "could not share a 429 pause") {
 		t.Fatalf("the unshared pause was not logged: %s", out)
+	}
+}
+
+// TestChatless429: a 429 with retry_after 86400 on a request that names no
+// chat (an inline message's edit) on instance A. A gets Telegram's 429 at
+// once (a day is past its maximum wait) and the global lane is paused for
+// one second at most; instance B, sharing Redis, keeps sending to other
+// chats: each waits at most that second, never a day.
+func TestChatless429(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t, testutil.WithFloodLimits(floodLimits()))
+	rd := testutil.StartRedis(t)
+	a, b := client(t, redisThrottle(t, rd.Addr, nil)), client(t, redisThrottle(t, rd.Addr, nil))
+	api.SetResult("editMessageText", true)
+	api.FailNext("editMessageText", 1, 86400)
+	start := time.Now()
+	s, err := post(a, api, "editMessageText", url.Values{"inline_message_id": {"AAA"}, "text": {"edited"}})
+	if err != nil || s != http.StatusTooManyRequests {
+		t.Fatalf("the chatless edit: %d %v, want Telegram's 429", s, err)
+	}
+	answered := time.Since(start)
+	var waits []time.Duration
+	for i := range 10 {
+		t0 := time.Now()
+		if s := send(t, b, api, "sendMessage", msg(strconv.Itoa(5000+i))); s != http.StatusOK {
+			t.Fatalf("other chat %d: %d", i, s)
+		}
+		waits = append(waits, time.Since(t0))
+	}
+	total := time.Since(start)
+	t.Logf("chatless 429 (retry_after 86400) answered to its caller after %v; then 10 sends to other chats from "+
+		"another instance waited %v (first) .. %v (last), all 10 done %v after the 429",
+		answered.Round(time.Millisecond), waits[0].Round(time.Millisecond), waits[9].Round(time.Millisecond),
+		total.Round(time.Millisecond))
+	if answered > 5*time.Second {
+		t.Errorf("the 429 reached its caller after %v: a day-long retry_after beyond the maximum wait must return at once", answered)
+	}
+	if slices.Max(waits) > 5*time.Second {
+		t.Errorf("sends to other chats waited up to %v after a chatless 429: the bot froze", slices.Max(waits))
+	}
+	if slices.Max(waits) < 500*time.Millisecond {
+		t.Errorf("sends to other chats waited at most %v: the chatless 429 paused nothing", slices.Max(waits))
+	}
+	if n := len(api.CallsTo("sendMessage")); n != 10 {
+		t.Errorf("%d sends delivered, want 10", n)
 	}
 }

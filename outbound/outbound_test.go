@@ -175,8 +175,8 @@ func TestPacesEachLane(t *testing.T) {
 		}
 		at = append(at, clk.Now())
 	}
-	if el := clk.Now().Sub(start); el != 600*time.Millisecond {
-		t.Fatalf("three sends to one private chat took %v, want 600ms (the lane's pace, no more)", el)
+	if el, want := clk.Now().Sub(start), 2*(300*time.Millisecond+outbound.DefaultMargin); el != want {
+		t.Fatalf("three sends to one private chat took %v, want %v (the lane's pace and its margin, no more)", el, want)
 	}
 	for i := 1; i < 3; i++ {
 		if gap := at[i].Sub(at[i-1]); gap < 300*time.Millisecond {
@@ -409,6 +409,8 @@ func TestNewRejects(t *testing.T) {
 		"max wait":     {st, outbound.WithMaxWait(-1), core.ErrInvalidOption},
 		"retries":      {st, outbound.WithRetries(-1), core.ErrInvalidOption},
 		"bot id":       {st, outbound.WithBotID(-1), core.ErrInvalidOption},
+		"margin":       {st, outbound.WithMargin(-time.Millisecond), core.ErrInvalidOption},
+		"margin µs":    {st, outbound.WithMargin(time.Nanosecond), core.ErrInvalidOption},
 		"logger":       {st, outbound.WithLogger(nil), core.ErrInvalidOption},
 		"empty prefix": {st, outbound.WithPrefix(""), core.ErrInvalidOption},
 		"brace prefix": {st, outbound.WithPrefix("a{b}"), core.ErrInvalidOption},

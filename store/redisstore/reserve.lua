@@ -13,8 +13,10 @@
 -- Recording inserts n copies of the slot in order on every lane and drops
 -- the events that left the window; the TTL covers the newest event's stay
 -- in the window. Nothing is written otherwise.
--- Healing: a lane whose value cannot be a log (window.lua's rules) is read
--- as absent and, when the slot is recorded, rewritten.
+-- Healing: a lane whose value cannot be a log (an entry that is not an
+-- integer, beyond 2^53, more than 2^51 µs ahead, or older than the entry
+-- after it; another type) is read as absent and, when the slot is
+-- recorded, rewritten.
 local n, from, within = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 if not now then
@@ -23,7 +25,8 @@ if not now then
 end
 -- read returns lane key's live events, oldest first, their raw strings,
 -- and whether the value was unreadable; or LRANGE's error reply when the
--- error is not the key's.
+-- error is not the key's. The list is newest first, so reading stops at
+-- the first event that left the window (the write trims the rest).
 local function read(key, p)
   local raw = redis.pcall("LRANGE", key, 0, -1)
   if raw.err then
@@ -32,18 +35,16 @@ local function read(key, p)
     end
     return raw, nil, nil
   end
-  local count = 0
+  local count, prev = 0, nil
   for j = 1, #raw do
-    if not string.find(raw[j], "^%-?%d+$") then
-      return {}, {}, true
-    end
     local t = tonumber(raw[j])
-    if t <= -2 ^ 53 or t >= 2 ^ 53 or t > now + 2 ^ 51 or (j > 1 and t > tonumber(raw[j - 1])) then
+    if not t or t ~= math.floor(t) or t <= -2 ^ 53 or t >= 2 ^ 53 or t > now + 2 ^ 51 or (prev and t > prev) then
       return {}, {}, true
     end
-    if t + p > now and count == j - 1 then
-      count = j
+    if t + p <= now then
+      break -- this and every older event left the window
     end
+    prev, count = t, j
   end
   local times, strs = {}, {}
   for j = count, 1, -1 do
