@@ -179,6 +179,7 @@ func broadcastChild(t *testing.T) {
 		share = append(share, int64(2_000_000+p))
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	defer tr.CloseIdleConnections()
 	sum, err := th.Broadcast(context.Background(), outbound.Broadcast{
 		Token: token, Server: os.Getenv("FLOODGATE_BCAST_API"), Client: &http.Client{Transport: tr, Timeout: 2 * time.Minute},
 		Chats: slices.Values(share), Resume: resume,

@@ -1,6 +1,7 @@
 package outbound_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,4 +235,54 @@ func TestChatless429(t *testing.T) {
 	if n := len(api.CallsTo("sendMessage")); n != 10 {
 		t.Errorf("%d sends delivered, want 10", n)
 	}
+}
+
+// toggleStore is a store that can be switched off, like a Redis that goes
+// away and comes back.
+type toggleStore struct {
+	core.Store
+	down atomic.Bool
+}
+
+func (s *toggleStore) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	if s.down.Load() {
+		return core.Result{}, testutil.ErrStoreDown
+	}
+	return s.Store.Reserve(ctx, lanes, n, from, within)
+}
+
+// TestOutageEdges: at both edges of an outage, an instance never exceeds a
+// chat lane. Its slot from the store is recorded in its fallback, so the
+// first send on the fallback waits for it; a slot it took on the fallback
+// holds when the store is back, although the store never saw it.
+func TestOutageEdges(t *testing.T) {
+	t.Parallel()
+	clk := outbound.NewFakeClock(time.Now())
+	remote := memorystore.New(memorystore.WithClock(clk.Now))
+	fallback := memorystore.New(memorystore.WithClock(clk.Now))
+	t.Cleanup(func() { _, _ = remote.Close(), fallback.Close() })
+	st := &toggleStore{Store: remote}
+	rs, err := core.Resilient(st, core.Resilience{Fallback: fallback, BreakerThreshold: 1, Logger: discard(), Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lanes := []core.Lane{{Key: "x:{bot:1}:out:global", Limit: core.Window(30, time.Second)},
+		{Key: "x:{bot:1}:out:chat:7", Limit: core.Window(1, time.Second)}}
+	ctx := context.Background()
+	reserve := func(step string, wantAfter time.Duration, wantSource core.Source) {
+		t.Helper()
+		res, err := rs.Reserve(ctx, lanes, 1, 0, time.Minute)
+		if err != nil || !res.Allowed || res.RetryAfter != wantAfter || res.Source != wantSource {
+			t.Fatalf("%s: %+v %v, want a slot in %v from %v", step, res, err, wantAfter, wantSource)
+		}
+	}
+	reserve("store up", 0, core.SourceStore)
+	clk.Advance(100 * time.Millisecond)
+	st.down.Store(true)
+	reserve("store down: the fallback knows the store's slot", 900*time.Millisecond, core.SourceFallback)
+	clk.Advance(2 * time.Second) // past the fallback's slot
+	reserve("still down", 0, core.SourceFallback)
+	st.down.Store(false)
+	clk.Advance(500 * time.Millisecond) // the breaker probes again
+	reserve("store back: the slot taken during the outage holds", 500*time.Millisecond, core.SourceStore)
 }

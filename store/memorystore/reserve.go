@@ -13,27 +13,7 @@ import (
 // store holds WithMaxKeys keys denies the call (see full), and a call that
 // records nothing leaves no entry behind for a lane that was new.
 func (s *Store) Reserve(_ context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
-	keys := make([]string, len(lanes))
-	for i, ln := range lanes {
-		keys[i] = ln.Key
-	}
-	entries, i, err := s.lockWindows(keys)
-	if err != nil {
-		return full(lanes[i].Limit), nil
-	}
-	logs := make([][]int64, len(lanes))
-	for i, e := range entries {
-		logs[i] = e.times
-	}
-	res := decide.Reserve(lanes, logs, s.now(), n, from, within)
-	if res.Allowed {
-		for i, e := range entries {
-			e.keep(logs[i], lanes[i].Limit)
-		}
-	}
-	unlockWindows(entries)
-	if !res.Allowed {
-		s.dropEmpty(keys, entries)
-	}
-	return res, nil
+	return s.onLanes(lanes, func(logs [][]int64, now int64) core.Result {
+		return decide.Reserve(lanes, logs, now, n, from, within)
+	}), nil
 }

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	_ "embed"
-	"fmt"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -37,12 +36,5 @@ func (s *Store) Reserve(ctx context.Context, lanes []core.Lane, n int, from, wit
 	for _, ln := range lanes {
 		r.arg(ln.Limit.Rate, ln.Limit.Period.Microseconds())
 	}
-	v, err := s.eval(ctx, r, 5)
-	if err != nil {
-		return core.Result{}, err
-	}
-	if v[4] < 1 || int(v[4]) > len(lanes) {
-		return core.Result{}, storeErr(ctx, "eval", fmt.Errorf("%w %v", errBadReply, v))
-	}
-	return decision(v, lanes[v[4]-1].Limit), nil
+	return s.evalLanes(ctx, r, lanes)
 }

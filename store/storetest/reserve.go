@@ -18,27 +18,15 @@ var reserveCases = []suiteCase{
 		why: "a send asks once and gets its slot: later sends must queue behind earlier ones, and a slot beyond " +
 			"the caller's budget must record nothing, or a refused send would hold a slot it never uses",
 		run: func(t *testing.T, s *suiteRun) {
-			global := core.Lane{Key: s.laneKey("global"), Limit: core.Window(2, time.Second)}
-			chat := func(id string) core.Lane { return core.Lane{Key: s.laneKey("chat:" + id), Limit: onePerSecond} }
+			global, chat := s.reserveLanes()
 			for i, w := range []time.Duration{0, 0, time.Second, time.Second, 2 * time.Second, 2 * time.Second} {
-				got := s.reserve(t, 1, 0, time.Minute, global, chat(fmt.Sprint(i)))
-				if !got.Allowed || got.RetryAfter != w {
-					t.Fatalf("send %d: %+v, want a slot in %v", i, got, w)
-				}
+				expectSlot(t, fmt.Sprintf("send %d", i), s.reserve(t, 1, 0, time.Minute, global, chat(fmt.Sprint(i))), true, w)
 			}
-			got := s.reserve(t, 1, 0, 2*time.Second, global, chat("late"))
-			if got.Allowed || got.RetryAfter != 3*time.Second {
-				t.Fatalf("beyond the budget: %+v, want refused with the slot 3s ahead", got)
-			}
-			got = s.reserve(t, 1, 0, -1, global, chat("look"))
-			if got.Allowed || got.RetryAfter != 3*time.Second {
-				t.Fatalf("look only: %+v, want not recorded, 3s", got)
-			}
+			expectSlot(t, "beyond the budget", s.reserve(t, 1, 0, 2*time.Second, global, chat("late")), false, 3*time.Second)
+			expectSlot(t, "look only", s.reserve(t, 1, 0, -1, global, chat("look")), false, 3*time.Second)
 			s.clock.Advance(1500 * time.Millisecond)
-			got = s.reserve(t, 1, 0, time.Minute, global, chat("x"))
-			if !got.Allowed || got.RetryAfter != 1500*time.Millisecond {
-				t.Fatalf("1.5s later: %+v, want the refused send's slot, 1.5s ahead", got)
-			}
+			expectSlot(t, "1.5s later, the refused send's slot", s.reserve(t, 1, 0, time.Minute, global, chat("x")),
+				true, 1500*time.Millisecond)
 		},
 	},
 	{
@@ -46,22 +34,17 @@ var reserveCases = []suiteCase{
 		why: "a busy chat's late slot must not hold up other chats: a slot may fall between two recorded ones " +
 			"when every window around it has room, and only then",
 		run: func(t *testing.T, s *suiteRun) {
-			global := core.Lane{Key: s.laneKey("global"), Limit: core.Window(2, time.Second)}
-			chat := func(id string) core.Lane { return core.Lane{Key: s.laneKey("chat:" + id), Limit: onePerSecond} }
+			global, chat := s.reserveLanes()
 			steps := []struct {
 				chat string
 				want time.Duration
 			}{{"a", 0}, {"a", time.Second}, {"b", 0}, {"c", time.Second}, {"d", 2 * time.Second}, {"a", 2 * time.Second}}
 			for i, st := range steps {
-				got := s.reserve(t, 1, 0, time.Minute, global, chat(st.chat))
-				if !got.Allowed || got.RetryAfter != st.want {
-					t.Fatalf("step %d (chat %s): %+v, want a slot in %v", i, st.chat, got, st.want)
-				}
+				expectSlot(t, fmt.Sprintf("step %d (chat %s)", i, st.chat),
+					s.reserve(t, 1, 0, time.Minute, global, chat(st.chat)), true, st.want)
 			}
-			got := s.reserve(t, 1, 500*time.Millisecond, time.Minute, global, chat("e"))
-			if !got.Allowed || got.RetryAfter != 3*time.Second {
-				t.Fatalf("from 0.5s: %+v, want 3s (every window from 0.5s to 3s is full)", got)
-			}
+			expectSlot(t, "from 0.5s (every window from 0.5s to 3s is full)",
+				s.reserve(t, 1, 500*time.Millisecond, time.Minute, global, chat("e")), true, 3*time.Second)
 		},
 	},
 	{
@@ -130,6 +113,22 @@ var reserveCases = []suiteCase{
 			}
 		},
 	},
+}
+
+// reserveLanes returns a global lane of 2 per second and the lane of a
+// chat, 1 per second, sharing the case's hash tag.
+func (s *suiteRun) reserveLanes() (core.Lane, func(id string) core.Lane) {
+	return core.Lane{Key: s.laneKey("global"), Limit: core.Window(2, time.Second)},
+		func(id string) core.Lane { return core.Lane{Key: s.laneKey("chat:" + id), Limit: onePerSecond} }
+}
+
+// expectSlot fails the test unless got recorded (or not) a slot wait from
+// now.
+func expectSlot(t *testing.T, step string, got core.Result, recorded bool, wait time.Duration) {
+	t.Helper()
+	if got.Allowed != recorded || got.RetryAfter != wait {
+		t.Fatalf("%s: %+v, want recorded=%v with the slot %v ahead", step, got, recorded, wait)
+	}
 }
 
 // reserve calls Reserve through the model and fails the test on an error.
