@@ -100,6 +100,11 @@ func (s *mapStore) TakeAll(context.Context, []core.Lane, int) (core.Result, erro
 	return core.Result{}, errors.New("mapStore: no lanes")
 }
 
+// Reserve is not used by the Limiter; mapStore keeps no windows.
+func (s *mapStore) Reserve(context.Context, []core.Lane, int, time.Duration, time.Duration) (core.Result, error) {
+	return core.Result{}, errors.New("mapStore: no lanes")
+}
+
 // clock returns the store's clock as a time, for a Resilient's deny cache.
 func (s *mapStore) clock() time.Time {
 	s.mu.Lock()

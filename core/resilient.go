@@ -81,7 +81,7 @@ const (
 )
 
 // Resilient wraps store, typically Redis, so that its failures never reach
-// the bot: every call (Take, Peek, TakeAll, Reset, Block) runs under one
+// the bot: every call (Take, Peek, TakeAll, Reserve, Reset, Block) runs under one
 // timeout and one circuit breaker, and a decision the store cannot make is
 // made by the failure policy instead, with Result.Source saying so:
 //
@@ -110,7 +110,7 @@ const (
 // memory back once their waits end.
 //
 // Reset and Block apply to the Fallback too (so a block holds through an
-// outage) and return the store's error, if any. Take, Peek and TakeAll
+// outage) and return the store's error, if any. Take, Peek, TakeAll and Reserve
 // return only the caller's ctx.Err(). Errors wrap ErrInvalidOption for a
 // nil store, an unknown policy, a negative duration or threshold, or
 // FailLocal without a Fallback.
@@ -224,6 +224,39 @@ func (s *resilient) TakeAll(ctx context.Context, lanes []Lane, n int) (Result, e
 		return res, nil
 	}
 	return s.decide(ctx, lanes[0].Limit, func(fb Store) (Result, error) { return fb.TakeAll(ctx, lanes, n) })
+}
+
+// Reserve goes to the store like every call, with one addition under
+// FailLocal: the Fallback keeps the slots this instance was given, so that
+// at an outage's edges this instance never exceeds a lane. Before the
+// store is asked, the slot starts no earlier than the Fallback allows
+// (slots it took while the store was out); a slot the store gives is
+// recorded on the Fallback too, and waited for later if the Fallback
+// needs it later.
+func (s *resilient) Reserve(ctx context.Context, lanes []Lane, n int, from, within time.Duration) (Result, error) {
+	fb := s.cfg.Fallback
+	if fb != nil {
+		if own, err := fb.Reserve(ctx, lanes, n, from, -1); err == nil {
+			from = max(from, own.RetryAfter)
+		}
+	}
+	var res Result
+	callerErr, fault := s.call(ctx, func(ctx context.Context) (err error) {
+		res, err = s.store.Reserve(ctx, lanes, n, from, within)
+		return err
+	})
+	switch {
+	case callerErr != nil:
+		return Result{}, callerErr
+	case fault == nil:
+		if fb != nil && res.Allowed {
+			if own, err := fb.Reserve(ctx, lanes, n, res.RetryAfter, within); err == nil && own.Allowed {
+				res.RetryAfter = max(res.RetryAfter, own.RetryAfter)
+			}
+		}
+		return res, nil
+	}
+	return s.decide(ctx, lanes[0].Limit, func(fb Store) (Result, error) { return fb.Reserve(ctx, lanes, n, from, within) })
 }
 
 func (s *resilient) Reset(ctx context.Context, key string) error {

@@ -33,6 +33,11 @@ import (
 //   - TakeAll: decide cost n on every lane with decide.Lanes and record it
 //     on all of them, or on none (all or nothing), atomically. The Result
 //     is the binding lane's.
+//   - Reserve: read every lane's log, compute decide.Reserve, and, when it
+//     records the slot, write every lane's new log, atomically; the logs
+//     may then hold events ahead of now and more than Rate of them, which
+//     TakeAll, Peek and Block must keep counting (decide.Window and
+//     decide.BlockWindow do).
 //
 // Concurrent calls on one key are linearizable: 64 goroutines racing on a
 // frozen clock admit exactly Burst events. Every write sets a time to
@@ -50,11 +55,12 @@ import (
 // the store itself failed.
 //
 // The caller has validated every limit, checked 1 ≤ n ≤ Burst (Rate for
-// lanes), 0 < d ≤ MaxBlock, that lanes are SlidingWindow Limits on
-// distinct keys, and that ctx is not done. Keys are at most a few hundred
-// bytes of printable ASCII and may carry a Redis Cluster hash tag ("{...}");
-// the keys of one TakeAll share one. Methods honour ctx where they do I/O,
-// return errors prefixed with the package name and wrapped with %w, and
+// lanes), 0 < d ≤ MaxBlock, 0 ≤ from ≤ MaxBlock and within ≤ MaxBlock,
+// that lanes are SlidingWindow Limits on distinct keys, and that ctx is
+// not done. Keys are at most a few hundred bytes of printable ASCII and
+// may carry a Redis Cluster hash tag ("{...}"); the keys of one TakeAll or
+// Reserve share one. Methods honour ctx where they do I/O, return errors
+// prefixed with the package name and wrapped with %w, and
 // are safe for concurrent use.
 //
 // Package store/storetest checks all of this: run storetest.Run against
@@ -76,6 +82,15 @@ type Store interface {
 	// when admitted, the lane with the fewest Remaining (the first on a
 	// tie).
 	TakeAll(ctx context.Context, lanes []Lane, n int) (Result, error)
+	// Reserve finds the earliest instant, from now+from on, at which every
+	// lane admits cost n, counting the slots already reserved ahead, and
+	// records it on every lane when it lies at most within from now; it
+	// records nothing otherwise. The Result's RetryAfter is the wait until
+	// that instant, Allowed that it was recorded (the caller then sends at
+	// that instant, asking nothing more). A within below from only looks.
+	// Slots are recorded in the order calls reach the store: a later call
+	// never takes an instant an earlier one was given.
+	Reserve(ctx context.Context, lanes []Lane, n int, from, within time.Duration) (Result, error)
 }
 
 // Lane is one limit a TakeAll must satisfy: a full store key and its

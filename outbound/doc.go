@@ -21,8 +21,8 @@
 //
 // A throttled request (send* but sendChatAction, copy*, forward*,
 // editMessage*, stopPoll, stopMessageLiveLocation) must pass the global
-// lane and its chat's lane at once (core.Store.TakeAll over SlidingWindow
-// limits: at most N in any period). allow_paid_broadcast=true swaps the
+// lane and its chat's lane at once (SlidingWindow limits: at most N in any
+// period). allow_paid_broadcast=true swaps the
 // global lane for the paid lane. chat_id > 0 is a private chat, < 0 or
 // @username a group or channel. Other methods (getUpdates, getMe,
 // answerCallbackQuery, ...) are never delayed. Keys:
@@ -38,19 +38,30 @@
 //
 // # Waits, 429s and errors
 //
-// A request waits at most WithMaxWait (and its context's deadline) in
-// total; a wait that would end later fails at once with an error wrapping
-// ErrWaitTooLong, unsent. A 429 pauses the request's chat lane (or its
-// global lane when it names no chat) for retry_after through the store,
-// then the request is sent again, up to WithRetries times, if its body can
-// be replayed. Only 429s and failed dials are retried. Telegram's
-// 429 answer reaches the caller when it is not retried.
+// A request asks the store once for its slot (core.Store.Reserve: the
+// earliest instant every lane admits it, recorded at once, so requests are
+// served first come, first served across instances) and waits for it
+// locally. It waits at most WithMaxWait (and its context's deadline) in
+// total; a slot beyond that fails at once with an error wrapping
+// ErrWaitTooLong, unsent. A 429 pauses the request's chat lane for
+// retry_after through the store, then the request is sent again, up to
+// WithRetries times, if its body can be replayed; a 429 on a request that
+// names no chat pauses the global lane for at most a second, so no 429
+// freezes the whole bot. Only 429s and failed dials are retried.
+// Telegram's 429 answer reaches the caller when it is not retried.
+//
+// # Broadcasts
+//
+// Throttle.Broadcast sends one message to many chats: progress per
+// recipient, 403s counted as Blocked, migrate_to_chat_id followed, a
+// Cursor to persist and resume from, and a Summary.
 //
 // # Concurrency and failure
 //
 // A Throttle is safe for concurrent use. Store failures are the store's to
 // handle: over a core.Resilient store (store.Open wraps Redis in one) its
 // failure policy decides the lanes (FailLocal: each instance paces alone
-// until the store is back). See docs/outbound.md for the design and its
+// until the store is back, starting from the slots it was given;
+// FailClosed: throttled requests are refused at once). See docs/outbound.md for the design and its
 // limits.
 package outbound

@@ -1,10 +1,15 @@
 package outbound_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,8 +75,8 @@ func TestStoreDown(t *testing.T) {
 		{core.FailLocal, 1, core.SourceFallback},
 		// Unpaced.
 		{core.FailOpen, 2, core.SourcePolicy},
-		// Throttled requests wait for a store that does not come back,
-		// then are refused.
+		// Throttled requests are refused at once: no waiting on, or
+		// polling, a store that is out.
 		{core.FailClosed, 0, core.SourcePolicy},
 	} {
 		t.Run(c.policy.String(), func(t *testing.T) {
@@ -118,11 +123,11 @@ func TestRetryWaitsWhenPauseNotStored(t *testing.T) {
 	th := newThrottle(t, resilient(t, testutil.FailingStore{}, core.Resilience{Policy: core.FailOpen}), nil, nil)
 	c := client(t, th)
 	api.FailNext("sendMessage", 1, 1)
-	start := time.Now()
+	start := clockOf(th).Now()
 	if s := send(t, c, api, "sendMessage", msg("42")); s != 200 {
 		t.Fatalf("status %d, want 200 after a retry", s)
 	}
-	if el := time.Since(start); el < time.Second {
+	if el := clockOf(th).Now().Sub(start); el < time.Second {
 		t.Fatalf("retried after %v, before retry_after (1 s)", el)
 	}
 	if calls := api.CallsTo("sendMessage"); len(calls) != 2 || !calls[0].RateLimited {
@@ -138,7 +143,8 @@ func TestRedisStops(t *testing.T) {
 	t.Parallel()
 	api := testutil.StartBotAPI(t)
 	rd := testutil.StartRedis(t)
-	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	// One dial attempt, no retries: a dead server fails fast.
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr, DialerRetries: 1, MaxRetries: -1})
 	t.Cleanup(func() { _ = rc.Close() })
 	obs := &decisions{}
 	var log testutil.SyncBuffer
@@ -184,4 +190,99 @@ func TestRedisStops(t *testing.T) {
 	if out := log.String(); !strings.Contains(out, "could not share a 429 pause") {
 		t.Fatalf("the unshared pause was not logged: %s", out)
 	}
+}
+
+// TestChatless429: a 429 with retry_after 86400 on a request that names no
+// chat (an inline message's edit) on instance A. A gets Telegram's 429 at
+// once (a day is past its maximum wait) and the global lane is paused for
+// one second at most; instance B, sharing Redis, keeps sending to other
+// chats: each waits at most that second, never a day.
+func TestChatless429(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t, testutil.WithFloodLimits(floodLimits()))
+	rd := testutil.StartRedis(t)
+	a, b := client(t, redisThrottle(t, rd.Addr, nil)), client(t, redisThrottle(t, rd.Addr, nil))
+	api.SetResult("editMessageText", true)
+	api.FailNext("editMessageText", 1, 86400)
+	start := time.Now()
+	s, err := post(a, api, "editMessageText", url.Values{"inline_message_id": {"AAA"}, "text": {"edited"}})
+	if err != nil || s != http.StatusTooManyRequests {
+		t.Fatalf("the chatless edit: %d %v, want Telegram's 429", s, err)
+	}
+	answered := time.Since(start)
+	var waits []time.Duration
+	for i := range 10 {
+		t0 := time.Now()
+		if s := send(t, b, api, "sendMessage", msg(strconv.Itoa(5000+i))); s != http.StatusOK {
+			t.Fatalf("other chat %d: %d", i, s)
+		}
+		waits = append(waits, time.Since(t0))
+	}
+	total := time.Since(start)
+	t.Logf("chatless 429 (retry_after 86400) answered to its caller after %v; then 10 sends to other chats from "+
+		"another instance waited %v (first) .. %v (last), all 10 done %v after the 429",
+		answered.Round(time.Millisecond), waits[0].Round(time.Millisecond), waits[9].Round(time.Millisecond),
+		total.Round(time.Millisecond))
+	if answered > 5*time.Second {
+		t.Errorf("the 429 reached its caller after %v: a day-long retry_after beyond the maximum wait must return at once", answered)
+	}
+	if slices.Max(waits) > 5*time.Second {
+		t.Errorf("sends to other chats waited up to %v after a chatless 429: the bot froze", slices.Max(waits))
+	}
+	if slices.Max(waits) < 500*time.Millisecond {
+		t.Errorf("sends to other chats waited at most %v: the chatless 429 paused nothing", slices.Max(waits))
+	}
+	if n := len(api.CallsTo("sendMessage")); n != 10 {
+		t.Errorf("%d sends delivered, want 10", n)
+	}
+}
+
+// toggleStore is a store that can be switched off, like a Redis that goes
+// away and comes back.
+type toggleStore struct {
+	core.Store
+	down atomic.Bool
+}
+
+func (s *toggleStore) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	if s.down.Load() {
+		return core.Result{}, testutil.ErrStoreDown
+	}
+	return s.Store.Reserve(ctx, lanes, n, from, within)
+}
+
+// TestOutageEdges: at both edges of an outage, an instance never exceeds a
+// chat lane. Its slot from the store is recorded in its fallback, so the
+// first send on the fallback waits for it; a slot it took on the fallback
+// holds when the store is back, although the store never saw it.
+func TestOutageEdges(t *testing.T) {
+	t.Parallel()
+	clk := outbound.NewFakeClock(time.Now())
+	remote := memorystore.New(memorystore.WithClock(clk.Now))
+	fallback := memorystore.New(memorystore.WithClock(clk.Now))
+	t.Cleanup(func() { _, _ = remote.Close(), fallback.Close() })
+	st := &toggleStore{Store: remote}
+	rs, err := core.Resilient(st, core.Resilience{Fallback: fallback, BreakerThreshold: 1, Logger: discard(), Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lanes := []core.Lane{{Key: "x:{bot:1}:out:global", Limit: core.Window(30, time.Second)},
+		{Key: "x:{bot:1}:out:chat:7", Limit: core.Window(1, time.Second)}}
+	ctx := context.Background()
+	reserve := func(step string, wantAfter time.Duration, wantSource core.Source) {
+		t.Helper()
+		res, err := rs.Reserve(ctx, lanes, 1, 0, time.Minute)
+		if err != nil || !res.Allowed || res.RetryAfter != wantAfter || res.Source != wantSource {
+			t.Fatalf("%s: %+v %v, want a slot in %v from %v", step, res, err, wantAfter, wantSource)
+		}
+	}
+	reserve("store up", 0, core.SourceStore)
+	clk.Advance(100 * time.Millisecond)
+	st.down.Store(true)
+	reserve("store down: the fallback knows the store's slot", 900*time.Millisecond, core.SourceFallback)
+	clk.Advance(2 * time.Second) // past the fallback's slot
+	reserve("still down", 0, core.SourceFallback)
+	st.down.Store(false)
+	clk.Advance(500 * time.Millisecond) // the breaker probes again
+	reserve("store back: the slot taken during the outage holds", 500*time.Millisecond, core.SourceStore)
 }

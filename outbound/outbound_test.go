@@ -88,12 +88,24 @@ func (e *events) waitFor(t testing.TB, k outbound.EventKind) outbound.Event {
 	}
 }
 
-// newThrottle builds a Throttle over st (memory when nil) that logs to log
-// (discarded when nil) and reports to ev (when not nil).
+// clocks maps each Throttle newThrottle built to its fake clock.
+var clocks sync.Map
+
+// clockOf returns the fake clock of a Throttle newThrottle built.
+func clockOf(th *outbound.Throttle) *outbound.FakeClock {
+	c, _ := clocks.Load(th)
+	return c.(*outbound.FakeClock)
+}
+
+// newThrottle builds a Throttle over st (memory on the same clock when
+// nil) that logs to log (discarded when nil) and reports to ev (when not
+// nil). Its waits run on a fake clock that jumps to the end of each wait
+// at once (clockOf): a test must let one request wait at a time.
 func newThrottle(t testing.TB, st core.Store, log io.Writer, ev *events, opts ...outbound.Option) *outbound.Throttle {
 	t.Helper()
+	clk := outbound.NewFakeClock(time.Now())
 	if st == nil {
-		m := memorystore.New()
+		m := memorystore.New(memorystore.WithClock(clk.Now))
 		t.Cleanup(func() { _ = m.Close() })
 		st = m
 	}
@@ -109,6 +121,11 @@ func newThrottle(t testing.TB, st core.Store, log io.Writer, ev *events, opts ..
 	if err != nil {
 		t.Fatal(err)
 	}
+	outbound.UseClock(th, clk)
+	stop := make(chan struct{})
+	clk.Auto(stop)
+	t.Cleanup(func() { close(stop) })
+	clocks.Store(th, clk)
 	return th
 }
 
@@ -149,16 +166,24 @@ func TestPacesEachLane(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	th := newThrottle(t, nil, nil, nil, outbound.WithLimits(outbound.Limits{Private: core.Window(1, 300*time.Millisecond)}))
 	c := client(t, th)
-	start := time.Now()
+	clk := clockOf(th)
+	start := clk.Now()
+	var at []time.Time
 	for range 3 {
 		if s := send(t, c, api, "sendMessage", msg("1")); s != 200 {
 			t.Fatalf("status %d", s)
 		}
+		at = append(at, clk.Now())
 	}
-	if el := time.Since(start); el < 600*time.Millisecond {
-		t.Fatalf("three sends to one private chat took %v, want ≥ 600ms", el)
+	if el, want := clk.Now().Sub(start), 2*(300*time.Millisecond+outbound.DefaultMargin); el != want {
+		t.Fatalf("three sends to one private chat took %v, want %v (the lane's pace and its margin, no more)", el, want)
 	}
-	start = time.Now()
+	for i := 1; i < 3; i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 300*time.Millisecond {
+			t.Fatalf("sends %d and %d to chat 1 went %v apart", i-1, i, gap)
+		}
+	}
+	start = clk.Now()
 	for _, chat := range []string{"2", "3", "-100", "-100"} {
 		send(t, c, api, "sendMessage", msg(chat))
 	}
@@ -166,14 +191,8 @@ func TestPacesEachLane(t *testing.T) {
 		send(t, c, api, "getMe", nil)
 		send(t, c, api, "sendChatAction", url.Values{"chat_id": {"1"}, "action": {"typing"}})
 	}
-	if el := time.Since(start); el > 250*time.Millisecond {
-		t.Fatalf("other chats and unthrottled methods took %v; they must not wait", el)
-	}
-	calls := api.CallsTo("sendMessage")
-	for i := 1; i < 3; i++ {
-		if gap := calls[i].Time.Sub(calls[i-1].Time); gap < 300*time.Millisecond-testutil.DefaultFloodTolerance {
-			t.Fatalf("sends %d and %d to chat 1 arrived %v apart", i-1, i, gap)
-		}
+	if el := clk.Now().Sub(start); el != 0 {
+		t.Fatalf("other chats and unthrottled methods waited %v; they must not wait", el)
 	}
 }
 
@@ -185,13 +204,14 @@ func TestRetries429(t *testing.T) {
 	api := testutil.StartBotAPI(t)
 	var log testutil.SyncBuffer
 	ev := newEvents()
-	c := client(t, newThrottle(t, nil, &log, ev))
+	th := newThrottle(t, nil, &log, ev)
+	c := client(t, th)
 	api.FailNext("sendMessage", 1, 1)
-	start := time.Now()
+	start := clockOf(th).Now()
 	if s := send(t, c, api, "sendMessage", msg("-100777")); s != 200 {
 		t.Fatalf("status %d, want 200 after a retry", s)
 	}
-	if el := time.Since(start); el < time.Second {
+	if el := clockOf(th).Now().Sub(start); el < time.Second {
 		t.Fatalf("retried after %v, before retry_after (1 s)", el)
 	}
 	calls := api.CallsTo("sendMessage")
@@ -239,7 +259,8 @@ func TestNoRetryExceptFor429(t *testing.T) {
 func TestGivesUpPastMaxWait(t *testing.T) {
 	t.Parallel()
 	api := testutil.StartBotAPI(t)
-	c := client(t, newThrottle(t, nil, nil, nil, outbound.WithMaxWait(2*time.Second)))
+	th := newThrottle(t, nil, nil, nil, outbound.WithMaxWait(2*time.Second))
+	c := client(t, th)
 	api.FailNext("sendMessage", 1, 30)
 	resp, err := c.PostForm(api.URL()+"/bot"+token+"/sendMessage", msg("9"))
 	if err != nil {
@@ -250,10 +271,10 @@ func TestGivesUpPastMaxWait(t *testing.T) {
 	if resp.StatusCode != 429 || !strings.Contains(string(body), `"retry_after":30`) {
 		t.Fatalf("got %d %s, want Telegram's 429", resp.StatusCode, body)
 	}
-	start := time.Now()
+	start := clockOf(th).Now()
 	_, err = post(c, api, "sendMessage", msg("9"))
-	if !errors.Is(err, outbound.ErrWaitTooLong) || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("second send: %v after %v, want ErrWaitTooLong at once", err, time.Since(start))
+	if waited := clockOf(th).Now().Sub(start); !errors.Is(err, outbound.ErrWaitTooLong) || waited != 0 {
+		t.Fatalf("second send: %v after %v, want ErrWaitTooLong at once", err, waited)
 	}
 	if n := len(api.CallsTo("sendMessage")); n != 1 {
 		t.Fatalf("%d calls reached the server, want 1", n)
@@ -349,8 +370,9 @@ func TestReadsChatFromEveryBody(t *testing.T) {
 			return r
 		},
 	}
+	clk := clockOf(th)
 	for name, mk := range reqs {
-		start := time.Now()
+		start := clk.Now()
 		for _, chat := range []string{"21", "21"} {
 			resp, err := c.Do(mk(chat))
 			if err != nil {
@@ -361,7 +383,7 @@ func TestReadsChatFromEveryBody(t *testing.T) {
 				t.Fatalf("%s: status %d", name, resp.StatusCode)
 			}
 		}
-		if el := time.Since(start); el < 400*time.Millisecond {
+		if el := clk.Now().Sub(start); el < 400*time.Millisecond {
 			t.Fatalf("%s: two sends to chat 21 took %v: the chat lane was not applied", name, el)
 		}
 	}
@@ -387,6 +409,8 @@ func TestNewRejects(t *testing.T) {
 		"max wait":     {st, outbound.WithMaxWait(-1), core.ErrInvalidOption},
 		"retries":      {st, outbound.WithRetries(-1), core.ErrInvalidOption},
 		"bot id":       {st, outbound.WithBotID(-1), core.ErrInvalidOption},
+		"margin":       {st, outbound.WithMargin(-time.Millisecond), core.ErrInvalidOption},
+		"margin µs":    {st, outbound.WithMargin(time.Nanosecond), core.ErrInvalidOption},
 		"logger":       {st, outbound.WithLogger(nil), core.ErrInvalidOption},
 		"empty prefix": {st, outbound.WithPrefix(""), core.ErrInvalidOption},
 		"brace prefix": {st, outbound.WithPrefix("a{b}"), core.ErrInvalidOption},

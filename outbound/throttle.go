@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -39,7 +40,8 @@ const defaultRetries = 3
 
 // Limits are the lanes a throttled request must pass. Every field must be
 // a SlidingWindow Limit (core.Window); a zero field takes its default.
-// Telegram's Bot FAQ gives the defaults.
+// Telegram's Bot FAQ gives the defaults. The throttle keeps each with its
+// period lengthened by a small margin (WithMargin).
 type Limits struct {
 	// Global caps every throttled request of the bot. Default
 	// core.Window(30, time.Second).
@@ -85,7 +87,40 @@ type Throttle struct {
 	logger   *slog.Logger
 	botID    string
 	events   func(Event)
+	clock    clock
+	// ahead holds one token per request of this instance whose slot the
+	// global lane set and that is still waiting for it: at most cap(ahead)
+	// (the global rate, at least 16), so the slots reserved ahead, which every
+	// Reserve reads, stay few however many goroutines send at once. The
+	// others wait here, in the order they asked (a channel's waiting
+	// senders are served first in, first out).
+	ahead chan struct{}
 }
+
+// clock is the throttle's time: the real clock, or a test's.
+type clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed, and a
+	// function that stops it.
+	After(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) After(d time.Duration) (<-chan time.Time, func() bool) {
+	tm := time.NewTimer(d)
+	return tm.C, tm.Stop
+}
+
+// chatlessPause is the longest pause a 429 on a request that names no chat
+// (editMessageText by inline_message_id, ...) puts on the global (or paid)
+// lane, shared by every chat: Telegram's retry_after there concerns that
+// request's target, and a day-long retry_after must not silence the bot.
+// The request itself still waits out its whole retry_after, within its
+// budget, before it is sent again.
+const chatlessPause = time.Second
 
 type config struct {
 	prefix   string
@@ -96,7 +131,12 @@ type config struct {
 	logger   *slog.Logger
 	botID    int64
 	events   func(Event)
+	margin   time.Duration
 }
+
+// DefaultMargin is the margin (WithMargin) every lane's period gets unless
+// WithMargin says otherwise.
+const DefaultMargin = 25 * time.Millisecond
 
 // Option configures a Throttle in New.
 type Option func(*config)
@@ -123,6 +163,18 @@ func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 // bounds it too, and so does an http.Client's Timeout, which covers the
 // time spent in its Transport.
 func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
+
+// WithMargin lengthens every lane's period by d when the throttle reserves
+// slots (default DefaultMargin, 25 ms): core.Window(30, time.Second) is
+// kept as 30 per 1.025 s. Slots are exact on the store's clock, but a send
+// reaches Telegram a little later, by a delay that varies (a timer, the
+// scheduler, the connection, the network); when one send of a full window
+// is delayed more than the next window's first, Telegram sees both in one
+// window. The margin absorbs such jitter up to d, for 2.4% of the pace at
+// 30 per second. 0 keeps the periods exact. Negative, or not a whole
+// number of microseconds, is an error. Every instance sharing the lanes
+// must use the same margin, as the same limits.
+func WithMargin(d time.Duration) Option { return func(c *config) { c.margin = d } }
 
 // WithRetries sets how many times a request is sent again (default 3)
 // after Telegram answered 429, or after a connection error that proves the
@@ -217,7 +269,7 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 		return nil, fmt.Errorf("outbound: %w: store is nil", core.ErrInvalidOption)
 	}
 	c := config{prefix: core.DefaultPrefix, limits: defaultLimits(), maxWait: DefaultMaxWait, retries: defaultRetries,
-		logger: slog.Default()}
+		logger: slog.Default(), margin: DefaultMargin}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("outbound: %w: nil Option", core.ErrInvalidOption)
@@ -241,6 +293,15 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 			return nil, fmt.Errorf("outbound: %s lane: %w: %v is not a SlidingWindow limit (use core.Window)",
 				f.name, core.ErrInvalidLimit, *f.l)
 		}
+		if c.margin < 0 || c.margin%time.Microsecond != 0 {
+			return nil, fmt.Errorf("outbound: %w: margin must be a whole number of microseconds ≥ 0, got %v",
+				core.ErrInvalidOption, c.margin)
+		}
+		kept := core.Window(f.l.Rate, f.l.Period+c.margin)
+		if err := kept.Validate(); err != nil {
+			return nil, fmt.Errorf("outbound: %s lane with a margin of %v: %w", f.name, c.margin, err)
+		}
+		*f.l = kept
 	}
 	switch {
 	case c.maxWait < 0:
@@ -256,7 +317,8 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 		return nil, fmt.Errorf("outbound: %w", err)
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
-		retries: c.retries, logger: c.logger, events: c.events}
+		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{},
+		ahead: make(chan struct{}, max(c.limits.Global.Rate, 16))}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -317,10 +379,17 @@ type Reply struct {
 // Telegram never acts on an incomplete body. A request without a body is
 // admitted before send.
 //
-// On a 429 the throttle pauses the request's chat lane (or, for a request
-// without a chat, the global or paid lane) for retry_after on every
-// instance, and sends again, up to the retry count and within the maximum
-// wait; other chats are not paused. A 429 on a method that is not
+// A throttled request asks the store once (core.Store.Reserve) for the
+// earliest instant every lane admits it; that slot is recorded at once, so
+// requests are admitted first come, first served, and the request then
+// waits for it here without asking again.
+//
+// On a 429 the throttle pauses the request's chat lane for retry_after on
+// every instance, and sends again, up to the retry count and within the
+// maximum wait; other chats are not paused. A request without a chat
+// pauses the global (or paid) lane for at most a second, whatever its
+// retry_after: the request itself waits out retry_after before its retry,
+// or, when that exceeds its budget, returns the 429 at once. A 429 on a method that is not
 // throttled is waited out and retried the same way, pausing nothing.
 func (t *Throttle) Do(ctx context.Context, c Call, send func(ctx context.Context, body io.Reader) (Reply, error)) error {
 	u, err := url.Parse(c.URL)
@@ -340,7 +409,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		_, err := send(ctx, body)
 		return err
 	}
-	r := &run{t: t, ctx: ctx, method: ep.method, bot: ep.bot, deadline: time.Now().Add(t.maxWait)}
+	r := &run{t: t, ctx: ctx, method: ep.method, bot: ep.bot, deadline: t.clock.Now().Add(t.maxWait)}
 	if t.botID != "" {
 		r.bot = t.botID
 	}
@@ -382,6 +451,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		var lanes []core.Lane
 		var g *gate
 		if throttled {
+			// Queue before the connection is made, so that a goroutine per
+			// recipient does not hold a connection per recipient open.
+			if err := r.queue(); err != nil {
+				return err
+			}
 			if rd != nil {
 				// Admit at the body's end (see gate). decide runs on the
 				// goroutine that reads the body; the gate orders its writes
@@ -411,10 +485,13 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		if g != nil {
 			_ = g.Close()
 			var admitErr error
-			if lanes, admitErr = g.wait(); admitErr != nil {
+			lanes, admitErr = g.wait()
+			r.dequeue()
+			if admitErr != nil {
 				return admitErr
 			}
 		}
+		r.dequeue()
 		if err != nil {
 			if canRetry && ctx.Err() == nil && notSent(err) {
 				delay := min(100*time.Millisecond<<attempt, 2*time.Second)
@@ -461,6 +538,7 @@ type run struct {
 	bot      string
 	chat     string
 	deadline time.Time
+	queued   atomic.Bool // holds a token of t.ahead
 }
 
 // lanes returns the request's lanes: global (or paid) first, then its
@@ -481,36 +559,102 @@ func (r *run) lanes(p params) []core.Lane {
 	return lanes
 }
 
-// admit waits until every lane admits the request, within its budget.
+// admit asks the store once for the request's slot on every lane, the
+// earliest instant they all admit it (core.Store.Reserve: recorded at once,
+// so later requests queue behind it), and waits until then. A slot beyond
+// the budget records nothing and fails at once with ErrWaitTooLong; so
+// does a store the failure policy refuses (FailClosed), without polling.
+// A request whose wait ends early (its context, or the body's reader gave
+// up) does not give its slot back: the slot goes unused, which slows the
+// lane by one send and never lets it exceed its limit.
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
-	start, slept := time.Now(), false
+	defer r.dequeue()
 	for {
-		res, err := r.t.takeAll(r.ctx, lanes)
+		now := r.t.clock.Now()
+		within := min(r.deadline.Sub(now), core.MaxBlock)
+		if dl, ok := r.ctx.Deadline(); ok {
+			within = min(within, dl.Sub(now))
+		}
+		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
 		}
 		if res.Allowed {
-			if slept {
-				r.event(Event{Kind: Waited, Wait: time.Since(start)})
+			if res.RetryAfter <= 0 {
+				return nil
 			}
+			if len(lanes) > 1 && res.Limit == lanes[len(lanes)-1].Limit && res.Limit != lanes[0].Limit {
+				// A busy chat set the slot: it adds one slot to the global
+				// lane, not a run of them, and must not hold others up.
+				r.dequeue()
+			}
+			if err := r.wait(res.RetryAfter, closed); err != nil {
+				return err
+			}
+			r.event(Event{Kind: Waited, Wait: res.RetryAfter})
 			return nil
 		}
-		slept = true
+		if res.Source == core.SourcePolicy {
+			err := fmt.Errorf("outbound: %s to chat %q: %w: the store is out and its failure policy refuses sends",
+				r.method, r.chat, ErrWaitTooLong)
+			r.event(Event{Kind: Refused, Err: err})
+			return err
+		}
+		// Not recorded: the slot lies beyond the budget, or the store
+		// refused for its own reason (an in-process store at its key cap)
+		// and says when to ask again.
 		if err := r.sleep(max(res.RetryAfter, time.Millisecond), closed); err != nil {
 			return err
 		}
 	}
 }
 
-// takeAll asks the store for one slot on every lane and tells the
-// observer.
-func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result, error) {
+// queue waits, in the order requests asked, until fewer than cap(ahead)
+// requests of this instance wait for their slot, or the budget ends.
+func (r *run) queue() error {
+	select {
+	case r.t.ahead <- struct{}{}:
+		r.queued.Store(true)
+		return nil
+	default:
+	}
+	budget := r.deadline.Sub(r.t.clock.Now())
+	if dl, ok := r.ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(r.t.clock.Now()))
+	}
+	c, stop := r.t.clock.After(budget)
+	defer stop()
+	select {
+	case r.t.ahead <- struct{}{}:
+		r.queued.Store(true)
+		return nil
+	case <-c:
+		err := fmt.Errorf("outbound: %s to chat %q: %w: %d requests of this instance queued ahead of it for the whole maximum wait of %v",
+			r.method, r.chat, ErrWaitTooLong, cap(r.t.ahead), r.t.maxWait)
+		r.event(Event{Kind: Refused, Err: err})
+		return err
+	case <-r.ctx.Done():
+		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
+		return r.ctx.Err()
+	}
+}
+
+// dequeue gives back the request's place in the queue, once: when its
+// wait for its slot ends, or when it ends without one.
+func (r *run) dequeue() {
+	if r.queued.CompareAndSwap(true, false) {
+		<-r.t.ahead
+	}
+}
+
+// reserve asks the store for a slot on every lane and tells the observer.
+func (t *Throttle) reserve(ctx context.Context, lanes []core.Lane, within time.Duration) (core.Result, error) {
 	if t.observer == nil {
-		return t.store.TakeAll(ctx, lanes, 1)
+		return t.store.Reserve(ctx, lanes, 1, 0, within)
 	}
 	start := time.Now()
-	res, err := t.store.TakeAll(ctx, lanes, 1)
+	res, err := t.store.Reserve(ctx, lanes, 1, 0, within)
 	if err == nil {
 		t.observer.Decision(core.DecisionEvent{Prefix: t.prefix, Rule: observerRule, Allowed: res.Allowed, Source: res.Source,
 			Latency: time.Since(start)})
@@ -521,7 +665,7 @@ func (t *Throttle) takeAll(ctx context.Context, lanes []core.Lane) (core.Result,
 // fits reports, as an error wrapping ErrWaitTooLong, whether waiting d
 // would end past the maximum wait or the context's deadline.
 func (r *run) fits(d time.Duration) error {
-	end := time.Now().Add(d)
+	end := r.t.clock.Now().Add(d)
 	if end.After(r.deadline) {
 		return fmt.Errorf("outbound: %s to chat %q: %w: needs %v, beyond the maximum wait of %v",
 			r.method, r.chat, ErrWaitTooLong, d.Round(time.Millisecond), r.t.maxWait)
@@ -539,10 +683,16 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 		r.event(Event{Kind: Refused, Wait: d, Err: err})
 		return err
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
+	return r.wait(d, closed)
+}
+
+// wait waits d on the throttle's clock, unless the context ends or the
+// gate closes first.
+func (r *run) wait(d time.Duration, closed <-chan struct{}) error {
+	c, stop := r.t.clock.After(d)
+	defer stop()
 	select {
-	case <-tm.C:
+	case <-c:
 		return nil
 	case <-r.ctx.Done():
 		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
@@ -557,6 +707,9 @@ func (r *run) sleep(d time.Duration, closed <-chan struct{}) error {
 // The caller keeps d within (0, core.MaxBlock], as Store.Block requires.
 func (r *run) pause(lanes []core.Lane, d time.Duration) {
 	ln := lanes[len(lanes)-1]
+	if len(lanes) == 1 { // no chat: a short pause for every chat (see chatlessPause)
+		d = min(d, chatlessPause)
+	}
 	// Record the pause even if the caller gives up now: other requests
 	// and instances need it. A Resilient store bounds the call by its
 	// timeout.

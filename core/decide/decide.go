@@ -132,24 +132,150 @@ func ValidTimes(times []int64, now int64) bool {
 }
 
 // BlockWindow returns the log that makes a SlidingWindow key admit nothing
-// for d from now, given its current log (oldest first): every one of the
-// Rate slots holds at least now+d−Period, and slots already blocked for
-// longer keep their time, so a block never shortens an earlier one. The
-// whole window is free again when the block ends. The key's time to live
-// must be at least the returned ttl.
+// for d from now, given its current log (oldest first): Rate events at
+// now+d−Period, followed by the events recorded after that instant, which
+// keep their time (slots reserved ahead are sends already promised), so a
+// block never shortens an earlier one. An instant holding Rate events is a
+// barrier to Reserve: no slot is placed before it. The whole window is
+// free again when the block ends, unless later events hold it. The key's
+// time to live must be at least the returned ttl.
 func BlockWindow(l core.Limit, times []int64, now int64, d time.Duration) (log []int64, ttl time.Duration) {
 	p := l.Period.Microseconds()
 	floor := now + d.Microseconds() - p
-	log = make([]int64, l.Rate)
-	// Align the newest events with the newest slots.
-	off := l.Rate - len(times)
+	log = make([]int64, l.Rate, l.Rate+len(times))
 	for i := range log {
 		log[i] = floor
-		if j := i - off; j >= 0 && times[j] > floor {
-			log[i] = times[j]
+	}
+	for _, t := range times {
+		if t > floor {
+			log = append(log, t)
 		}
 	}
-	return log, micros(max(log[l.Rate-1]+p-now, 0))
+	return log, micros(max(log[len(log)-1]+p-now, 0))
+}
+
+// Reserve finds the earliest instant at, no earlier than now+from, at
+// which every lane admits cost n, counting the events each lane has
+// recorded, past and ahead of now, and records n events at that instant
+// on every lane when at−now ≤ within; otherwise it records nothing. This
+// is the distributed analogue of x/time/rate's Reserve: the caller waits
+// until at and sends, and later callers queue behind it without asking
+// again.
+//
+// logs[i] is lane i's current log (oldest first; it may hold more than
+// Rate events once slots are recorded ahead). Events that left the window
+// by now are dropped, and when the slot is recorded Reserve replaces
+// logs[i] with the log to store: n copies of at inserted in order. The
+// key's time to live must cover its newest event's stay in the window
+// (ResetAfter for the binding lane; each lane's own newest event + Period
+// in general).
+//
+// No slot precedes an instant that holds Rate events on a lane (a Block's
+// mark, see BlockWindow).
+//
+// The Result says: Allowed, that the slot was recorded; RetryAfter, at−now
+// (when denied, how far the earliest slot lies, beyond within); Remaining,
+// how many more unit events the binding lane's window ending at at admits;
+// ResetAfter, when the binding lane's newest event leaves its window. The
+// binding lane is the one that set at last (the first lane when none
+// delayed it).
+//
+// A slot never lets a lane admit more than Rate events in any window of
+// Period, ahead of now or not; slots may be recorded between two already
+// recorded (a busy chat's late slot does not hold up other chats).
+func Reserve(lanes []core.Lane, logs [][]int64, now int64, n int, from, within time.Duration) core.Result {
+	live := make([][]int64, len(lanes))
+	for i, ln := range lanes {
+		p := ln.Limit.Period.Microseconds()
+		gone := 0
+		for gone < len(logs[i]) && logs[i][gone]+p <= now {
+			gone++
+		}
+		live[i] = logs[i][gone:]
+	}
+	at, bind := now+max(from.Microseconds(), 0), 0
+	for i, ln := range lanes {
+		if b := barrier(ln.Limit, live[i]); b > at {
+			at, bind = b, i
+		}
+	}
+	for moved := true; moved; {
+		moved = false
+		for i, ln := range lanes {
+			if t := earliest(ln.Limit, live[i], at, n); t > at {
+				at, bind, moved = t, i, true
+			}
+		}
+	}
+	l := lanes[bind].Limit
+	res := core.Result{Limit: l, RetryAfter: micros(at - now)}
+	p := l.Period.Microseconds()
+	inWindow := n
+	for _, t := range live[bind] {
+		if t > at-p && t <= at {
+			inWindow++
+		}
+	}
+	res.Remaining = max(l.Rate-inWindow, 0)
+	newest := at
+	if k := len(live[bind]); k > 0 {
+		newest = max(newest, live[bind][k-1])
+	}
+	res.ResetAfter = micros(newest + p - now)
+	if micros(at-now) > within {
+		return res
+	}
+	res.Allowed = true
+	for i := range lanes {
+		logs[i] = insertAt(live[i], at, n)
+	}
+	return res
+}
+
+// earliest returns the earliest instant from t on at which n more events
+// fit l, given the lane's live log (oldest first). Inserting at t fails
+// exactly when some k = Rate−n+1 consecutive events times[i..i+k−1] fit
+// with t in one window: times[i+k−1]−Period < t < times[i]+Period. Both
+// bounds grow with i, so one pass finds the first gap.
+func earliest(l core.Limit, times []int64, t int64, n int) int64 {
+	p, k := l.Period.Microseconds(), l.Rate-n+1
+	for i := 0; i+k-1 < len(times); i++ {
+		lo, hi := times[i+k-1]-p, times[i]+p
+		if lo >= t {
+			break
+		}
+		if t < hi {
+			t = hi
+		}
+	}
+	return t
+}
+
+// barrier returns the newest instant of the log (oldest first) that holds
+// Rate events or more, 0 when none does: what Block leaves, and what no
+// slot may precede (a slot before it would fall inside the block).
+func barrier(l core.Limit, times []int64) int64 {
+	for j := len(times) - 1; j >= l.Rate-1; j-- {
+		if times[j] == times[j-l.Rate+1] {
+			return times[j]
+		}
+	}
+	return 0
+}
+
+// insertAt returns times (oldest first) with n copies of at inserted after
+// every event at or before at, in a new slice.
+func insertAt(times []int64, at int64, n int) []int64 {
+	j := len(times)
+	for j > 0 && times[j-1] > at {
+		j--
+	}
+	out := make([]int64, 0, len(times)+n)
+	out = append(out, times[:j]...)
+	for range n {
+		out = append(out, at)
+	}
+	return append(out, times[j:]...)
 }
 
 // Lanes runs Window on every lane, all or nothing: logs[i] is lane i's

@@ -435,8 +435,34 @@ func TestBlockWindow(t *testing.T) {
 	// Events newer than the block keep their time.
 	full := []int64{now, now + 10, now + us(2*time.Second)}
 	log3, _ := decide.BlockWindow(l, full, now, 1500*time.Millisecond)
-	if log3[2] != now+us(2*time.Second) || log3[0] != now+us(500*time.Millisecond) {
+	if len(log3) != 4 || log3[3] != now+us(2*time.Second) || log3[0] != now+us(500*time.Millisecond) {
 		t.Errorf("BlockWindow(%v) = %v", full, log3)
+	}
+}
+
+func TestReserveBarrierAndGaps(t *testing.T) {
+	t.Parallel()
+	one := core.Window(2, time.Second)
+	lane := []core.Lane{{Key: "global", Limit: one}}
+	// A slot 5 s ahead leaves a gap before it that a later call may use.
+	logs := [][]int64{{epoch + us(5*time.Second)}}
+	if res := decide.Reserve(lane, logs, epoch, 1, 0, time.Minute); !res.Allowed || res.RetryAfter != 0 {
+		t.Fatalf("gap before a slot 5s ahead: %+v, want a slot now", res)
+	}
+	if len(logs[0]) != 2 || logs[0][0] != epoch {
+		t.Fatalf("log after filling the gap: %v", logs[0])
+	}
+	// A Block's mark is a barrier: nothing before it, although the window
+	// math alone would find room.
+	blocked, _ := decide.BlockWindow(one, nil, epoch, 10*time.Second)
+	logs = [][]int64{blocked}
+	if res := decide.Reserve(lane, logs, epoch, 1, 0, time.Minute); !res.Allowed || res.RetryAfter != 10*time.Second {
+		t.Fatalf("blocked lane: %+v, want a slot when the block ends, 10s", res)
+	}
+	// Beyond within: nothing recorded.
+	logs = [][]int64{nil}
+	if res := decide.Reserve(lane, logs, epoch, 1, 2*time.Second, time.Second); res.Allowed || res.RetryAfter != 2*time.Second || logs[0] != nil {
+		t.Fatalf("from 2s within 1s: %+v, log %v; want refused, nothing recorded", res, logs[0])
 	}
 }
 

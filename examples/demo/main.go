@@ -42,6 +42,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -368,6 +369,8 @@ type report struct {
 	err        error  // the bot did not start, or similar
 	waitErr    string // the expected numbers were not reached in time
 	noticeText string // the first notice seen
+	broadcast  string // the broadcast's summary, or its error
+	bcastErr   bool
 }
 
 // demo opens floodgate for fw's bot from env (one setup.Open, as a real
@@ -468,7 +471,28 @@ func demo(ctx context.Context, fw framework, env func(string) (string, bool), wa
 			}
 		}
 	}
+	r.broadcast, r.bcastErr = broadcast(ctx, fg.Throttle, api.URL())
 	return r, nil
+}
+
+// broadcast sends an announcement to the bot's subscribers through the
+// same throttle, as a bot's newsletter job would (docs/outbound.md,
+// "Broadcasts"), and returns its summary.
+func broadcast(ctx context.Context, th *outbound.Throttle, apiURL string) (string, bool) {
+	subscribers := make([]int64, 20)
+	for i := range subscribers {
+		subscribers[i] = 5_000_000 + int64(i)
+	}
+	sum, err := th.Broadcast(ctx, outbound.Broadcast{
+		Token: token, Server: apiURL, Chats: slices.Values(subscribers),
+		Message: func(int64) (string, map[string]any) {
+			return "sendMessage", map[string]any{"text": "floodgate demo: news for every subscriber"}
+		},
+	})
+	if err != nil || sum.Sent != len(subscribers) {
+		return fmt.Sprintf("%v (error: %v)", sum, err), true
+	}
+	return sum.String(), false
 }
 
 // print writes r's table to out and returns its problems.
@@ -524,6 +548,10 @@ func (r report) print(out io.Writer) []string {
 		`"pong" by the handler`, "by floodgate")
 	row("notices sent", []int{g.noticeMessages, g.noticeAnswers}, []int{w.noticeMessages, w.noticeAnswers},
 		"by sendMessage", "in a button answer")
+	fmt.Fprintf(out, "  broadcast to 20 subscribers: %s\n", r.broadcast)
+	if r.bcastErr {
+		problems = append(problems, r.fw.name+": broadcast: "+r.broadcast)
+	}
 	if g.echoes != g.passedMessages {
 		problems = append(problems, fmt.Sprintf("%s: %d messages reached the echo handler but %d other messages were sent",
 			r.fw.name, g.passedMessages, g.echoes))

@@ -40,6 +40,11 @@ func (FailingStore) TakeAll(context.Context, []core.Lane, int) (core.Result, err
 	return core.Result{}, ErrStoreDown
 }
 
+// Reserve implements core.Store: it fails.
+func (FailingStore) Reserve(context.Context, []core.Lane, int, time.Duration, time.Duration) (core.Result, error) {
+	return core.Result{}, ErrStoreDown
+}
+
 // Block implements core.Store: it fails.
 func (FailingStore) Block(context.Context, string, core.Limit, time.Duration) error {
 	return ErrStoreDown
@@ -67,6 +72,12 @@ func (AllowStore) Block(context.Context, string, core.Limit, time.Duration) erro
 
 // TakeAll implements core.Store: always allowed.
 func (AllowStore) TakeAll(_ context.Context, lanes []core.Lane, _ int) (core.Result, error) {
+	l := lanes[0].Limit
+	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
+}
+
+// Reserve implements core.Store: always a slot at once.
+func (AllowStore) Reserve(_ context.Context, lanes []core.Lane, _ int, _, _ time.Duration) (core.Result, error) {
 	l := lanes[0].Limit
 	return core.Result{Allowed: true, Remaining: l.Burst - 1, Limit: l}, nil
 }

@@ -148,20 +148,28 @@ func unlockWindows(entries []*windowEntry) {
 // WithMaxKeys keys denies the call (see full). A denial leaves no entry
 // behind for a lane that was new.
 func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Result, error) {
+	return s.onLanes(lanes, func(logs [][]int64, now int64) core.Result { return decide.Lanes(lanes, logs, now, n) }), nil
+}
+
+// onLanes runs decision over the lanes' logs under the locks of all their
+// entries, and stores the logs it returns when its result is Allowed (a
+// decide function replaces logs[i] then, and only then). A lane on a new
+// key while the store holds WithMaxKeys keys denies the call (see full); a
+// call that records nothing leaves no entry behind for a lane that was new.
+func (s *Store) onLanes(lanes []core.Lane, decision func(logs [][]int64, now int64) core.Result) core.Result {
 	keys := make([]string, len(lanes))
 	for i, ln := range lanes {
 		keys[i] = ln.Key
 	}
 	entries, i, err := s.lockWindows(keys)
 	if err != nil {
-		return full(lanes[i].Limit), nil
+		return full(lanes[i].Limit)
 	}
-	now := s.now()
 	logs := make([][]int64, len(lanes))
 	for i, e := range entries {
 		logs[i] = e.times
 	}
-	res := decide.Lanes(lanes, logs, now, n)
+	res := decision(logs, s.now())
 	if res.Allowed {
 		for i, e := range entries {
 			e.keep(logs[i], lanes[i].Limit)
@@ -171,7 +179,7 @@ func (s *Store) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Resul
 	if !res.Allowed {
 		s.dropEmpty(keys, entries)
 	}
-	return res, nil
+	return res
 }
 
 // Block implements core.Store.

@@ -9,8 +9,10 @@
 -- ARGV[4]  the block's length d in µs
 -- ARGV[5]  "now" in µs for tests, or "" for the server's TIME
 -- GCRA: the TAT becomes max(tat, now + d + (Burst-1)T), with PX to it.
--- Window: every one of the Rate slots gets at least now+d-Period, so the
--- lane admits nothing for d; newer events keep their time.
+-- Window: Rate events at now+d-Period, so the lane admits nothing for d,
+-- after the events recorded later, which keep their time (slots reserved
+-- ahead included); Reserve places no slot before an instant holding Rate
+-- events.
 -- Healing: a value that cannot be the algorithm's state (the rules of
 -- gcra.lua and window.lua) is read as absent and overwritten. Returns 1.
 local key, d = KEYS[1], tonumber(ARGV[4])
@@ -46,7 +48,7 @@ if ARGV[1] == "gcra" then
   return 1
 end
 local rate, p = tonumber(ARGV[2]), tonumber(ARGV[3])
-local log = redis.pcall("LRANGE", key, 0, rate - 1)
+local log = redis.pcall("LRANGE", key, 0, -1) -- slots reserved ahead included
 if log.err then
   if string.sub(log.err, 1, 9) ~= "WRONGTYPE" then
     return log
@@ -65,19 +67,21 @@ local floor = now + d - p
 local newest = floor
 redis.call("DEL", key)
 local slots = {}
-for j = 1, rate do
-  local t = log[j]
-  if t == nil or t < floor then
-    t = floor
+-- the events after floor keep their time (newest first), then Rate events
+-- at floor: decide.BlockWindow
+for j = 1, #log do
+  if log[j] > floor then
+    if j == 1 then
+      newest = log[j]
+    end
+    slots[#slots + 1] = log[j]
   end
-  if j == 1 then
-    newest = t
-  end
-  slots[#slots + 1] = t
-  if #slots == 1000 or j == rate then -- stay under Lua's unpack limit
-    redis.call("RPUSH", key, unpack(slots))
-    slots = {}
-  end
+end
+for _ = 1, rate do
+  slots[#slots + 1] = floor
+end
+for j = 1, #slots, 1000 do -- stay under Lua's unpack limit
+  redis.call("RPUSH", key, unpack(slots, j, math.min(j + 999, #slots)))
 end
 redis.call("PEXPIRE", key, math.ceil((newest + p - now) / 1000))
 return 1

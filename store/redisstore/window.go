@@ -69,6 +69,13 @@ func (s *Store) runWindow(ctx context.Context, lanes []core.Lane, n int, apply a
 	for _, ln := range lanes {
 		r.arg(ln.Limit.Rate, ln.Limit.Period.Microseconds())
 	}
+	return s.evalLanes(ctx, r, lanes)
+}
+
+// evalLanes runs a lanes script (window.lua, reserve.lua), whose reply is
+// the binding lane's {allowed, remaining, retry_after µs, reset_after µs,
+// lane index from 1}, and returns its decision.
+func (s *Store) evalLanes(ctx context.Context, r *request, lanes []core.Lane) (core.Result, error) {
 	v, err := s.eval(ctx, r, 5)
 	if err != nil {
 		return core.Result{}, err

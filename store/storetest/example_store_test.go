@@ -98,6 +98,18 @@ func (s *mapStore) Block(_ context.Context, key string, l core.Limit, d time.Dur
 }
 
 func (s *mapStore) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Result, error) {
+	return s.onLanes(lanes, func(logs [][]int64, now int64) core.Result { return decide.Lanes(lanes, logs, now, n) }), nil
+}
+
+func (s *mapStore) Reserve(_ context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	return s.onLanes(lanes, func(logs [][]int64, now int64) core.Result {
+		return decide.Reserve(lanes, logs, now, n, from, within)
+	}), nil
+}
+
+// onLanes runs decision over the lanes' logs, all or nothing: the decide
+// functions change logs only when the result is Allowed.
+func (s *mapStore) onLanes(lanes []core.Lane, decision func(logs [][]int64, now int64) core.Result) core.Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().UnixMicro()
@@ -105,14 +117,14 @@ func (s *mapStore) TakeAll(_ context.Context, lanes []core.Lane, n int) (core.Re
 	for i, ln := range lanes {
 		logs[i] = s.get(ln.Key, true, now).times
 	}
-	res := decide.Lanes(lanes, logs, now, n) // all or nothing: logs change only when allowed
+	res := decision(logs, now)
 	if res.Allowed {
 		for i, ln := range lanes {
 			newest := logs[i][len(logs[i])-1]
 			s.keys[ln.Key] = mapEntry{window: true, times: logs[i], expires: newest + ln.Limit.Period.Microseconds()}
 		}
 	}
-	return res, nil
+	return res
 }
 
 // ttl is what the suite's TTL check asks: how long key still lives.

@@ -145,6 +145,29 @@ func (c *checked) lanes(op string, lanes []core.Lane, n int, call func() (core.R
 	return got, nil
 }
 
+// Reserve implements core.Store, checked against decide.Reserve.
+func (c *checked) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	c.t.Helper()
+	now, start := c.now(), time.Now()
+	got, err := c.st.Reserve(ctx, lanes, n, from, within)
+	if err != nil {
+		return got, err
+	}
+	logs := make([][]int64, len(lanes))
+	for i, ln := range lanes {
+		logs[i] = c.m.times(ln.Key)
+	}
+	want := decide.Reserve(lanes, logs, now, n, from, within)
+	c.compare(fmt.Sprintf("Reserve(%v, %d, %v, %v)", lanes, n, from, within), got, want)
+	for i, ln := range lanes {
+		if want.Allowed {
+			c.m.setWindow(ln.Key, logs[i], ln.Limit.Period.Microseconds(), start)
+		}
+		c.checkTTL(ln.Key, want.Allowed)
+	}
+	return got, nil
+}
+
 // Peek implements core.Store.
 func (c *checked) Peek(ctx context.Context, key string, l core.Limit) (core.Result, error) {
 	c.t.Helper()

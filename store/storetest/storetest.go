@@ -98,7 +98,7 @@ type suiteCase struct {
 
 func allCases() []suiteCase {
 	var all []suiteCase
-	for _, cs := range [][]suiteCase{gcraCases, blockCases, windowCases, randomCases} {
+	for _, cs := range [][]suiteCase{gcraCases, blockCases, windowCases, reserveCases, randomCases} {
 		all = append(all, cs...)
 	}
 	return all

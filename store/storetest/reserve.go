@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/core"
+)
+
+// reserveCases are the behaviours of Reserve: slots ahead of now, queued
+// in the order calls arrive, exact in every window.
+var reserveCases = []suiteCase{
+	{
+		name: "ReserveQueuesInOrder",
+		why: "a send asks once and gets its slot: later sends must queue behind earlier ones, and a slot beyond " +
+			"the caller's budget must record nothing, or a refused send would hold a slot it never uses",
+		run: func(t *testing.T, s *suiteRun) {
+			global, chat := s.reserveLanes()
+			for i, w := range []time.Duration{0, 0, time.Second, time.Second, 2 * time.Second, 2 * time.Second} {
+				expectSlot(t, fmt.Sprintf("send %d", i), s.reserve(t, 1, 0, time.Minute, global, chat(fmt.Sprint(i))), true, w)
+			}
+			expectSlot(t, "beyond the budget", s.reserve(t, 1, 0, 2*time.Second, global, chat("late")), false, 3*time.Second)
+			expectSlot(t, "look only", s.reserve(t, 1, 0, -1, global, chat("look")), false, 3*time.Second)
+			s.clock.Advance(1500 * time.Millisecond)
+			expectSlot(t, "1.5s later, the refused send's slot", s.reserve(t, 1, 0, time.Minute, global, chat("x")),
+				true, 1500*time.Millisecond)
+		},
+	},
+	{
+		name: "ReserveFillsGaps",
+		why: "a busy chat's late slot must not hold up other chats: a slot may fall between two recorded ones " +
+			"when every window around it has room, and only then",
+		run: func(t *testing.T, s *suiteRun) {
+			global, chat := s.reserveLanes()
+			steps := []struct {
+				chat string
+				want time.Duration
+			}{{"a", 0}, {"a", time.Second}, {"b", 0}, {"c", time.Second}, {"d", 2 * time.Second}, {"a", 2 * time.Second}}
+			for i, st := range steps {
+				expectSlot(t, fmt.Sprintf("step %d (chat %s)", i, st.chat),
+					s.reserve(t, 1, 0, time.Minute, global, chat(st.chat)), true, st.want)
+			}
+			expectSlot(t, "from 0.5s (every window from 0.5s to 3s is full)",
+				s.reserve(t, 1, 500*time.Millisecond, time.Minute, global, chat("e")), true, 3*time.Second)
+		},
+	},
+	{
+		name: "ReserveCountedByTakeAllAndBlock",
+		why: "slots reserved ahead are sends already promised: TakeAll and Block on the same lane must count " +
+			"them, or a pause or a plain TakeAll would let a lane exceed its limit",
+		run: func(t *testing.T, s *suiteRun) {
+			lane := core.Lane{Key: s.laneKey("global"), Limit: onePerSecond}
+			for i := range 3 {
+				if got := s.reserve(t, 1, 0, time.Minute, lane); !got.Allowed || got.RetryAfter != time.Duration(i)*time.Second {
+					t.Fatalf("slot %d: %+v", i, got)
+				}
+			}
+			if got := s.takeAll(t, 1, lane); got.Allowed {
+				t.Fatalf("TakeAll with three slots ahead: %+v, want denied", got)
+			}
+			s.block(t, lane.Key, lane.Limit, 500*time.Millisecond)
+			if got := s.reserve(t, 1, 0, time.Minute, lane); !got.Allowed || got.RetryAfter != 3*time.Second {
+				t.Fatalf("after a short Block: %+v, want 3s: the block keeps the reserved slots", got)
+			}
+			s.block(t, lane.Key, lane.Limit, 10*time.Second)
+			if got := s.reserve(t, 1, 0, time.Minute, lane); !got.Allowed || got.RetryAfter != 10*time.Second {
+				t.Fatalf("after a long Block: %+v, want 10s", got)
+			}
+		},
+	},
+	{
+		name: "ReserveConcurrentExact",
+		why:  "instances reserving at once on shared lanes must never be given more slots than a window holds",
+		run: func(t *testing.T, s *suiteRun) {
+			global := core.Lane{Key: s.laneKey("global"), Limit: core.Window(10, time.Second)}
+			var mu sync.Mutex
+			var slots []time.Duration
+			var wg sync.WaitGroup
+			errs := make(chan error, 32)
+			for g := range 32 {
+				wg.Go(func() {
+					for i := range 5 {
+						chat := core.Lane{Key: s.laneKey(fmt.Sprintf("chat:%d:%d", g, i)), Limit: onePerSecond}
+						r, err := s.store.Reserve(s.ctx, []core.Lane{global, chat}, 1, 0, 10*time.Second)
+						if err != nil {
+							errs <- err
+							return
+						}
+						if r.Allowed {
+							mu.Lock()
+							slots = append(slots, r.RetryAfter)
+							mu.Unlock()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			slices.Sort(slots)
+			if len(slots) != 110 {
+				t.Fatalf("%d slots within 10s at 10/s (slots 0s..10s inclusive), want 110", len(slots))
+			}
+			for i := 10; i < len(slots); i++ {
+				if slots[i]-slots[i-10] < time.Second {
+					t.Fatalf("slots %v and %v: 11 in one second", slots[i-10], slots[i])
+				}
+			}
+		},
+	},
+}
+
+// reserveLanes returns a global lane of 2 per second and the lane of a
+// chat, 1 per second, sharing the case's hash tag.
+func (s *suiteRun) reserveLanes() (core.Lane, func(id string) core.Lane) {
+	return core.Lane{Key: s.laneKey("global"), Limit: core.Window(2, time.Second)},
+		func(id string) core.Lane { return core.Lane{Key: s.laneKey("chat:" + id), Limit: onePerSecond} }
+}
+
+// expectSlot fails the test unless got recorded (or not) a slot wait from
+// now.
+func expectSlot(t *testing.T, step string, got core.Result, recorded bool, wait time.Duration) {
+	t.Helper()
+	if got.Allowed != recorded || got.RetryAfter != wait {
+		t.Fatalf("%s: %+v, want recorded=%v with the slot %v ahead", step, got, recorded, wait)
+	}
+}
+
+// reserve calls Reserve through the model and fails the test on an error.
+func (s *suiteRun) reserve(t *testing.T, n int, from, within time.Duration, lanes ...core.Lane) core.Result {
+	t.Helper()
+	r, err := s.c.Reserve(s.ctx, lanes, n, from, within)
+	if err != nil {
+		t.Fatalf("Reserve(%v, %d, %v, %v): %v", lanes, n, from, within, err)
+	}
+	return r
+}
