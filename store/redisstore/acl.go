@@ -13,10 +13,10 @@ import (
 
 // commands are the Redis commands a Store sends, directly (PING from
 // store.Open, EVALSHA, EVAL on NOSCRIPT, DEL for Reset) or from its
-// scripts (gcra.lua, window.lua, block.lua), in the order ACLRule lists
+// scripts (gcra.lua, window.lua, block.lua, reserve.lua), in the order ACLRule lists
 // them. TestCommandsCoverScripts keeps it in step with the scripts.
 var commands = []string{"ping", "evalsha", "eval", "time", "get", "set", "pttl", "pexpire", "del",
-	"lrange", "ltrim", "lpush", "rpush"}
+	"lrange", "ltrim", "lpush", "rpush", "linsert"}
 
 // Commands returns the Redis commands a Store needs the right to run, in
 // lower case: those it sends and those its scripts call, plus PING (which
@@ -27,7 +27,7 @@ func Commands() []string { return append([]string(nil), commands...) }
 // start with prefix + ":" (core.WithPrefix): its keys and its commands,
 // nothing else, e.g. for prefix "floodgate":
 //
-//	resetkeys ~floodgate:* resetchannels -@all +ping +evalsha +eval +time +get +set +pttl +pexpire +del +lrange +ltrim +lpush +rpush
+//	resetkeys ~floodgate:* resetchannels -@all +ping +evalsha +eval +time +get +set +pttl +pexpire +del +lrange +ltrim +lpush +rpush +linsert +linsert
 //
 // Use it as ACL SETUSER <user> on ><password> <rule>. A database other
 // than 0 also needs +select; a cluster client needs +cluster|slots. The
@@ -136,6 +136,7 @@ func (s *Store) CheckPermissions(ctx context.Context, prefix string) error {
 	if canExpire {
 		second["lpush"] = pipe.LPush(ctx, list, "0")
 		second["rpush"] = pipe.RPush(ctx, list, "0")
+		second["linsert"] = pipe.LInsertBefore(ctx, list, "0", "0")
 		pipe.PExpire(ctx, list, 1_000_000_000)
 	}
 	second["del"] = pipe.Del(ctx, key, list)
@@ -149,7 +150,8 @@ func (s *Store) CheckPermissions(ctx context.Context, prefix string) error {
 	}
 	if !canExpire && !refused["del"] {
 		pipe = s.client.Pipeline()
-		second = map[string]redis.Cmder{"lpush": pipe.LPush(ctx, list, "0"), "rpush": pipe.RPush(ctx, list, "0")}
+		second = map[string]redis.Cmder{"lpush": pipe.LPush(ctx, list, "0"), "rpush": pipe.RPush(ctx, list, "0"),
+			"linsert": pipe.LInsertBefore(ctx, list, "0", "0")}
 		pipe.Del(ctx, list)
 		if _, err := pipe.Exec(ctx); err != nil && !isReply(err) {
 			return fmt.Errorf("redisstore: check permissions: %w", err)
@@ -160,7 +162,7 @@ func (s *Store) CheckPermissions(ctx context.Context, prefix string) error {
 			}
 		}
 	} else if !canExpire {
-		pe.Unchecked = []string{"lpush", "rpush"}
+		pe.Unchecked = []string{"lpush", "rpush", "linsert"}
 	}
 
 	for _, c := range commands {
