@@ -82,12 +82,15 @@ const (
 	// ReasonPenalty: the sender is blocked: the denial's wait is longer
 	// than the limit alone imposes (WithPenalty, or Limiter.Block).
 	ReasonPenalty
+	// ReasonDebounced: the update repeats one the sender made within the
+	// debounce window (WithDebounce); nothing was counted.
+	ReasonDebounced
 )
 
-var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty"}
+var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty", "debounced"}
 
-// String returns "allowed", "limited", "bypass", "unkeyed", "error" or
-// "penalty".
+// String returns "allowed", "limited", "bypass", "unkeyed", "error",
+// "penalty" or "debounced".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -132,6 +135,8 @@ type Guard struct {
 	commands map[string]*core.Limiter
 	notice   *core.Limiter // nil: no notices
 	pen      *penalties    // nil: no penalties
+	kinds    kindLimiters  // WithKindLimits
+	debounce *debouncer    // nil: no debouncing
 }
 
 // config is what the Options set.
@@ -148,6 +153,8 @@ type config struct {
 	penalty       *Penalty
 	logger        *slog.Logger
 	observer      Observer
+	kinds         KindLimits
+	debounce      time.Duration
 }
 
 // Option configures a Guard in New.
@@ -285,6 +292,13 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 		}
 		g.pen = pen
 	}
+	var err error
+	if g.kinds, err = newKindLimiters(lim, c.kinds); err != nil {
+		return nil, err
+	}
+	if g.debounce, err = newDebouncer(lim, c.debounce); err != nil {
+		return nil, err
+	}
 	for cmd, l := range c.commandLimits {
 		name := strings.TrimPrefix(cmd, "/")
 		if CommandOf(cmd) != cmd || len(name) > 32 {
@@ -305,8 +319,9 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *core.Limiter { return g.lim }
 
-// Check decides one update: bypass, key, the limit, the command's limit,
-// penalties, and on a denial whether a notice is due. Payment updates
+// Check decides one update: bypass, duplicates (WithDebounce), key, the
+// limit (its kind's, with WithKindLimits), the command's limit, penalties,
+// and on a denial whether a notice is due. Payment updates
 // (pre_checkout_query, shipping_query) always pass uncounted: Telegram
 // cancels a payment whose query is not answered within seconds. It never
 // panics on a partial Update. An error of the limiter becomes a Verdict
@@ -315,11 +330,16 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if u.Kind == KindPreCheckoutQuery || u.Kind == KindShippingQuery || g.bypassed(u) {
 		return Verdict{Pass: true, Reason: ReasonBypass}
 	}
+	return g.debounced(ctx, u, g.check)
+}
+
+// check decides an update that is not bypassed and not a duplicate.
+func (g *Guard) check(ctx context.Context, u Update) Verdict {
 	scope, ok := g.cfg.key(u)
 	if !ok {
 		return g.unlimited(g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
 	}
-	res, err := g.lim.Take(ctx, scope, 1)
+	res, err := g.kinds.limiterFor(u, g.lim).Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
 		if cmd := g.commands[u.Command]; cmd != nil {
 			res, err = cmd.Take(ctx, scope, 1)
@@ -336,6 +356,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	v := Verdict{Reason: ReasonLimited, Result: res}
 	if g.pen != nil && res.Source != core.SourcePolicy { // a policy denial is the store's outage, not a strike
 		if d := g.pen.strike(ctx, scope); d > 0 {
+			g.kinds.block(ctx, scope, d)
 			v.Reason = ReasonPenalty
 			v.Result.RetryAfter = max(res.RetryAfter, d)
 			v.Result.ResetAfter = max(res.ResetAfter, d)
@@ -395,7 +416,7 @@ func (g *Guard) bypassed(u Update) bool {
 
 // Reset lifts everything the Guard holds against s, e.g. for a user
 // throttled or blocked by mistake: the limit's key (and with it any
-// block), every command limit's key, and, with WithPenalty, the strikes
+// block), every kind's and command limit's key, and, with WithPenalty, the strikes
 // and offense level, so the next offense starts again from the first
 // block. The notify-once cooldown is kept, so a reset does not earn the
 // user an extra notice. s is the scope the key function gives for the
@@ -410,7 +431,7 @@ func (g *Guard) Reset(ctx context.Context, s core.Scope) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	errs := []error{g.lim.Reset(ctx, s)}
+	errs := []error{g.lim.Reset(ctx, s), g.kinds.reset(ctx, s)}
 	for _, cmd := range g.commands {
 		errs = append(errs, cmd.Reset(ctx, s))
 	}
