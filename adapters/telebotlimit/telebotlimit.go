@@ -25,7 +25,7 @@ func UpdateOf(u *tele.Update) guard.Update {
 	case u.EditedChannelPost != nil:
 		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.Callback != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.Callback.Sender)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.Callback.Sender), Payload: callbackData(u.Callback)}
 		if m := u.Callback.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
@@ -59,10 +59,22 @@ func UpdateOf(u *tele.Update) guard.Update {
 }
 
 func messageUpdate(kind guard.Kind, m *tele.Message) guard.Update {
-	cu := guard.Update{Kind: kind, UserID: userID(m.Sender), Command: guard.CommandOf(m.Text)}
+	cu := guard.Update{Kind: kind, UserID: userID(m.Sender), Command: guard.CommandOf(m.Text),
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.AlbumID)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	cu.SenderChatID, _ = chatOf(m.SenderChat)
 	return cu
+}
+
+// callbackData is the data of a callback query's button as the bot sent
+// it. telebot splits "\f<unique>|<data>" into Unique and Data when it
+// processes an update (Middleware sees that; Poller sees the raw data):
+// both forms of one button give the same text.
+func callbackData(c *tele.Callback) string {
+	if c.Unique == "" {
+		return c.Data
+	}
+	return "\f" + c.Unique + "|" + c.Data
 }
 
 func memberUpdate(kind guard.Kind, from *tele.User, chat *tele.Chat) guard.Update {

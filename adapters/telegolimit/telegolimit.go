@@ -58,7 +58,7 @@ func UpdateOf(u telego.Update) guard.Update {
 	case u.GuestMessage != nil:
 		return messageUpdate(guard.KindOther, u.GuestMessage)
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID, Payload: u.CallbackQuery.Data}
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case *telego.Message:
 			if m != nil {
@@ -98,7 +98,8 @@ func UpdateOf(u telego.Update) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *telego.Message) guard.Update {
 	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text)}
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 }
 
 func memberUpdate(kind guard.Kind, from telego.User, chat telego.Chat) guard.Update {

@@ -28,7 +28,7 @@ func UpdateOf(u tgbotapi.Update) guard.Update {
 	case u.EditedChannelPost != nil:
 		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.CallbackQuery.From)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.CallbackQuery.From), Payload: u.CallbackQuery.Data}
 		if m := u.CallbackQuery.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
@@ -56,7 +56,8 @@ func UpdateOf(u tgbotapi.Update) guard.Update {
 }
 
 func messageUpdate(kind guard.Kind, m *tgbotapi.Message) guard.Update {
-	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandOf(m.Text)}
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandOf(m.Text),
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	if m.SenderChat != nil {
 		cu.SenderChatID = m.SenderChat.ID
