@@ -11,7 +11,7 @@
 //
 //   - a spammer sends 30 messages;
 //   - three ordinary users send 2 messages each;
-//   - a user pages through a list: 10 presses of inline buttons, each for
+//   - a user pages through a list: 6 presses of inline buttons, each for
 //     another page;
 //   - another user double-taps a button: the same button twice at once;
 //   - an anonymous administrator of a supergroup sends 6 messages (counted
@@ -268,8 +268,8 @@ const (
 	spamMessages  = 30
 	users         = 3
 	userMessages  = 2
-	buttonPresses = 10 // the pager's, one per page
-	doubleTaps    = 2  // the same button, twice at once
+	buttonPresses = 6 // the pager's, one per page
+	doubleTaps    = 2 // the same button, twice at once
 	adminMessages = 6
 
 	spammerID    int64 = 1001
