@@ -107,7 +107,9 @@ type Verdict struct {
 	Reason Reason
 	// Result is the limiter's decision for ReasonAllowed, ReasonLimited and
 	// ReasonPenalty (Result.Source says whether the store, the deny cache,
-	// the fallback or the failure policy made it); zero for the others.
+	// the fallback or the failure policy made it), and the debounce
+	// record's for ReasonDebounced (RetryAfter: until the window ends);
+	// zero for the others.
 	Result core.Result
 	// Notice, when not empty, is the "slow down" reply to send to the
 	// update's chat now. It is set at most once per cooldown per key across
@@ -116,7 +118,8 @@ type Verdict struct {
 	// CallbackText is the text to answer a dropped callback query with
 	// (possibly empty: the answer still stops the button's spinner). It
 	// carries the notice text when a notice is due, and is otherwise
-	// WithCallbackText's, whatever the Reason.
+	// WithCallbackText's, whatever the Reason but ReasonDebounced (empty:
+	// a double tap is no reason to tell anyone to slow down).
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);
