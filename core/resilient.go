@@ -104,6 +104,10 @@ const (
 // flooding user costs about one store call per RetryAfter. It is exact
 // because a denial writes nothing and other instances can only move a key
 // later; a Reset made on another instance is seen once the wait ends.
+// Its memory is bounded by time: an access sweeps its shard of ended
+// denials at most every 10 s of the Clock, and a shard left with under a
+// quarter of its peak is rebuilt, so a flood of denied ids gives its
+// memory back once their waits end.
 //
 // Reset and Block apply to the Fallback too (so a block holds through an
 // outage) and return the store's error, if any. Take, Peek and TakeAll
@@ -445,7 +449,7 @@ func (c *denyCache) note(key string, res Result, n int, now time.Time) {
 // check returns the cached denial for a request of cost n under l at now,
 // or false when the store must decide.
 func (c *denyCache) check(key string, l Limit, n int, now time.Time) (Result, bool) {
-	d, ok := c.entries.load(key)
+	d, ok := c.entries.load(key, now)
 	if !ok || d.limit != l {
 		return Result{}, false
 	}

@@ -15,11 +15,14 @@ type expiring interface {
 // shardMap is the per-key state core keeps in process (the deny cache, the
 // default fallback store, the penalty blocks an instance has seen): a map
 // split into 16 shards, each under its own mutex, so concurrent decisions on
-// different keys rarely contend. It never grows without bound: when a
-// shard reaches its sweep size (at first 1024 entries), a write sweeps the
-// shard of every entry whose expiry has passed, and the sweep size becomes
-// twice what is left (at least 1024). A shard therefore holds at most about
-// twice its live entries, and a sweep's cost is paid once per doubling.
+// different keys rarely contend. It never grows without bound: a write
+// sweeps its shard of every entry whose expiry has passed when the shard
+// reaches its sweep size (at first 1024 entries; then twice what the last
+// sweep left), and any access sweeps it when sweepEvery has passed since
+// its last sweep, so entries that ended go within sweepEvery of the next
+// access even when no shard doubles. A sweep that leaves under a quarter
+// of the shard's peak rebuilds its map, since a Go map never gives back
+// its buckets: after a flood of keys has ended, memory comes back.
 //
 // The zero shardMap is not usable; call init first.
 type shardMap[V expiring] struct {
@@ -30,10 +33,17 @@ type shardMap[V expiring] struct {
 type mapShard[V expiring] struct {
 	mu      sync.Mutex
 	entries map[string]V
-	sweepAt int // sweep expired entries when the map reaches this size
+	sweepAt int       // sweep expired entries when the map reaches this size
+	sweptAt time.Time // the last sweep, on the caller's clock
+	peak    int       // the most entries the map has held since it was built
 }
 
 const minSweepAt = 1024
+
+// sweepEvery is how often, on the caller's clock, an access sweeps a shard
+// that has not reached its sweep size: a shard of n entries costs a pass
+// over them every sweepEvery, at most.
+const sweepEvery = 10 * time.Second
 
 func (m *shardMap[V]) init() {
 	m.seed = maphash.MakeSeed()
@@ -47,10 +57,14 @@ func (m *shardMap[V]) shard(key string) *mapShard[V] {
 	return &m.shards[maphash.String(m.seed, key)%uint64(len(m.shards))]
 }
 
-// load returns key's entry, expired or not.
-func (m *shardMap[V]) load(key string) (V, bool) {
+// load returns key's entry, expired or not; now is the time sweeps
+// compare expiries with.
+func (m *shardMap[V]) load(key string, now time.Time) (V, bool) {
 	s := m.shard(key)
 	s.mu.Lock()
+	if len(s.entries) > 0 && now.Sub(s.sweptAt) >= sweepEvery {
+		s.sweep(now)
+	}
 	v, ok := s.entries[key]
 	s.mu.Unlock()
 	return v, ok
@@ -109,17 +123,33 @@ func (m *shardMap[V]) len() int {
 }
 
 // put writes key under the shard's lock, sweeping first when the shard is
-// at its sweep size.
+// at its sweep size or was last swept sweepEvery ago.
 func (s *mapShard[V]) put(key string, v V, now time.Time) {
-	if len(s.entries) >= s.sweepAt {
-		for k, e := range s.entries {
-			if !now.Before(e.expiry()) {
-				delete(s.entries, k)
-			}
-		}
-		s.sweepAt = max(minSweepAt, 2*len(s.entries))
+	if len(s.entries) >= s.sweepAt || now.Sub(s.sweptAt) >= sweepEvery {
+		s.sweep(now)
 	}
 	s.entries[key] = v
+	s.peak = max(s.peak, len(s.entries))
+}
+
+// sweep drops the entries whose expiry has passed at now, under the
+// shard's lock, and rebuilds the map when it holds under a quarter of its
+// peak.
+func (s *mapShard[V]) sweep(now time.Time) {
+	for k, e := range s.entries {
+		if !now.Before(e.expiry()) {
+			delete(s.entries, k)
+		}
+	}
+	s.sweepAt = max(minSweepAt, 2*len(s.entries))
+	s.sweptAt = now
+	if s.peak >= minSweepAt && len(s.entries) <= s.peak/4 {
+		fresh := make(map[string]V, len(s.entries))
+		for k, e := range s.entries {
+			fresh[k] = e
+		}
+		s.entries, s.peak = fresh, len(fresh)
+	}
 }
 
 // updateAll is update over several distinct keys at once: it locks their

@@ -22,7 +22,7 @@ func TestShardMapSweepsEndedEntriesOnly(t *testing.T) {
 		now = now.Add(time.Millisecond)
 	}
 	for i := range live {
-		if _, ok := m.load("live" + strconv.Itoa(i)); !ok {
+		if _, ok := m.load("live"+strconv.Itoa(i), now); !ok {
 			t.Fatalf("live entry %d was swept", i)
 		}
 	}

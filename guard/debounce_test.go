@@ -14,8 +14,8 @@ import (
 	"github.com/floodgate-go/floodgate/store/memorystore"
 )
 
-// text is a message from user in chat whose Payload is its text.
-func text(user, chat int64, s string) guard.Update {
+// textMsg is a message from user in chat whose Payload is its text.
+func textMsg(user, chat int64, s string) guard.Update {
 	u := msg(user, chat, s)
 	u.Payload = s
 	return u
@@ -27,7 +27,7 @@ func text(user, chat int64, s string) guard.Update {
 // passes again.
 func TestDebounceCallback(t *testing.T) {
 	t.Parallel()
-	g, clock := newGuard(t, core.PerMinute(100), guard.WithDebounce(2*time.Second), guard.WithCallbackText("slow down"))
+	g, clock := newGuard(t, core.PerMinute(100), guard.WithDebounce(2*time.Second), guard.WithCallbackText(text("slow down")))
 	check(t, g, callback(1, 1, "buy:42"), true, guard.ReasonAllowed, "first tap")
 	clock.Advance(100 * time.Millisecond)
 	v := check(t, g, callback(1, 1, "buy:42"), false, guard.ReasonDebounced, "second tap 100 ms later")
@@ -39,6 +39,9 @@ func TestDebounceCallback(t *testing.T) {
 	}
 	var r responder
 	g.Respond(t.Context(), callback(1, 1, "buy:42"), v, &r, "")
+	if err := g.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if len(r.calls) != 1 || r.calls[0] != "answerCallbackQuery " {
 		t.Errorf("Respond on a debounced tap made %q, want one answer with no text", r.calls)
 	}
@@ -65,13 +68,13 @@ func TestDebounceAnyRepeatInWindow(t *testing.T) {
 func TestDebounceMessages(t *testing.T) {
 	t.Parallel()
 	g, _ := newGuard(t, core.PerMinute(100), guard.WithDebounce(2*time.Second))
-	check(t, g, text(1, 1, "hello"), true, guard.ReasonAllowed, "message")
-	v := check(t, g, text(1, 1, "hello"), false, guard.ReasonDebounced, "the same message resent")
+	check(t, g, textMsg(1, 1, "hello"), true, guard.ReasonAllowed, "message")
+	v := check(t, g, textMsg(1, 1, "hello"), false, guard.ReasonDebounced, "the same message resent")
 	if v.Notice != "" {
 		t.Errorf("debounced message carries notice %q", v.Notice)
 	}
-	check(t, g, text(1, 1, "/start"), true, guard.ReasonAllowed, "command")
-	check(t, g, text(1, 1, "/start"), false, guard.ReasonDebounced, "the same command resent")
+	check(t, g, textMsg(1, 1, "/start"), true, guard.ReasonAllowed, "command")
+	check(t, g, textMsg(1, 1, "/start"), false, guard.ReasonDebounced, "the same command resent")
 	biz := guard.Update{Kind: guard.KindBusinessMessage, UserID: 3, ChatID: 3, Payload: "hi"}
 	check(t, g, biz, true, guard.ReasonAllowed, "business message")
 	check(t, g, biz, false, guard.ReasonDebounced, "business message resent")
@@ -118,20 +121,20 @@ func TestDebounceBeforeTheLimit(t *testing.T) {
 	t.Parallel()
 	pen := guard.Penalty{Strikes: 1, Window: time.Minute, Blocks: []time.Duration{time.Hour}}
 	g, clock := newGuard(t, core.PerMinute(1), guard.WithDebounce(2*time.Second), guard.WithPenalty(pen))
-	check(t, g, text(1, 1, "a"), true, guard.ReasonAllowed, "a")
+	check(t, g, textMsg(1, 1, "a"), true, guard.ReasonAllowed, "a")
 	for range 5 {
-		check(t, g, text(1, 1, "a"), false, guard.ReasonDebounced, "a resent")
+		check(t, g, textMsg(1, 1, "a"), false, guard.ReasonDebounced, "a resent")
 	}
-	v := check(t, g, text(1, 1, "b"), false, guard.ReasonLimited, "b: the first strike, so the copies earned none")
+	v := check(t, g, textMsg(1, 1, "b"), false, guard.ReasonLimited, "b: the first strike, so the copies earned none")
 	if v.Notice == "" {
 		t.Errorf("b: no notice; the copies must not have used it up")
 	}
-	check(t, g, text(1, 1, "b"), false, guard.ReasonPenalty, "b retried: limited (a strike), not a duplicate")
+	check(t, g, textMsg(1, 1, "b"), false, guard.ReasonPenalty, "b retried: limited (a strike), not a duplicate")
 	if err := g.Reset(t.Context(), core.User(1)); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(100 * time.Millisecond)
-	check(t, g, text(1, 1, "b"), true, guard.ReasonAllowed, "b after Reset")
+	check(t, g, textMsg(1, 1, "b"), true, guard.ReasonAllowed, "b after Reset")
 }
 
 // Two taps racing on several Guards over one store: exactly one passes.
@@ -169,7 +172,7 @@ func TestDebounceKey(t *testing.T) {
 	st := &keyStore{Store: newMemory(t, clock)}
 	g := testutil.NewGuard(t, st, core.PerMinute(5), nil, nil, guard.WithDebounce(time.Second))
 	g.Check(t.Context(), callback(42, 42, "secret words"))
-	g.Check(t.Context(), text(42, 42, "secret words"))
+	g.Check(t.Context(), textMsg(42, 42, "secret words"))
 	keys := st.taken()
 	re := regexp.MustCompile(`^floodgate:\{uc:42:\d+\}:debounce\.(callback|message)$`)
 	if len(keys) != 4 || !re.MatchString(keys[0]) || !re.MatchString(keys[2]) ||
@@ -229,9 +232,9 @@ func TestDebounceFullStore(t *testing.T) {
 	clock := testutil.NewClock()
 	st := newMemory(t, clock, memorystore.WithMaxKeys(2))
 	g := testutil.NewGuard(t, st, core.PerMinute(5), nil, nil, guard.WithDebounce(time.Second), guard.WithNotice(0, nil))
-	check(t, g, text(1, 1, "a"), true, guard.ReasonAllowed, "a: a record and the limit's key fill the store")
-	check(t, g, text(1, 1, "a"), false, guard.ReasonDebounced, "a again, the same instant: a duplicate")
-	check(t, g, text(1, 1, "b"), true, guard.ReasonAllowed, "b: no room for its record, yet no duplicate")
+	check(t, g, textMsg(1, 1, "a"), true, guard.ReasonAllowed, "a: a record and the limit's key fill the store")
+	check(t, g, textMsg(1, 1, "a"), false, guard.ReasonDebounced, "a again, the same instant: a duplicate")
+	check(t, g, textMsg(1, 1, "b"), true, guard.ReasonAllowed, "b: no room for its record, yet no duplicate")
 }
 
 // A shadowed limiter lets duplicates through, as it lets everything.

@@ -10,7 +10,7 @@
 //
 //	u := guard.Update{Kind: guard.KindMessage, UserID: 42, ChatID: 42}
 //	if v := g.Check(ctx, u); !v.Pass {
-//		g.Respond(ctx, u, v, responder, token) // answer and notify; then drop the update
+//		g.Respond(ctx, u, v, responder, token) // answer and notify, off this path; drop the update
 //	}
 //
 // # Per update
@@ -24,6 +24,8 @@
 //     ([ReasonDebounced]): one store call;
 //   - the key function gives the [core.Scope] the update counts against;
 //     an update it finds no key for follows [WithUnkeyed] ([ReasonUnkeyed]);
+//   - an item of an album takes the album's record: a later item follows
+//     the first item's verdict and stops here (see Albums);
 //   - the limit of the update's kind ([WithKindLimits]: messages,
 //     commands, callback queries, inline queries), or else the Guard's own,
 //     takes one event for that scope: one store call;
@@ -49,7 +51,29 @@
 // never counted; [WithBypassFunc] decides by any property of the Update.
 // [WithCommandLimit] limits one command (e.g. "/report") under a rule of
 // its own, "cmd.report", on top of the Guard's limit: the command must pass
-// both.
+// both. [CommandTo] gives an update's command as the Guard matches it:
+// "/report@OtherBot" is not this bot's command once the adapter knows the
+// bot's username (the adapters do), so it counts under the Guard's limit
+// only.
+//
+// # Albums
+//
+// Telegram delivers each photo or video of an album (a media group) as an
+// update of its own, all with one media_group_id ([Update].MediaGroupID):
+// counted one by one, a 3-photo album under a 1/s limit would lose two
+// photos and earn a notice. With [WithAlbums] (on by default) the items of
+// one album from one sender are one event: the first item to reach the
+// store is decided as any message; the others follow its verdict, are not
+// counted, and get no notice ([Verdict].AlbumItem). The verdict is shared
+// through the store, so items delivered to different instances agree: a
+// record per sender and album under the rule "album", a limit of one event
+// a minute whose first Take makes an item the first; a later Take is
+// denied, and the denial's wait tells the verdict (a dropped first item
+// blocks the record). Each item costs one store call for the record; only
+// the first adds the limit's. A later item that reaches the store while
+// the first is still being decided (within a store round trip or two)
+// passes. Edits of album items, and albums decided by the store's failure
+// policy during an outage, count item by item.
 //
 // # Notices
 //
@@ -58,7 +82,10 @@
 // text ([Verdict.CallbackText]). A key is told at most once per cooldown
 // ([DefaultNoticeCooldown]), across every instance sharing the store: the
 // cooldown is itself a limit, under the rule "notice". Channel posts and
-// updates without a chat get no notice.
+// updates without a chat get no notice. The texts are [TextFunc]s of the
+// update (its LanguageCode, chat, kind) and the wait: [DefaultNoticeText]
+// answers in Russian to language_code "ru", in English to the others, and
+// [WithNotice] and [WithCallbackText] take your own.
 //
 // # Penalties
 //
@@ -81,9 +108,17 @@
 // [Guard.Respond] makes the Bot API calls a dropped update calls for
 // through a [Responder], the adapter's framework-specific part: it answers
 // a callback query (so the button stops spinning) or an inline query (no
-// results), then sends the notice. Failed calls are logged ([WithLogger])
-// with the bot token cut out, and reported to an [Observer]
-// ([WithObserver]).
+// results), then sends the notice. It returns at once: the calls run on a
+// goroutine of their own, so a slow Bot API, or a notice queued behind a
+// busy group's outbound lane (20 sends a minute), never holds the loop
+// that decides the next update. [WithActions] bounds them: at most
+// [DefaultMaxActions] denials acted on at once, each within
+// [DefaultActionTimeout] (its ctx carries the deadline, and an outbound
+// throttle refuses at once a send it could not admit in time). A call that
+// cannot go out in time is dropped, not delivered late, and reported
+// ([ActionEvent].Dropped). Failed calls are logged ([WithLogger]) with the
+// bot token cut out, and reported to an [Observer] ([WithObserver]).
+// [Guard.Wait] waits for the calls in flight, at shutdown.
 //
 // # Errors
 //
@@ -96,7 +131,8 @@
 //
 // # Concurrency
 //
-// A Guard is safe for concurrent use and keeps nothing of its own: every
-// count lives in the store, so Guards of several bot instances over one
-// store and prefix share their limits, notices and penalties.
+// A Guard is safe for concurrent use and keeps no counts of its own (only
+// the Bot API calls Respond has in flight): every count lives in the
+// store, so Guards of several bot instances over one store and prefix
+// share their limits, notices, album verdicts and penalties.
 package guard

@@ -126,7 +126,12 @@ func ExampleGuard_Respond() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	g, err := guard.New(lim, guard.WithCallbackText("Slow down"))
+	g, err := guard.New(lim, guard.WithCallbackText(func(u guard.Update, _ time.Duration) string {
+		if guard.Language(u) == "ru" {
+			return "Не так быстро"
+		}
+		return "Slow down"
+	}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -134,7 +139,8 @@ func ExampleGuard_Respond() {
 	press := guard.Update{Kind: guard.KindCallbackQuery, UserID: 42, ChatID: 42}
 	for range 3 {
 		if v := g.Check(ctx, press); !v.Pass {
-			g.Respond(ctx, press, v, printer{}, "the bot token")
+			g.Respond(ctx, press, v, printer{}, "the bot token") // returns at once: the calls run on their own
+			_ = g.Wait(ctx)                                      // here only to print in order
 		}
 	}
 	// Output:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strings"
 	"time"
 
@@ -119,12 +118,17 @@ type Verdict struct {
 	// (possibly empty: the answer still stops the button's spinner). It
 	// carries the notice text when a notice is due, and is otherwise
 	// WithCallbackText's, whatever the Reason but ReasonDebounced (empty:
-	// a double tap is no reason to tell anyone to slow down).
+	// a double tap is no reason to tell anyone to slow down); "" for other
+	// kinds.
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);
 	// nil for every other reason.
 	Err error
+	// AlbumItem reports that the update is a later item of an album
+	// (WithAlbums): it followed the verdict of the album's first item,
+	// and nothing was counted for it. A dropped item gets no notice.
+	AlbumItem bool
 }
 
 // Guard applies a core.Limiter to Telegram updates: the key choice, the
@@ -138,6 +142,8 @@ type Guard struct {
 	commands map[string]*core.Limiter
 	notice   *core.Limiter // nil: no notices
 	pen      *penalties    // nil: no penalties
+	album    *core.Limiter // nil: albums count per item
+	actions  actions       // Respond's calls in flight
 	kinds    kindLimiters  // WithKindLimits
 	debounce *debouncer    // nil: no debouncing
 }
@@ -151,11 +157,14 @@ type config struct {
 	bypassFunc    func(Update) bool
 	commandLimits map[string]core.Limit
 	cooldown      time.Duration
-	noticeText    func(retryAfter time.Duration) string
-	callbackText  string
+	noticeText    TextFunc
+	callbackText  TextFunc // nil: ""
 	penalty       *Penalty
 	logger        *slog.Logger
 	observer      Observer
+	noAlbums      bool
+	maxActions    int
+	actionTimeout time.Duration
 	kinds         KindLimits
 	debounce      time.Duration
 }
@@ -201,7 +210,9 @@ func WithBypassFunc(f func(Update) bool) Option { return func(c *config) { c.byp
 
 // WithCommandLimit adds a limit for one bot command (e.g. "/report"),
 // checked in addition to the Guard's limit, under its own rule name
-// ("cmd.report"). Commands are matched without "@botname", case-insensitively.
+// ("cmd.report"). Commands are matched case-insensitively, as
+// Update.Command gives them: without "@botname", and not at all when
+// addressed to another bot (see CommandTo).
 func WithCommandLimit(command string, l core.Limit) Option {
 	return func(c *config) {
 		if c.commandLimits == nil {
@@ -214,14 +225,16 @@ func WithCommandLimit(command string, l core.Limit) Option {
 // WithNotice sets the notify-once cooldown and the notice text. A throttled
 // key is told to slow down at most once per cooldown, across every instance
 // sharing the store (default DefaultNoticeCooldown). text builds the reply
-// from the wait (nil: DefaultNoticeText). A cooldown ≤ 0 turns notices off.
-func WithNotice(cooldown time.Duration, text func(retryAfter time.Duration) string) Option {
+// from the update and the wait, e.g. in the sender's language (nil:
+// DefaultNoticeText). A cooldown ≤ 0 turns notices off.
+func WithNotice(cooldown time.Duration, text TextFunc) Option {
 	return func(c *config) { c.cooldown, c.noticeText = cooldown, text }
 }
 
-// WithCallbackText sets the text a throttled callback query is answered
-// with when no notice is due (default "": the spinner just stops).
-func WithCallbackText(text string) Option { return func(c *config) { c.callbackText = text } }
+// WithCallbackText sets how the text a throttled callback query is
+// answered with is built when no notice is due (default nil: "", the
+// spinner just stops).
+func WithCallbackText(text TextFunc) Option { return func(c *config) { c.callbackText = text } }
 
 // WithLogger sets where Respond logs the Bot API calls that failed on a
 // denial (warn, token removed). Default slog.Default().
@@ -232,13 +245,15 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
 
 // Observer hears of the Bot API calls Respond makes on denials. Methods
-// are called synchronously and must be fast and safe for concurrent use.
+// are called from Respond's goroutines: they must be fast and safe for
+// concurrent use.
 type Observer interface {
-	// Action is called once per call, after it.
+	// Action is called once per call, after it, or when it is dropped.
 	Action(ActionEvent)
 }
 
-// ActionEvent describes one Bot API call Respond made on a denial.
+// ActionEvent describes one Bot API call Respond made, or dropped, on a
+// denial.
 type ActionEvent struct {
 	// Action is the Bot API method: "answerCallbackQuery",
 	// "answerInlineQuery" or "sendMessage" (a notice).
@@ -247,13 +262,11 @@ type ActionEvent struct {
 	Kind Kind
 	// Err is the call's error, nil if it succeeded.
 	Err error
-}
-
-// DefaultNoticeText is the default "slow down" reply: "Too many requests.
-// Please try again in 3s." (the wait rounded up to whole seconds).
-func DefaultNoticeText(retryAfter time.Duration) string {
-	secs := int64(math.Ceil(retryAfter.Seconds()))
-	return fmt.Sprintf("Too many requests. Please try again in %ds.", max(secs, 1))
+	// Dropped reports that the call did not go out in time and was given
+	// up: WithActions' limit of calls in flight was reached, or its
+	// deadline passed (in an outbound throttle's lane, or in the call).
+	// Err says which.
+	Dropped bool
 }
 
 // New returns a Guard over lim. It fails, with an error wrapping
@@ -264,7 +277,7 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 	if lim == nil {
 		return nil, fmt.Errorf("guard: %w: limiter is nil", core.ErrInvalidOption)
 	}
-	c := config{key: ByUser, cooldown: DefaultNoticeCooldown}
+	c := config{key: ByUser, cooldown: DefaultNoticeCooldown, maxActions: DefaultMaxActions, actionTimeout: DefaultActionTimeout}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("guard: %w: nil Option", core.ErrInvalidOption)
@@ -280,7 +293,19 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
+	if c.maxActions < 1 || c.actionTimeout <= 0 {
+		return nil, fmt.Errorf("guard: %w: WithActions(%d, %v): want at least 1 call and a positive timeout",
+			core.ErrInvalidOption, c.maxActions, c.actionTimeout)
+	}
 	g := &Guard{lim: lim, cfg: c}
+	g.actions.slots = make(chan struct{}, c.maxActions)
+	if !c.noAlbums {
+		a, err := lim.Rule(albumRule, core.Every(albumWindow))
+		if err != nil {
+			return nil, fmt.Errorf("guard: albums: %w", err)
+		}
+		g.album = a
+	}
 	if c.cooldown > 0 {
 		n, err := lim.Rule("notice", core.Every(c.cooldown))
 		if err != nil {
@@ -333,15 +358,23 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if u.Kind == KindPreCheckoutQuery || u.Kind == KindShippingQuery || g.bypassed(u) {
 		return Verdict{Pass: true, Reason: ReasonBypass}
 	}
-	return g.debounced(ctx, u, g.check)
+	return g.debounced(ctx, u, g.decide)
 }
 
-// check decides an update that is not bypassed and not a duplicate.
-func (g *Guard) check(ctx context.Context, u Update) Verdict {
+// decide decides an update that is not bypassed and not a duplicate.
+func (g *Guard) decide(ctx context.Context, u Update) Verdict {
 	scope, ok := g.cfg.key(u)
 	if !ok {
-		return g.unlimited(g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
+		return g.unlimited(u, g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
 	}
+	if album, ok := g.albumOf(u); ok {
+		return g.checkAlbum(ctx, u, scope, album)
+	}
+	return g.check(ctx, u, scope)
+}
+
+// check decides u, counted against scope, by the limits.
+func (g *Guard) check(ctx context.Context, u Update, scope core.Scope) Verdict {
 	res, err := g.kinds.limiterFor(u, g.lim).Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
 		if cmd := g.commands[u.Command]; cmd != nil {
@@ -350,7 +383,7 @@ func (g *Guard) check(ctx context.Context, u Update) Verdict {
 	}
 	switch {
 	case err != nil:
-		return g.unlimited(g.cfg.onError, Verdict{Reason: ReasonError, Err: err})
+		return g.unlimited(u, g.cfg.onError, Verdict{Reason: ReasonError, Err: err})
 	case res.Allowed:
 		return Verdict{Pass: true, Reason: ReasonAllowed, Result: res}
 	case blocked(res):
@@ -381,27 +414,36 @@ func blocked(res core.Result) bool {
 
 // unlimited completes the Verdict of an update no limit decided: a passes
 // or drops it, and a dropped callback query still gets its answer's text.
-func (g *Guard) unlimited(a Action, v Verdict) Verdict {
+func (g *Guard) unlimited(u Update, a Action, v Verdict) Verdict {
 	if v.Pass = a == Pass; !v.Pass {
-		v.CallbackText = g.cfg.callbackText
+		v.CallbackText = g.callbackText(u, 0)
 	}
 	return v
+}
+
+// callbackText is WithCallbackText's text for u.
+func (g *Guard) callbackText(u Update, retryAfter time.Duration) string {
+	if g.cfg.callbackText == nil || u.Kind != KindCallbackQuery {
+		return ""
+	}
+	return g.cfg.callbackText(u, retryAfter)
 }
 
 // deny completes the Verdict of a dropped update: the callback text, and
 // the notice when one is due for this key.
 func (g *Guard) deny(ctx context.Context, u Update, scope core.Scope, v Verdict) Verdict {
-	v.CallbackText = g.cfg.callbackText
 	if g.notice != nil && (u.Kind.carriesMessage() && u.ChatID != 0 || u.Kind == KindCallbackQuery) {
 		if n, err := g.notice.Take(ctx, scope, 1); err == nil && n.Allowed && !n.Shadow {
-			text := g.cfg.noticeText(v.Result.RetryAfter)
+			text := g.cfg.noticeText(u, v.Result.RetryAfter)
 			if u.Kind == KindCallbackQuery {
 				v.CallbackText = text
 			} else {
 				v.Notice = text
 			}
+			return v
 		}
 	}
+	v.CallbackText = g.callbackText(u, v.Result.RetryAfter)
 	return v
 }
 

@@ -129,11 +129,11 @@ func TestNoticeText(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "in 1s.", time.Millisecond: "in 1s.", time.Second: "in 1s.", 1500 * time.Millisecond: "in 2s.", time.Hour: "in 3600s.",
 	} {
-		if got := guard.DefaultNoticeText(d); !strings.HasSuffix(got, want) || !strings.HasPrefix(got, "Too many requests.") {
+		if got := guard.DefaultNoticeText(msg(1, 1, "x"), d); !strings.HasSuffix(got, want) || !strings.HasPrefix(got, "Too many requests.") {
 			t.Errorf("DefaultNoticeText(%v) = %q, want it to end %q", d, got, want)
 		}
 	}
-	g, _ := newGuard(t, core.Every(time.Hour), guard.WithNotice(time.Minute, func(d time.Duration) string {
+	g, _ := newGuard(t, core.Every(time.Hour), guard.WithNotice(time.Minute, func(_ guard.Update, d time.Duration) string {
 		return "wait " + d.String()
 	}))
 	g.Check(t.Context(), msg(1, 1, "x"))
@@ -149,7 +149,7 @@ func TestNoticeText(t *testing.T) {
 
 func TestNoticeGoesWhereItCan(t *testing.T) {
 	t.Parallel()
-	g, _ := newGuard(t, core.Every(time.Hour), guard.WithCallbackText("slow"))
+	g, _ := newGuard(t, core.Every(time.Hour), guard.WithCallbackText(text("slow")))
 	ctx := t.Context()
 	cb := guard.Update{Kind: guard.KindCallbackQuery, UserID: 5, ChatID: 5}
 	g.Check(ctx, cb)
@@ -193,12 +193,12 @@ func TestBypassAndUnkeyed(t *testing.T) {
 	check(t, g, guard.Update{Kind: guard.KindPoll}, true, guard.ReasonUnkeyed, "unkeyed update by default")
 	check(t, g, guard.Update{Kind: guard.KindPoll}, true, guard.ReasonUnkeyed, "unkeyed updates are never counted")
 
-	drop, _ := newGuard(t, core.Every(time.Hour), guard.WithUnkeyed(guard.Drop), guard.WithCallbackText("later"))
+	drop, _ := newGuard(t, core.Every(time.Hour), guard.WithUnkeyed(guard.Drop), guard.WithCallbackText(text("later")))
 	check(t, drop, guard.Update{}, false, guard.ReasonUnkeyed, "unkeyed with Drop")
 	// A callback on an inline message has no chat: unkeyed under ByChat, and
 	// its answer still carries the callback text.
 	byChat, _ := newGuard(t, core.Every(time.Hour), guard.WithKey(guard.ByChat), guard.WithUnkeyed(guard.Drop),
-		guard.WithCallbackText("later"))
+		guard.WithCallbackText(text("later")))
 	if v := check(t, byChat, guard.Update{Kind: guard.KindCallbackQuery, UserID: 5}, false, guard.ReasonUnkeyed,
 		"chatless callback under ByChat"); v.CallbackText != "later" {
 		t.Fatalf("dropped unkeyed callback: CallbackText %q, want the WithCallbackText text", v.CallbackText)
@@ -258,7 +258,7 @@ func TestStoreErrors(t *testing.T) {
 		action guard.Action
 		pass   bool
 	}{{guard.Pass, true}, {guard.Drop, false}} {
-		g, _ := newGuard(t, core.PerSecond(1), guard.WithErrorAction(tc.action), guard.WithCallbackText("later"))
+		g, _ := newGuard(t, core.PerSecond(1), guard.WithErrorAction(tc.action), guard.WithCallbackText(text("later")))
 		v := g.Check(canceled, msg(1, 1, "x"))
 		if v.Pass != tc.pass || v.Reason != guard.ReasonError || !errors.Is(v.Err, context.Canceled) || v.Notice != "" {
 			t.Errorf("action %v: %+v", tc.action, v)
@@ -364,12 +364,15 @@ func TestRespond(t *testing.T) {
 	var logs strings.Builder
 	obs := &actions{}
 	g, _ := newGuard(t, core.Every(time.Hour), guard.WithObserver(obs),
-		guard.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), guard.WithCallbackText("later"))
+		guard.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), guard.WithCallbackText(text("later")))
 	ctx := t.Context()
 	respond := func(u guard.Update, err error) []string {
 		t.Helper()
 		r := &responder{err: err}
 		g.Respond(ctx, u, g.Check(ctx, u), r, token)
+		if err := g.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
 		return r.calls
 	}
 	notice := "Too many requests. Please try again in 3600s."
@@ -447,5 +450,67 @@ func TestLimiter(t *testing.T) {
 	}
 	if g.Limiter() != lim {
 		t.Fatal("Limiter() is not the limiter given to New")
+	}
+}
+
+// A command addressed to another bot is not this bot's command; with the
+// bot's username unknown, any "@botname" is accepted.
+func TestCommandTo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ text, bot, want string }{
+		{"/report", "MyBot", "/report"},
+		{"/Report@mybot now", "MyBot", "/report"},
+		{"/report@MyBot", "@mybot", "/report"},
+		{"/report@OtherBot", "MyBot", ""},
+		{"/report@OtherBot now", "MyBot", ""},
+		{"/report@MyBotX", "MyBot", ""},
+		{"/report@OtherBot", "", "/report"},
+		{"hello", "MyBot", ""},
+	} {
+		if got := guard.CommandTo(tc.text, tc.bot); got != tc.want {
+			t.Errorf("CommandTo(%q, %q) = %q, want %q", tc.text, tc.bot, got, tc.want)
+		}
+	}
+	g, _ := newGuard(t, core.PerMinute(100), guard.WithCommandLimit("/report", core.Every(time.Hour)))
+	other := msg(1, -5, "")
+	other.Command = guard.CommandTo("/report@OtherBot", "MyBot")
+	for range 3 {
+		check(t, g, other, true, guard.ReasonAllowed, "/report@OtherBot: the general limit only")
+	}
+	mine := msg(1, -5, "")
+	mine.Command = guard.CommandTo("/report@MyBot", "MyBot")
+	check(t, g, mine, true, guard.ReasonAllowed, "first /report@MyBot")
+	check(t, g, mine, false, guard.ReasonLimited, "second /report@MyBot: the command's limit")
+}
+
+// The notice and callback texts are built from the update: the default
+// answers in the sender's language, English or Russian.
+func TestLocalizedTexts(t *testing.T) {
+	t.Parallel()
+	for lang, want := range map[string]string{
+		"": "Too many requests. Please try again in 3s.", "en": "Too many requests. Please try again in 3s.",
+		"de": "Too many requests. Please try again in 3s.", "ru": "Слишком много запросов. Попробуйте снова через 3 с.",
+		"RU-ru": "Слишком много запросов. Попробуйте снова через 3 с.", "rue": "Too many requests. Please try again in 3s.",
+	} {
+		if got := guard.DefaultNoticeText(guard.Update{LanguageCode: lang}, 2500*time.Millisecond); got != want {
+			t.Errorf("language %q: %q, want %q", lang, got, want)
+		}
+	}
+	var seen []guard.Update
+	g, _ := newGuard(t, core.Every(time.Hour), guard.WithCallbackText(func(u guard.Update, d time.Duration) string {
+		seen = append(seen, u)
+		return guard.Language(u) + " " + d.String()
+	}))
+	ru := msg(1, 1, "x")
+	ru.LanguageCode = "ru"
+	g.Check(t.Context(), ru)
+	if v := g.Check(t.Context(), ru); !strings.HasPrefix(v.Notice, "Слишком") {
+		t.Fatalf("notice %q, want it in Russian", v.Notice)
+	}
+	cb := guard.Update{Kind: guard.KindCallbackQuery, UserID: 2, ChatID: -5, ChatType: "group", LanguageCode: "pt-BR"}
+	g.Check(t.Context(), cb)
+	g.Check(t.Context(), cb) // the notice
+	if v := g.Check(t.Context(), cb); v.CallbackText != "pt 1h0m0s" || len(seen) != 1 || seen[0] != cb {
+		t.Fatalf("callback text %q from %+v, want WithCallbackText's, built from the update", v.CallbackText, seen)
 	}
 }

@@ -135,6 +135,9 @@ func (a *actions) Action(e guard.ActionEvent) {
 	a.events = append(a.events, e)
 }
 
+// text is a guard.TextFunc that always gives s.
+func text(s string) guard.TextFunc { return func(guard.Update, time.Duration) string { return s } }
+
 // responder is a guard.Responder that records each call and returns err.
 type responder struct {
 	calls []string

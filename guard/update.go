@@ -71,8 +71,17 @@ type Update struct {
 	// by this id instead of UserID.
 	SenderChatID int64
 	// Command is the bot command the message starts with, lower case,
-	// without "@botname" (see CommandOf); "" if none.
+	// without "@botname" (see CommandTo); "" if none, and "" for a command
+	// addressed to another bot.
 	Command string
+	// LanguageCode is the sender's IETF language tag as Telegram reports
+	// it (from.language_code, e.g. "en", "ru", "pt-br"); "" if unknown. The
+	// notice and callback texts can use it (WithNotice, WithCallbackText).
+	LanguageCode string
+	// MediaGroupID is the media_group_id of a message that is one item of
+	// an album; "" otherwise. The items of one album from one sender are
+	// one event for the Guard (see WithAlbums).
+	MediaGroupID string
 	// Payload is what WithDebounce compares: a message's text or caption
 	// (see MessagePayload), or a callback query's data; "" if none, and
 	// then the update is never debounced.
@@ -95,9 +104,19 @@ func MessagePayload(text, caption, mediaGroupID string) string {
 }
 
 // CommandOf returns the bot command a message text starts with, as a Guard
-// matches it: "/Report@MyBot now" gives "/report". It returns "" when the
-// text is not a command.
-func CommandOf(text string) string {
+// matches it, addressed to any bot: "/Report@MyBot now" gives "/report".
+// It returns "" when the text is not a command. It is CommandTo(text, "").
+func CommandOf(text string) string { return CommandTo(text, "") }
+
+// CommandTo returns the bot command a message text starts with, lower
+// case and without "@botname", when the command is addressed to the bot
+// whose username is botUsername: "/Report now" and "/report@MyBot now"
+// give "/report" for botUsername "MyBot" (the comparison ignores case and
+// a leading "@"). A command for another bot, "/report@OtherBot", gives "":
+// in a group it is that bot's command, not this one's. With botUsername ""
+// (not known) every "@botname" is accepted. It returns "" when the text is
+// not a command.
+func CommandTo(text, botUsername string) string {
 	if len(text) < 2 || text[0] != '/' {
 		return ""
 	}
@@ -107,6 +126,15 @@ func CommandOf(text string) string {
 	}
 	if end < 2 {
 		return ""
+	}
+	if end < len(text) && text[end] == '@' && botUsername != "" {
+		to := text[end+1:]
+		if i := strings.IndexAny(to, " \t\n"); i >= 0 {
+			to = to[:i]
+		}
+		if !strings.EqualFold(to, strings.TrimPrefix(botUsername, "@")) {
+			return ""
+		}
 	}
 	return strings.ToLower(text[:end])
 }

@@ -20,7 +20,8 @@
 //	floodgate_breaker_open{prefix}                         gauge: 1 while the circuit breaker is open
 //	floodgate_breaker_transitions_total{prefix,state}      counter; state: open, closed
 //	floodgate_actions_total{action,kind,result}            counter: adapters' Bot API calls on denials
-//	                                                       (action="sendMessage" counts notices); result: ok, error
+//	                                                       (action="sendMessage" counts notices); result: ok, error,
+//	                                                       dropped (not sent in time: guard.WithActions)
 //
 // The prefix of store errors and of the breaker is the Resilient store's
 // Name, which store.Open sets to the key prefix, so the series of one bot
@@ -112,7 +113,7 @@ func New() *Metrics {
 		}, []string{"prefix", "state"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floodgate", Name: "actions_total",
-			Help: "Bot API calls adapters made on denials (sendMessage is a notice) by result (ok, error).",
+			Help: "Bot API calls adapters made on denials (sendMessage is a notice) by result (ok, error, dropped: not sent in time).",
 		}, []string{"action", "kind", "result"}),
 	}
 }
@@ -203,7 +204,10 @@ func (m *Metrics) Breaker(e core.BreakerEvent) {
 // Action implements guard.Observer.
 func (m *Metrics) Action(e guard.ActionEvent) {
 	result := "ok"
-	if e.Err != nil {
+	switch {
+	case e.Dropped:
+		result = "dropped"
+	case e.Err != nil:
 		result = "error"
 	}
 	m.actions.WithLabelValues(e.Action, e.Kind.String(), result).Inc()

@@ -100,6 +100,11 @@ func exercise(t *testing.T, m *metrics.Metrics) *prometheus.Registry {
 	}
 	cb := guard.Update{Kind: guard.KindCallbackQuery, UserID: 1, ChatID: 1}
 	g.Respond(ctx, cb, g.Check(ctx, cb), responder{err: io.ErrUnexpectedEOF}, "")
+	// A notice the Guard gave up on (its deadline passed) counts as dropped.
+	m.Action(guard.ActionEvent{Action: "sendMessage", Kind: guard.KindMessage, Err: context.DeadlineExceeded, Dropped: true})
+	if err := g.Wait(ctx); err != nil { // Respond's calls run on their own goroutines
+		t.Fatal(err)
+	}
 
 	shadow := newLimiter(t, st, core.PerMinute(1), m, "trial", core.WithShadow(true))
 	for range 3 { // 1 allowed, 2 shadow_denied
@@ -162,6 +167,7 @@ func TestScrapedMetrics(t *testing.T) {
 		`floodgate_breaker_transitions_total{prefix="down",state="open"} 1`,
 		`floodgate_actions_total{action="sendMessage",kind="message",result="ok"} 1`,
 		`floodgate_actions_total{action="answerCallbackQuery",kind="callback_query",result="error"} 1`,
+		`floodgate_actions_total{action="sendMessage",kind="message",result="dropped"} 1`,
 		`floodgate_decision_duration_seconds_count{prefix="floodgate",rule="msg"} 6`,
 	} {
 		if !strings.Contains(body, want+"\n") {

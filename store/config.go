@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +56,66 @@ const (
 	envLimit          = "FLOODGATE_LIMIT"
 	envPolicy         = "FLOODGATE_FAILURE_POLICY"
 	envTimeout        = "FLOODGATE_TIMEOUT"
+	envTLSCAFile      = "REDIS_TLS_CA_FILE"
+	envTLSCertFile    = "REDIS_TLS_CERT_FILE"
+	envTLSKeyFile     = "REDIS_TLS_KEY_FILE"
+	envTLSServerName  = "REDIS_TLS_SERVER_NAME"
 )
+
+// redisVars are the variables that describe a Redis connection: any of
+// them set selects the Redis store unless FLOODGATE_STORE or REDIS_ENABLED
+// says otherwise, and then it is an error (never silently ignored).
+var redisVars = []string{envRedisURL, envRedisHost, envRedisPort, envRedisDB, envRedisPassword,
+	envTLSCAFile, envTLSCertFile, envTLSKeyFile, envTLSServerName}
+
+// selectBackend sets cfg.Backend from FLOODGATE_STORE, REDIS_ENABLED and
+// the Redis variables, as the package documentation's Precedence says.
+func selectBackend(get func(string) (string, bool), cfg *Config) error {
+	var chosen, by string
+	if v, ok := get(envStore); ok {
+		switch strings.ToLower(v) {
+		case BackendMemory, BackendRedis:
+			chosen, by = strings.ToLower(v), envStore
+		default:
+			return configErr(envStore, "%q: want memory or redis", v)
+		}
+	}
+	if v, ok := get(envRedisEnabled); ok {
+		var enabled string
+		switch strings.ToLower(v) {
+		case "true", "1", "yes":
+			enabled = BackendRedis
+		case "false", "0", "no":
+			enabled = BackendMemory
+		default:
+			return configErr(envRedisEnabled, "%q: want true, false, 1, 0, yes or no", v)
+		}
+		if chosen != "" && chosen != enabled {
+			return configErr(envRedisEnabled, "%q selects the %s store, but %s selects %s: set one of them, or both alike",
+				v, enabled, envStore, chosen)
+		}
+		chosen, by = enabled, envRedisEnabled
+	}
+	var set []string
+	for _, name := range redisVars {
+		if _, ok := get(name); ok {
+			set = append(set, name)
+		}
+	}
+	switch {
+	case chosen == BackendMemory && len(set) > 0:
+		// A Redis address the bot would not use: the limit would be split
+		// across instances while the operator believes it is shared.
+		return configErr(set[0], "set, but %s selects the memory store, which would ignore %s: "+
+			"unset %s, or select redis", by, strings.Join(set, ", "), strings.Join(set, ", "))
+	case chosen == "" && len(set) > 0:
+		chosen = BackendRedis // whoever describes a Redis wants it used
+	case chosen == "":
+		chosen = BackendMemory
+	}
+	cfg.Backend = chosen
+	return nil
+}
 
 // Config says which store to open and how to limit. The zero Config is
 // valid: a memory store, prefix core.DefaultPrefix, one event per second.
@@ -91,8 +151,112 @@ type Config struct {
 	// cannot fail, so it ignores Policy.
 	Policy core.FailurePolicy
 	// Timeout bounds each Redis call (core.Resilience.Timeout); past it the
-	// decision follows Policy. Default (0): 50 ms. Negative is invalid.
+	// decision follows Policy. Default (0): 50 ms. Negative is invalid. It also raises the client's
+	// read, write and dial timeouts to at least Timeout (see RedisOptions),
+	// so a Redis far away works with a Timeout to match.
 	Timeout time.Duration
+
+	// TLSCAFile is a PEM file of the certificate authorities that sign the
+	// Redis server's certificate (a private or managed-service CA). They
+	// replace the system's roots. Default (""): the system's roots.
+	// TLSCAFile, TLSCertFile, TLSKeyFile and TLSServerName need a TLS
+	// RedisURL (rediss://, rediss+sentinel://, rediss+cluster://): with
+	// any other URL, or the memory store, they are an error.
+	TLSCAFile string
+	// TLSCertFile and TLSKeyFile are the PEM files of a client
+	// certificate and its key, for servers that require one (mutual TLS,
+	// tls-auth-clients yes). Set both or neither.
+	TLSCertFile, TLSKeyFile string
+	// TLSServerName is the name the server's certificate must carry.
+	// Default (""): the host of each address dialled (every Sentinel,
+	// master and cluster node by its own name). Set it when you connect
+	// by IP address or through a tunnel.
+	TLSServerName string
+}
+
+// tlsNames name the TLS settings in errors: Config fields, or environment
+// variables.
+type tlsNames struct{ url, ca, cert, key, serverName, store string }
+
+var (
+	fieldNames = tlsNames{"RedisURL", "TLSCAFile", "TLSCertFile", "TLSKeyFile", "TLSServerName", "Backend"}
+	envNames   = tlsNames{envRedisURL, envTLSCAFile, envTLSCertFile, envTLSKeyFile, envTLSServerName, envStore}
+)
+
+// tlsConfig returns the TLS settings of c's TLS fields, read from their
+// files, or nil when none is set. Errors name the setting at fault by n.
+func (c Config) tlsConfig(n tlsNames) (*tls.Config, error) {
+	first := ""
+	for _, f := range [][2]string{{c.TLSCAFile, n.ca}, {c.TLSCertFile, n.cert}, {c.TLSKeyFile, n.key},
+		{c.TLSServerName, n.serverName}} {
+		if f[0] != "" && first == "" {
+			first = f[1]
+		}
+	}
+	if first == "" {
+		return nil, nil
+	}
+	if c.backend() != BackendRedis {
+		return nil, configErr(first, "set, but %s is %q: TLS settings are for the Redis store", n.store, c.backend())
+	}
+	if !isTLSURL(c.redisURL()) {
+		return nil, configErr(first, "set, but %s is not a TLS URL: use rediss://, rediss+sentinel:// or "+
+			"rediss+cluster://, or unset %s", n.url, first)
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, configErr(n.ca, "%v", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, configErr(n.ca, "%s holds no PEM certificate", c.TLSCAFile)
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		missing := n.key
+		if c.TLSCertFile == "" {
+			missing = n.cert
+		}
+		return nil, configErr(missing, "unset: a client certificate needs both %s and %s", n.cert, n.key)
+	}
+	if c.TLSCertFile != "" {
+		pair, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			return nil, configErr(n.cert, "with %s: %v", n.key, err)
+		}
+		t.Certificates = []tls.Certificate{pair}
+	}
+	return t, nil
+}
+
+// isTLSURL reports whether raw's scheme turns TLS on.
+func isTLSURL(raw string) bool {
+	scheme, _, _ := strings.Cut(raw, "://")
+	scheme = strings.ToLower(scheme)
+	return scheme == "rediss" || strings.HasPrefix(scheme, "rediss+")
+}
+
+// applyTLS sets the TLS fields of c on base, the TLS settings the URL
+// gave (nil for a URL without TLS, which tlsConfig refused).
+func (c Config) applyTLS(base *tls.Config) (*tls.Config, error) {
+	t, err := c.tlsConfig(fieldNames)
+	if err != nil || t == nil {
+		return base, err
+	}
+	if base == nil {
+		base = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	base = base.Clone()
+	if t.RootCAs != nil {
+		base.RootCAs = t.RootCAs
+	}
+	base.Certificates = t.Certificates
+	if t.ServerName != "" {
+		base.ServerName = t.ServerName
+	}
+	return base, nil
 }
 
 // defaultLimit is the Limit a zero Config.Limit stands for.
@@ -123,41 +287,32 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	cfg := Config{Backend: BackendMemory, Prefix: core.DefaultPrefix, Limit: defaultLimit}
 
-	if v, ok := get(envStore); ok {
-		switch strings.ToLower(v) {
-		case BackendMemory, BackendRedis:
-			cfg.Backend = strings.ToLower(v)
-		default:
-			return Config{}, configErr(envStore, "%q: want memory or redis", v)
-		}
-	} else if v, ok := get(envRedisEnabled); ok {
-		switch strings.ToLower(v) {
-		case "true", "1", "yes":
-			cfg.Backend = BackendRedis
-		case "false", "0", "no":
-			cfg.Backend = BackendMemory
-		default:
-			return Config{}, configErr(envRedisEnabled, "%q: want true, false, 1, 0, yes or no", v)
-		}
-	} else if _, ok := get(envRedisURL); ok {
-		// A REDIS_URL on its own says which store is wanted: silently
-		// falling back to memory would split the limit across instances.
-		cfg.Backend = BackendRedis
+	if err := selectBackend(get, &cfg); err != nil {
+		return Config{}, err
 	}
-
 	if cfg.Backend == BackendRedis {
 		u, err := redisURLFromLookup(get)
 		if err != nil {
 			return Config{}, err
 		}
 		cfg.RedisURL = u
+		cfg.TLSCAFile, _ = get(envTLSCAFile)
+		cfg.TLSCertFile, _ = get(envTLSCertFile)
+		cfg.TLSKeyFile, _ = get(envTLSKeyFile)
+		cfg.TLSServerName, _ = get(envTLSServerName)
+		if _, err := cfg.tlsConfig(envNames); err != nil {
+			return Config{}, err
+		}
 	}
 
 	prefixVar := envPrefix
 	p, ok := get(envPrefix)
-	if !ok {
+	if old, oldSet := get(envRedisKeyPrefix); oldSet && ok && old != p {
+		return Config{}, configErr(envRedisKeyPrefix, "%q, but %s is %q: set one of them (or both to the same prefix)",
+			old, envPrefix, p)
+	} else if !ok {
 		prefixVar = envRedisKeyPrefix
-		p, ok = get(envRedisKeyPrefix)
+		p, ok = old, oldSet
 	}
 	if ok {
 		if err := core.ValidatePrefix(p); err != nil {
@@ -206,12 +361,27 @@ func parsePolicy(s string) (core.FailurePolicy, bool) {
 	return 0, false
 }
 
-// redisURLFromLookup returns REDIS_URL, or the URL REDIS_HOST, REDIS_PORT,
-// REDIS_DB and REDIS_PASSWORD describe, or DefaultRedisURL.
+// redisURLFromLookup returns REDIS_URL (with REDIS_PASSWORD added when
+// the URL has none), or the URL REDIS_HOST, REDIS_PORT, REDIS_DB and
+// REDIS_PASSWORD describe, or DefaultRedisURL.
 func redisURLFromLookup(get func(string) (string, bool)) (string, error) {
 	if v, ok := get(envRedisURL); ok {
+		for _, name := range []string{envRedisHost, envRedisPort, envRedisDB} {
+			if _, set := get(name); set {
+				return "", configErr(name, "set, and so is %s, which names the address and database itself: "+
+					"unset %s, or unset %s and use %s, %s and %s", envRedisURL, name, envRedisURL,
+					envRedisHost, envRedisPort, envRedisDB)
+			}
+		}
 		if err := checkRedisURL(v); err != nil {
 			return "", configErr(envRedisURL, "%v", err)
+		}
+		if password, ok := get(envRedisPassword); ok {
+			withPassword, err := addPassword(v, password)
+			if err != nil {
+				return "", err
+			}
+			v = withPassword
 		}
 		return v, nil
 	}
@@ -252,6 +422,43 @@ func redisURLFromLookup(get func(string) (string, bool)) (string, error) {
 		return "", configErr(envRedisHost, "with %s, %s and %s: %v", envRedisPort, envRedisDB, envRedisPassword, err)
 	}
 	return s, nil
+}
+
+// addPassword returns raw, a valid RedisURL of any topology, with
+// password as its password, keeping its user name. A URL that has a
+// password already is an error naming both variables: which one is meant
+// cannot be guessed.
+func addPassword(raw, password string) (string, error) {
+	both := configErr(envRedisPassword, "set, and %s holds a password too: keep one of them "+
+		"(%s is added to a %s without a password)", envRedisURL, envRedisPassword, envRedisURL)
+	if topologyOf(raw) != standalone {
+		_, info, hasInfo, _, _, err := splitMultiURL(raw)
+		if err != nil {
+			return "", configErr(envRedisURL, "%v", err)
+		}
+		user, _, hasPassword := strings.Cut(info, ":")
+		if hasPassword {
+			return "", both
+		}
+		if user, err = url.PathUnescape(user); err != nil {
+			return "", configErr(envRedisURL, "%v", errHiddenURL)
+		}
+		i := strings.Index(raw, "://") + len("://")
+		rest := raw[i:]
+		if hasInfo {
+			rest = rest[len(info)+1:]
+		}
+		return raw[:i] + url.UserPassword(user, password).String() + "@" + rest, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil { // checkRedisURL passed: not expected
+		return "", configErr(envRedisURL, "not a valid URL")
+	}
+	if _, has := u.User.Password(); has {
+		return "", both
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String(), nil
 }
 
 // checkHost reports whether h is a host name or an IP address (an IPv6
@@ -295,6 +502,11 @@ func parseRedisURL(raw string) (*redis.Options, error) {
 		return nil, fmt.Errorf("scheme %q: want redis://, rediss:// (TLS) or unix:// for one server, "+
 			"redis+sentinel:// for Sentinel or redis+cluster:// for a cluster, e.g. redis://localhost:6379/0", u.Scheme)
 	}
+	if u.Query().Has("skip_verify") {
+		return nil, errors.New("option \"skip_verify\" turns certificate verification off and is not supported: " +
+			"trust your CA with REDIS_TLS_CA_FILE (Config.TLSCAFile), and set REDIS_TLS_SERVER_NAME " +
+			"(Config.TLSServerName) if the certificate names another host")
+	}
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
 		msg := err.Error()
@@ -325,11 +537,17 @@ func (c Config) Validate() error {
 		if c.RedisURL != "" {
 			return configErr("RedisURL", "set, but Backend is %q: set Backend to %q, or clear RedisURL", c.backend(), BackendRedis)
 		}
+		if _, err := c.tlsConfig(fieldNames); err != nil {
+			return err
+		}
 	case BackendRedis:
 		if c.RedisURL != "" {
 			if err := checkRedisURL(c.RedisURL); err != nil {
 				return configErr("RedisURL", "%v", err)
 			}
+		}
+		if _, err := c.tlsConfig(fieldNames); err != nil {
+			return err
 		}
 	default:
 		return configErr("Backend", "%q: want %q or %q", c.Backend, BackendMemory, BackendRedis)
@@ -443,6 +661,13 @@ func (c Config) String() string {
 	if c.backend() == BackendRedis && (c.Policy != core.FailLocal || c.timeout() != defaultTimeout) {
 		fmt.Fprintf(&b, " policy=%v timeout=%v", c.Policy, c.timeout())
 	}
+	if c.backend() == BackendRedis {
+		for _, f := range [][2]string{{"tls_ca", c.TLSCAFile}, {"tls_cert", c.TLSCertFile}, {"tls_server_name", c.TLSServerName}} {
+			if f[1] != "" {
+				fmt.Fprintf(&b, " %s=%s", f[0], f[1])
+			}
+		}
+	}
 	return b.String()
 }
 
@@ -462,7 +687,9 @@ func maskedAddr(opt *redis.Options) string {
 	case opt.Password != "":
 		u.User = url.UserPassword(opt.Username, masked)
 	case opt.Username != "":
-		u.User = url.User(opt.Username)
+		// redis://SECRET@host: a password without its colon reads as a
+		// user name, so a lone user name is masked too.
+		u.User = url.User(masked)
 	}
 	s := u.String()
 	if opt.Network == "unix" && u.User == nil {
@@ -500,6 +727,9 @@ func (c Config) Redacted() Config {
 	if err != nil {
 		c.RedisURL = masked
 		return c
+	}
+	if _, has := u.User.Password(); u.User != nil && !has {
+		u.User = url.User(masked) // a lone user name may be a password without its colon
 	}
 	c.RedisURL = u.Redacted()
 	return c
@@ -549,9 +779,13 @@ func (c Config) RedisOptions() (*redis.Options, error) {
 	if err != nil {
 		return nil, configErr("RedisURL", "%v", err)
 	}
-	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
+	failFast(c.timeout(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
+	opt.DisableIdentity = true
+	if opt.TLSConfig, err = c.applyTLS(opt.TLSConfig); err != nil {
+		return nil, err
+	}
 	return opt, nil
 }
 
@@ -862,7 +1096,7 @@ func (m *multiURL) String() string {
 		b.WriteString(url.UserPassword(m.user, masked).String())
 		b.WriteString("@")
 	case m.user != "":
-		b.WriteString(url.User(m.user).String())
+		b.WriteString(masked) // a lone user name may be a password without its colon
 		b.WriteString("@")
 	}
 	b.WriteString(strings.Join(m.addrs, ","))
@@ -884,10 +1118,10 @@ func redactMultiURL(raw string) string {
 		return raw
 	}
 	user, _, hasPassword := strings.Cut(info, ":")
-	if !hasPassword {
-		return raw
-	}
 	i := strings.Index(raw, "://") + len("://") // info starts the authority
+	if !hasPassword {
+		return raw[:i] + masked + raw[i+len(info):] // a lone user name may be a password without its colon
+	}
 	return raw[:i] + user + ":" + masked + raw[i+len(info):]
 }
 
@@ -910,9 +1144,13 @@ func (c Config) FailoverOptions() (*redis.FailoverOptions, error) {
 	if err != nil {
 		return nil, configErr("RedisURL", "%v", err)
 	}
-	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
+	failFast(c.timeout(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
+	opt.DisableIdentity = true
+	if opt.TLSConfig, err = c.applyTLS(opt.TLSConfig); err != nil {
+		return nil, err
+	}
 	return opt, nil
 }
 
@@ -934,22 +1172,28 @@ func (c Config) ClusterOptions() (*redis.ClusterOptions, error) {
 	if err != nil {
 		return nil, configErr("RedisURL", "%v", err)
 	}
-	failFast(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
+	failFast(c.timeout(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries)
 	opt.DialerRetries = dialerRetries
 	opt.ContextTimeoutEnabled = true
+	opt.DisableIdentity = true
+	if opt.TLSConfig, err = c.applyTLS(opt.TLSConfig); err != nil {
+		return nil, err
+	}
 	return opt, nil
 }
 
-// failFast fills in the fail-fast defaults where the URL set nothing.
-func failFast(dial, read, write *time.Duration, retries *int) {
+// failFast fills in the fail-fast defaults where the URL set nothing: the
+// floors below, raised to the decision timeout t, so that no timeout of
+// the client cuts a call shorter than a decision may wait.
+func failFast(t time.Duration, dial, read, write *time.Duration, retries *int) {
 	if *dial == 0 {
-		*dial = dialTimeout
+		*dial = max(dialTimeout, t)
 	}
 	if *read == 0 {
-		*read = readTimeout
+		*read = max(readTimeout, t)
 	}
 	if *write == 0 {
-		*write = writeTimeout
+		*write = max(writeTimeout, t)
 	}
 	if *retries == 0 {
 		*retries = maxRetries

@@ -70,19 +70,9 @@ func TestFromLookup(t *testing.T) {
 		{"REDIS_ENABLED=false", map[string]string{"REDIS_ENABLED": "false"}, def},
 		{"REDIS_ENABLED=0", map[string]string{"REDIS_ENABLED": "0"}, def},
 		{"REDIS_ENABLED=no", map[string]string{"REDIS_ENABLED": "no"}, def},
-		{"REDIS_ENABLED=false ignores the REDIS_* address", map[string]string{
-			"REDIS_ENABLED": "false", "REDIS_HOST": "redis.internal", "REDIS_PORT": "not-a-port"}, def},
 
 		// Precedence of the backend.
-		{"FLOODGATE_STORE=memory wins over REDIS_ENABLED=true", map[string]string{
-			"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "true"}, def},
-		{"FLOODGATE_STORE=redis wins over REDIS_ENABLED=false", map[string]string{
-			"FLOODGATE_STORE": "redis", "REDIS_ENABLED": "false"}, redisAt("redis://localhost:6379/0")},
-		{"FLOODGATE_STORE set: a bad REDIS_ENABLED is ignored", map[string]string{
-			"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "maybe"}, def},
 		{"REDIS_URL alone selects redis", map[string]string{"REDIS_URL": "redis://cache:6379/0"}, redisAt("redis://cache:6379/0")},
-		{"REDIS_ENABLED=false beats REDIS_URL", map[string]string{"REDIS_ENABLED": "false", "REDIS_URL": "redis://cache:6379/0"}, def},
-		{"REDIS_HOST alone does not select redis", map[string]string{"REDIS_HOST": "localhost"}, def},
 
 		// REDIS_URL.
 		{"REDIS_URL", map[string]string{"FLOODGATE_STORE": "redis", "REDIS_URL": "redis://cache.internal:6380/2"},
@@ -107,16 +97,24 @@ func TestFromLookup(t *testing.T) {
 			redisAt("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")},
 		{"REDIS_URL cluster TLS, password, max_redirects", map[string]string{"REDIS_ENABLED": "yes", "REDIS_URL": "rediss+cluster://:" + secret + "@node:7000/?max_redirects=5"},
 			redisAt("rediss+cluster://:" + secret + "@node:7000/?max_redirects=5")},
-		{"REDIS_URL cluster wins over REDIS_HOST", map[string]string{"REDIS_ENABLED": "true", "REDIS_URL": "redis+cluster://node:7000",
-			"REDIS_HOST": "other", "REDIS_PORT": "x"}, redisAt("redis+cluster://node:7000")},
-		{"REDIS_URL wins over REDIS_HOST/PORT/DB/PASSWORD", map[string]string{
-			"REDIS_ENABLED": "true", "REDIS_URL": "redis://from-url:7000/5",
-			"REDIS_HOST": "from-host", "REDIS_PORT": "6390", "REDIS_DB": "4", "REDIS_PASSWORD": secret},
-			redisAt("redis://from-url:7000/5")},
-		{"REDIS_URL set: bad REDIS_PORT and REDIS_DB are ignored", map[string]string{
-			"REDIS_ENABLED": "true", "REDIS_URL": "redis://from-url:7000/5", "REDIS_PORT": "99999", "REDIS_DB": "-1"},
-			redisAt("redis://from-url:7000/5")},
 
+		// One rule set: whatever is set is used, or is an error.
+		{"FLOODGATE_STORE and REDIS_ENABLED agreeing", map[string]string{
+			"FLOODGATE_STORE": "redis", "REDIS_ENABLED": "true"}, redisAt("redis://localhost:6379/0")},
+		{"REDIS_ENABLED=false alone", map[string]string{"REDIS_ENABLED": "false"}, def},
+		{"REDIS_HOST alone selects redis", map[string]string{"REDIS_HOST": "cache"}, redisAt("redis://cache:6379/0")},
+		{"REDIS_PASSWORD alone selects redis", map[string]string{"REDIS_PASSWORD": secret},
+			redisAt("redis://:" + secret + "@localhost:6379/0")},
+		{"REDIS_URL + REDIS_PASSWORD combine", map[string]string{"REDIS_URL": "redis://cache:6379/2", "REDIS_PASSWORD": "p@ss/w:rd"},
+			redisAt("redis://:p%40ss%2Fw%3Ard@cache:6379/2")},
+		{"REDIS_URL with user + REDIS_PASSWORD combine", map[string]string{"REDIS_URL": "rediss://bot@cache:6380/0", "REDIS_PASSWORD": secret},
+			redisAt("rediss://bot:" + secret + "@cache:6380/0")},
+		{"sentinel REDIS_URL + REDIS_PASSWORD combine", map[string]string{"REDIS_URL": "redis+sentinel://s1:26379,s2:26379/m", "REDIS_PASSWORD": secret},
+			redisAt("redis+sentinel://:" + secret + "@s1:26379,s2:26379/m")},
+		{"cluster REDIS_URL with user + REDIS_PASSWORD combine", map[string]string{"REDIS_URL": "redis+cluster://bot@n1:7000", "REDIS_PASSWORD": secret},
+			redisAt("redis+cluster://bot:" + secret + "@n1:7000")},
+		{"FLOODGATE_PREFIX and REDIS_KEY_PREFIX alike", map[string]string{
+			"FLOODGATE_PREFIX": "tenant7", "REDIS_KEY_PREFIX": "tenant7"}, memory("tenant7", defaultLimit)},
 		// REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD.
 		{"REDIS_HOST", map[string]string{"REDIS_ENABLED": "true", "REDIS_HOST": "redis.internal"},
 			redisAt("redis://redis.internal:6379/0")},
@@ -149,10 +147,6 @@ func TestFromLookup(t *testing.T) {
 		// Prefix.
 		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "booking_bot:client1"}, memory("booking_bot:client1", defaultLimit)},
 		{"FLOODGATE_PREFIX", map[string]string{"FLOODGATE_PREFIX": "tenant7"}, memory("tenant7", defaultLimit)},
-		{"FLOODGATE_PREFIX wins over REDIS_KEY_PREFIX", map[string]string{
-			"FLOODGATE_PREFIX": "tenant7", "REDIS_KEY_PREFIX": "booking_bot:client1"}, memory("tenant7", defaultLimit)},
-		{"FLOODGATE_PREFIX set: a bad REDIS_KEY_PREFIX is ignored", map[string]string{
-			"FLOODGATE_PREFIX": "tenant7", "REDIS_KEY_PREFIX": "bad prefix"}, memory("tenant7", defaultLimit)},
 
 		// Limit.
 		{"FLOODGATE_LIMIT", map[string]string{"FLOODGATE_LIMIT": "20/m burst 5"},
@@ -214,6 +208,28 @@ func TestFromLookupErrors(t *testing.T) {
 		variable string   // the error must name it
 		mention  []string // and say these
 	}{
+		// One rule set: a variable set but not used is an error naming it.
+		{"FLOODGATE_STORE=memory + REDIS_URL", map[string]string{"FLOODGATE_STORE": "memory", "REDIS_URL": "redis://cache/0"},
+			"REDIS_URL", []string{"FLOODGATE_STORE", "memory"}},
+		{"REDIS_ENABLED=false + REDIS_HOST, REDIS_PORT", map[string]string{"REDIS_ENABLED": "false", "REDIS_HOST": "h", "REDIS_PORT": "1"},
+			"REDIS_HOST", []string{"REDIS_ENABLED", "REDIS_PORT"}},
+		{"FLOODGATE_STORE=memory + REDIS_ENABLED=true", map[string]string{"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "true"},
+			"REDIS_ENABLED", []string{"FLOODGATE_STORE"}},
+		{"FLOODGATE_STORE + a bad REDIS_ENABLED", map[string]string{"FLOODGATE_STORE": "memory", "REDIS_ENABLED": "maybe"},
+			"REDIS_ENABLED", []string{"maybe"}},
+		{"REDIS_URL + REDIS_HOST", redis("REDIS_URL", "redis://cache/0", "REDIS_HOST", "other"), "REDIS_HOST", []string{"REDIS_URL"}},
+		{"REDIS_URL + REDIS_DB", redis("REDIS_URL", "redis+cluster://n1:7000", "REDIS_DB", "1"), "REDIS_DB", []string{"REDIS_URL"}},
+		{"REDIS_URL with password + REDIS_PASSWORD", redis("REDIS_URL", "redis://:"+secret+"@cache/0", "REDIS_PASSWORD", "other"),
+			"REDIS_PASSWORD", []string{"REDIS_URL"}},
+		{"sentinel REDIS_URL with password + REDIS_PASSWORD", redis("REDIS_URL", "redis+sentinel://:"+secret+"@s1:1/m", "REDIS_PASSWORD", "x"),
+			"REDIS_PASSWORD", []string{"REDIS_URL"}},
+		{"REDIS_KEY_PREFIX differs from FLOODGATE_PREFIX", map[string]string{"FLOODGATE_PREFIX": "a", "REDIS_KEY_PREFIX": "b"},
+			"REDIS_KEY_PREFIX", []string{"FLOODGATE_PREFIX"}},
+		{"skip_verify refused", redis("REDIS_URL", "rediss://cache/0?skip_verify=true"), "REDIS_URL", []string{"skip_verify", "REDIS_TLS_CA_FILE"}},
+		{"TLS CA with a plain URL", redis("REDIS_URL", "redis://cache/0", "REDIS_TLS_CA_FILE", "/ca.pem"), "REDIS_TLS_CA_FILE", []string{"rediss://"}},
+		{"TLS CA missing file", redis("REDIS_URL", "rediss://cache/0", "REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"), "REDIS_TLS_CA_FILE", []string{"/nonexistent/ca.pem"}},
+		{"TLS cert without key", redis("REDIS_URL", "rediss://cache/0", "REDIS_TLS_CERT_FILE", "/c.pem"), "REDIS_TLS_KEY_FILE", []string{"REDIS_TLS_CERT_FILE"}},
+		{"TLS server name on memory", map[string]string{"FLOODGATE_STORE": "memory", "REDIS_TLS_SERVER_NAME": "x"}, "REDIS_TLS_SERVER_NAME", []string{"memory"}},
 		{"FLOODGATE_STORE unknown", map[string]string{"FLOODGATE_STORE": "postgres"}, "FLOODGATE_STORE", []string{"postgres", "memory", "redis"}},
 		{"FLOODGATE_STORE given a URL", map[string]string{"FLOODGATE_STORE": "redis://x"}, "FLOODGATE_STORE", []string{"memory", "redis"}},
 		{"REDIS_ENABLED unknown", map[string]string{"REDIS_ENABLED": "ture"}, "REDIS_ENABLED", []string{"ture", "true", "false", "yes", "no"}},
@@ -362,7 +378,7 @@ func TestConfigString(t *testing.T) {
 		{store.Config{Backend: "redis", RedisURL: "rediss://alice:" + secret + "@cache.example.com:6380/0?dial_timeout=2s"},
 			"backend=redis addr=rediss://alice:xxxxx@cache.example.com:6380 db=0 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "redis://alice@cache/4"},
-			"backend=redis addr=redis://alice@cache:6379 db=4 prefix=floodgate limit=1/s"},
+			"backend=redis addr=redis://xxxxx@cache:6379 db=4 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "redis://[::1]:7000"},
 			"backend=redis addr=redis://[::1]:7000 db=0 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "unix:///run/redis.sock?db=3"},
@@ -372,7 +388,7 @@ func TestConfigString(t *testing.T) {
 		{store.Config{Backend: "redis", RedisURL: "redis+sentinel://:" + secret + "@10.0.0.1:26379,10.0.0.2:26379/mymaster/2?dial_timeout=2s"},
 			"backend=redis addr=redis+sentinel://:xxxxx@10.0.0.1:26379,10.0.0.2:26379 master=mymaster db=2 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "REDISS+SENTINEL://alice@[fd00::1]:26379/m"},
-			"backend=redis addr=rediss+sentinel://alice@[fd00::1]:26379 master=m db=0 prefix=floodgate limit=1/s"},
+			"backend=redis addr=rediss+sentinel://xxxxx@[fd00::1]:26379 master=m db=0 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"},
 			"backend=redis addr=redis+cluster://10.0.0.1:7000,10.0.0.2:7000 prefix=floodgate limit=1/s"},
 		{store.Config{Backend: "redis", RedisURL: "rediss+cluster://alice:" + secret + "@n1:7000/?max_redirects=2"},
@@ -459,7 +475,10 @@ func TestConfigNeverPrintsPassword(t *testing.T) {
 	for raw, want := range map[string]string{
 		"redis+sentinel://:" + secret + "@s1:26379,s2:26379/mymaster/1?dial_timeout=2s": "redis+sentinel://:xxxxx@s1:26379,s2:26379/mymaster/1?dial_timeout=2s",
 		"rediss+cluster://alice:" + secret + "@n1:7000,n2:7000":                         "rediss+cluster://alice:xxxxx@n1:7000,n2:7000",
-		"redis+cluster://alice@n1:7000":                                                 "redis+cluster://alice@n1:7000",
+		"redis+cluster://alice@n1:7000":                                                 "redis+cluster://xxxxx@n1:7000",
+		"redis+sentinel://" + secret + "@s1:26379/m":                                    "redis+sentinel://xxxxx@s1:26379/m", // a password without its colon
+		"redis://" + secret + "@cache:6379/0":                                           "redis://xxxxx@cache:6379/0",
+		"rediss://" + secret + "@cache:6380/0":                                          "rediss://xxxxx@cache:6380/0",
 		"redis+cluster://n1:7000,n2:7000":                                               "redis+cluster://n1:7000,n2:7000",
 		"redis+cluster://:" + secret + "@n1:bad":                                        "redis+cluster://:xxxxx@n1:bad", // invalid, still redacted
 		"redis+sentinel://:s3cr3t/PW@s1:26379/m":                                        "xxxxx",                         // the password's end is unknown

@@ -38,6 +38,9 @@
 //	REDIS_PORT        1..65535                                 6379                     RedisURL
 //	REDIS_DB          integer ≥ 0                              0                        RedisURL
 //	REDIS_PASSWORD    any text (kept verbatim, never printed)  none                     RedisURL
+//	REDIS_TLS_CA_FILE PEM file of the CAs that sign the server system roots             TLSCAFile
+//	REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE  PEM client certificate and key  none         TLSCertFile, TLSKeyFile
+//	REDIS_TLS_SERVER_NAME  name the server's certificate carries  the host dialled      TLSServerName
 //	FLOODGATE_PREFIX  1-128 printable ASCII, no spaces/braces  floodgate                Prefix
 //	REDIS_KEY_PREFIX  same as FLOODGATE_PREFIX                 floodgate                Prefix
 //	FLOODGATE_LIMIT   core.ParseLimit text: 1/s, 20/m burst 5  1/s                      Limit
@@ -46,23 +49,32 @@
 //
 // # Precedence
 //
-//   - FLOODGATE_STORE wins over REDIS_ENABLED. REDIS_ENABLED is read only
-//     when FLOODGATE_STORE is unset: true selects redis, false selects memory.
-//   - With neither set, a REDIS_URL selects redis: whoever sets it wants
-//     Redis, and silently limiting per instance instead would split the
-//     limit. Otherwise the backend is memory.
-//   - REDIS_HOST alone does not select redis (in the replaced middleware
-//     REDIS_ENABLED was the switch and REDIS_HOST was always present). Log
-//     the Config at start-up: its String says which backend was chosen.
-//   - With redis selected, REDIS_URL wins over REDIS_HOST, REDIS_PORT,
-//     REDIS_DB and REDIS_PASSWORD: when both are set, REDIS_URL is used
-//     (this is not an error). Otherwise, if any of those four is set, they
-//     build redis://[:password@]host:port/db with the defaults above (the
-//     password escaped with url.UserPassword). With none of them set the URL
-//     is redis://localhost:6379/0, the replaced middleware's default host.
-//   - FLOODGATE_PREFIX wins over REDIS_KEY_PREFIX.
-//   - A variable that loses, or that the chosen backend does not use (the
-//     REDIS_* variables for memory), is ignored and not validated.
+// One rule, for the environment and a Config literal alike: a setting is
+// used or refused, never silently ignored.
+//
+//   - FLOODGATE_STORE and REDIS_ENABLED select the backend; set to
+//     different stores, they are an error naming both.
+//   - With neither set, any variable that describes a Redis (REDIS_URL,
+//     REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD, REDIS_TLS_*) selects
+//     redis: whoever sets one wants Redis, and silently limiting per
+//     instance instead would split the limit. Otherwise the backend is
+//     memory.
+//   - With memory selected, such a variable is an error naming it (as a
+//     RedisURL or a TLS field with Backend memory is).
+//   - REDIS_URL with REDIS_HOST, REDIS_PORT or REDIS_DB is an error naming
+//     both: the URL names the address and the database. REDIS_URL and
+//     REDIS_PASSWORD combine: the password is added to the URL (keeping
+//     its user name); a URL that holds a password too is an error naming
+//     both. Without REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB and
+//     REDIS_PASSWORD build redis://[:password@]host:port/db with the
+//     defaults above (the password escaped with url.UserPassword); with
+//     none of them the URL is redis://localhost:6379/0, the replaced
+//     middleware's default host.
+//   - FLOODGATE_PREFIX and REDIS_KEY_PREFIX set to different prefixes is an
+//     error; set alike, or one of them, they give the prefix.
+//   - The TLS variables need a TLS URL (rediss://, rediss+sentinel://,
+//     rediss+cluster://); their files are read when the Config is
+//     validated. The query option skip_verify is refused.
 //
 // Every error starts with "store: ", wraps [ErrInvalidConfig] and names the
 // variable at fault; an invalid FLOODGATE_LIMIT also wraps
@@ -124,17 +136,26 @@
 //
 // Config.RedisURL may carry a password. [Config.String] (used by every fmt
 // verb, %#v included, and by log/slog) prints the address with the password
-// replaced by "xxxxx"; [Config.Redacted] returns a copy safe to marshal.
+// replaced by "xxxxx"; [Config.Redacted] returns a copy safe to marshal. A
+// user name standing alone (redis://SECRET@host) is masked the same way:
+// it is usually a password that lost its colon.
 //
 // # Opening
 //
 // [Open] builds the store the Config names. For memory it calls
 // memorystore.New. For redis it parses the URL, builds a *redis.Client (one
 // server), a failover client (Sentinel) or a *redis.ClusterClient (Cluster)
-// with fail-fast settings ([Config.RedisOptions]: 500 ms dial timeout,
-// 250 ms read and write timeouts, no command retries, a single dial attempt
-// per connection, and context deadlines honoured) and sends one PING under
-// ctx, so a wrong address fails at start-up, not at the first update.
+// with fail-fast settings ([Config.RedisOptions]: a dial timeout of
+// max(500 ms, Timeout), read and write timeouts of max(250 ms, Timeout), no
+// command retries, a single dial attempt per connection, and context
+// deadlines honoured) and, under ctx, sends one PING, opens four
+// connections at once (dial, TLS handshake, AUTH) so the first decisions do
+// not pay for them, checks that the Redis user may run every command the
+// store needs on its keys (an error naming each one refused, see
+// redisstore.ACLRule), and logs a warning when the server's
+// maxmemory-policy would evict the limiter's keys. So a wrong address, a
+// wrong CA or a missing permission fails at start-up, not at the first
+// update. [WithoutChecks] skips the permission and eviction checks.
 // [Opened.RedisClient] returns that client as a redis.UniversalClient.
 // The returned [Opened] is a core.Store; [Opened.NewLimiter] applies the
 // Config's limit and prefix, and [Opened.Close] closes the client or stops

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/floodgate-go/floodgate/core"
@@ -35,7 +38,20 @@ type Option func(*openConfig)
 type openConfig struct {
 	observer core.Observer
 	logger   *slog.Logger
+	noChecks bool
 }
+
+// WithoutChecks makes Open skip its start-up checks of the Redis user's
+// permissions and of the eviction policy (it still PINGs and warms the
+// pool). For tools that run the checks themselves and report every
+// problem rather than stop at the first, such as cmd/floodgate's check.
+func WithoutChecks() Option { return func(c *openConfig) { c.noChecks = true } }
+
+// warmConns is how many connections Open opens before the first decision:
+// as many as the Redis store keeps in flight at once (two round trips),
+// and two more, so a burst at start-up finds its connections dialled,
+// TLS handshakes and AUTH done.
+const warmConns = 4
 
 // WithObserver reports the Redis store's faults and circuit breaker
 // transitions (core.Resilience.Observer) and the decisions of the limiters
@@ -62,11 +78,22 @@ var _ core.Store = (*Opened)(nil)
 //     failovers) from cfg.FailoverOptions;
 //   - redis+cluster://: a *redis.ClusterClient from cfg.ClusterOptions.
 //
-// It then sends one PING under ctx: if Redis does not answer, Open closes
-// the client and returns an error naming the address (never the password),
-// so a wrong REDIS_URL or a down server fails at start-up rather than at the
-// first update. Against a refused port that takes milliseconds; give ctx a
-// deadline to bound it further.
+// It then, under ctx, sends one PING and opens four connections at once
+// (each one PING), so the first decisions find their dials, TLS
+// handshakes and AUTH done: if Redis does not answer, Open closes the
+// client and returns an error naming the address (never the password), so
+// a wrong REDIS_URL, a wrong CA or a down server fails at start-up rather
+// than at the first update. Against a refused port that takes
+// milliseconds; give ctx a deadline to bound it further.
+//
+// Unless WithoutChecks, it then verifies that the Redis user may run every
+// command the store needs on keys under the prefix
+// (redisstore.Store.CheckPermissions, which also loads the decision
+// script): a refusal fails Open with a *redisstore.PermissionError naming
+// every command refused, wrapping core.ErrMisconfigured. And it reads the
+// server's maxmemory-policy (quietly skipped when neither CONFIG GET nor
+// INFO is permitted): a policy that evicts keys is logged as a warning to
+// the WithLogger logger, since evicted keys reset limits.
 //
 // The redisstore.Store is then wrapped by core.Resilient with cfg's Policy
 // and Timeout, a memorystore.Store as the FailLocal fallback, the prefix
@@ -98,14 +125,37 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := client.Ping(ctx).Err(); err != nil {
+	if err := warm(ctx, client); err != nil {
 		_ = client.Close()
 		hint := ""
-		if topologyOf(cfg.RedisURL) == sentinel && errors.Is(err, redis.Nil) {
+		switch {
+		case topologyOf(cfg.RedisURL) == sentinel && errors.Is(err, redis.Nil):
 			// go-redis says "all sentinels ... are unreachable: redis: nil".
 			hint = " (a Sentinel answered that it monitors no master of that name)"
+		case lonelyUser(cfg.RedisURL) && redis.HasErrorPrefix(err, "NOAUTH"):
+			hint = " (the URL has a user name but no password: a password goes after a colon, redis://:PASSWORD@host)"
+		case cfg.Timeout < readTimeout && errors.Is(err, os.ErrDeadlineExceeded):
+			hint = fmt.Sprintf(" (a Redis far away needs a longer FLOODGATE_TIMEOUT: it raises the client's timeouts, now %v)",
+				max(readTimeout, cfg.timeout()))
 		}
 		return nil, fmt.Errorf("store: %s did not answer PING: %w%s", where, err, hint)
+	}
+	rs := redisstore.New(client)
+	if !oc.noChecks {
+		if err := rs.CheckPermissions(ctx, cfg.Prefix); err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("store: %s: %w", where, err)
+		}
+		logger := oc.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		if policy, maxmemory, err := redisstore.MaxmemoryPolicy(ctx, client); err == nil {
+			if p := redisstore.EvictionProblem(policy); p != "" {
+				logger.Warn("floodgate: Redis may evict the limiter's keys: "+p, "where", where,
+					"maxmemory_policy", policy, "maxmemory", maxmemory)
+			}
+		}
 	}
 	r := core.Resilience{Policy: cfg.Policy, Timeout: cfg.timeout(), Name: cfg.Prefix,
 		Observer: oc.observer, Logger: oc.logger}
@@ -115,12 +165,60 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Opened, error) {
 		r.Fallback = fallback
 		closeAll = func() error { _ = fallback.Close(); return client.Close() }
 	}
-	st, err := core.Resilient(redisstore.New(client), r)
+	st, err := core.Resilient(rs, r)
 	if err != nil { // cfg was validated: not expected
 		_ = closeAll()
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &Opened{Store: st, Config: cfg, client: client, observer: oc.observer, close: closeAll}, nil
+}
+
+// warm PINGs the server, then opens warmConns connections at once (one
+// PING each), so the first decisions do not pay for dials, TLS handshakes
+// and AUTH under their decision timeout. On a cluster it PINGs every
+// master that way.
+func warm(ctx context.Context, client redis.UniversalClient) error {
+	if err := client.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	ping := func(ctx context.Context, c *redis.Client) error {
+		// Each Conn holds its connection until Close, which puts it back
+		// in the pool: so warmConns are open at once, not one reused.
+		conns := make([]*redis.Conn, warmConns)
+		errs := make([]error, warmConns)
+		var wg sync.WaitGroup
+		for i := range warmConns {
+			conns[i] = c.Conn()
+			wg.Go(func() { errs[i] = conns[i].Ping(ctx).Err() })
+		}
+		wg.Wait()
+		for _, cn := range conns {
+			_ = cn.Close()
+		}
+		return errors.Join(errs...)
+	}
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, ping)
+	case *redis.Client:
+		return ping(ctx, c)
+	}
+	return nil
+}
+
+// lonelyUser reports whether raw has a user name and no password:
+// redis://SECRET@host, a password without its colon.
+func lonelyUser(raw string) bool {
+	if topologyOf(raw) != standalone {
+		_, info, has, _, _, err := splitMultiURL(raw)
+		return err == nil && has && !strings.Contains(info, ":")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, has := u.User.Password()
+	return !has
 }
 
 // newRedisClient builds the client for c's RedisURL (defaults filled in)

@@ -4,10 +4,11 @@
 // filters every update before telebot dispatches it; both describe updates
 // to the Guard with [UpdateOf].
 //
-// The package has no options of its own: key choice, bypass list,
-// per-command limits, notices, penalties and the logger are set on the
-// Guard (guard.New), with the same names for every framework; the failure
-// policy is the store's (store.Open).
+// The package has one option of its own, WithClient (see "Context and
+// timeouts"): key choice, bypass list, per-command limits, notices,
+// albums, penalties and the logger are set on the Guard (guard.New), with
+// the same names for every framework; the failure policy is the store's
+// (store.Open).
 //
 // # Usage
 //
@@ -86,9 +87,9 @@
 // store is out (the store's core.FailClosed policy) gets the same answers
 // (a callback with the Guard's callback text), never a notice.
 //
-// The throttled inline query is answered with Bot.Raw, not c.Answer:
-// tele.QueryResponse leaves out a cache_time of 0, and Telegram would then
-// cache the empty answer for 300 s. Payment queries
+// The throttled inline query is answered with a raw answerInlineQuery,
+// not c.Answer: tele.QueryResponse leaves out a cache_time of 0, and
+// Telegram would then cache the empty answer for 300 s. Payment queries
 // (pre_checkout_query, shipping_query) are never throttled: the Guard
 // passes them, since Telegram cancels a payment whose query goes unanswered.
 //
@@ -104,17 +105,26 @@
 // store's timeout (FLOODGATE_TIMEOUT, core.Resilience.Timeout: 50 ms by
 // default), and its failure policy (FLOODGATE_FAILURE_POLICY) then
 // decides; set ContextTimeoutEnabled on a Redis client you build yourself
-// so the deadline reaches its socket. The Bot API calls made on a denial
-// are bounded by the timeout of Settings.Client.
+// so the deadline reaches its socket.
+//
+// The Bot API calls made on a denial run off the update's path, on a
+// goroutine of the Guard's, each denial's within a deadline
+// (guard.WithActions, 5 s by default). Pass the bot's client with
+// WithClient (Middleware(g, WithClient(client)), the same *http.Client as
+// tele.Settings.Client) so that the deadline reaches the request: an
+// outbound throttle then refuses at once a notice a busy group's lane
+// cannot take in time, and the Guard drops and counts it. Without
+// WithClient the calls go through Bot.Raw, which takes no context: such a
+// notice would wait in the throttle and arrive late.
 //
 // # Concurrency
 //
 // UpdateOf and the functions Middleware and Poller return are safe for
 // concurrent use. telebot runs each handler, and so the middleware, in its
 // own goroutine (unless Settings.Synchronous is set), so updates are
-// decided concurrently; the Bot API calls for a denial are made
-// synchronously in that goroutine. Poller decides one update at a time, in
-// the order the inner poller delivers them, on the poller's goroutine.
+// decided concurrently. Poller decides one update at a time, in the order
+// the inner poller delivers them, on the poller's goroutine; neither waits
+// for the Bot API calls a denial makes.
 // Several bot instances (processes) share one limit, and one notice per
 // cooldown, when their Guards use the same Redis store and prefix.
 //

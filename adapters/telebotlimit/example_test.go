@@ -52,6 +52,7 @@ func ExampleMiddleware() {
 		b.ProcessUpdate(tele.Update{Message: &tele.Message{Text: text,
 			Sender: &tele.User{ID: 42}, Chat: &tele.Chat{ID: 42, Type: tele.ChatPrivate}}})
 	}
+	_ = g.Wait(context.Background()) // the notice goes out off the update path: wait for it
 	for _, c := range api.CallsTo("sendMessage") {
 		fmt.Printf("bot sent %q to chat %s\n", c.Params["text"], c.Params["chat_id"])
 	}

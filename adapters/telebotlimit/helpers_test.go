@@ -63,6 +63,10 @@ func startPolling(t testing.TB, api *testutil.BotAPI, b *tele.Bot) (stop func())
 
 // newGuard returns a Guard over st with limit l, logging to logs (nil:
 // discard).
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }
+
 func newGuard(t testing.TB, st core.Store, l core.Limit, logs *testutil.SyncBuffer, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	var logger *slog.Logger

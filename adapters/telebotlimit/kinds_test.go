@@ -57,6 +57,7 @@ func kindsBot(t *testing.T, api *testutil.BotAPI, g *guard.Guard) (finish func()
 		case <-time.After(30 * time.Second):
 			t.Fatal("the bot did not handle /done within 30 s")
 		}
+		settle(t, g) // the answers and notices Respond sends beside the update path
 		stop()
 		return rec.snapshot()
 	}

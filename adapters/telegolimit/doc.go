@@ -109,10 +109,13 @@
 // each update in its own goroutine, so the middleware decides several
 // updates at once; the Guard is safe for concurrent use and the store
 // decides atomically, so counts are exact whatever the order, though which
-// updates of a burst pass depends on scheduling. The middleware decides and
-// makes its Bot API calls synchronously in the update's goroutine, under
-// the handler context (*th.Context is a context.Context), bounded by the
-// bot's http.Client timeout. telegohandler cancels that context when the
+// updates of a burst pass depends on scheduling. The middleware decides in
+// the update's goroutine, under the handler context (*th.Context is a
+// context.Context); the Bot API calls a denial makes run off it, on a
+// goroutine of the Guard's, with the context's values but a deadline of
+// their own (guard.WithActions), which telego hands to its HTTP client or
+// Caller (and so to an outbound throttle). telegohandler cancels the
+// handler context when the
 // bot handler stops (BotHandler.Stop, StopWithContext): an update in flight
 // then ends with its context (context.Canceled) and follows
 // guard.WithErrorAction. Several bot instances (processes) share one limit,

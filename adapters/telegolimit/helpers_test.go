@@ -128,6 +128,10 @@ func (c *counter) snapshot() map[string]int {
 }
 
 // newGuard builds a Guard over st with limit l, failing the test on error.
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }
+
 func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	return newGuardLog(t, st, l, slog.New(slog.DiscardHandler), opts...)

@@ -72,9 +72,10 @@ func TestKindBudgets(t *testing.T) {
 			presses++
 			api.Push(testutil.CallbackQuery(kindsUser, kindsUser, fmt.Sprintf("page:%d", presses)))
 		}
-		p.wait(t, 1) // decided, answered and handled before the clock moves on
+		p.wait(t, 1) // decided and handled before the clock moves on
 		clock.Advance(160 * time.Millisecond)
 	}
+	settle(t, g)
 	p.stop(t)
 
 	echoes, notices := 0, 0
@@ -127,6 +128,7 @@ func TestDebounce(t *testing.T) {
 		api.Push(testutil.Message(kindsUser, kindsUser, "", text))
 	}
 	p.wait(t, 6)
+	settle(t, g)
 	p.stop(t)
 
 	if want := map[string]int{"callback buy:1": 1, "callback buy:2": 1, "message hello": 1, "message bye": 1}; !maps.Equal(seen.snapshot(), want) {

@@ -3,6 +3,7 @@ package telegolimit
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/mymmrac/telego"
@@ -12,10 +13,14 @@ import (
 
 // Middleware returns a telegohandler middleware that lets an update go on
 // (ctx.Next) only when g passes it. A throttled update is dropped and the
-// middleware returns nil, not an error, so telego's error handler never
-// hears of it; before that it acts through ctx.Bot(), synchronously and
-// under ctx, as the package documentation describes. Failed Bot API calls
-// are logged by g (guard.Guard.Respond), token removed.
+// middleware returns nil at once, not an error, so telego's error handler
+// never hears of it; its answers and notice go out through ctx.Bot() off
+// the update's path, under their own deadline (guard.Guard.Respond,
+// guard.WithActions), as the package documentation describes. Failed Bot
+// API calls are logged by g, token removed. A command addressed to another
+// bot (/cmd@OtherBot) is not this bot's command (guard.CommandTo with
+// Bot.Username, which asks getMe once, the first time a command names a
+// bot).
 //
 // Register it with Use before the handlers it guards: telegohandler
 // matches routes in registration order.
@@ -40,25 +45,34 @@ func Middleware(g *guard.Guard) th.Handler {
 // or an update of a kind telego does not know (every field nil) gives a
 // partial guard.Update. Kinds core has no name for are KindOther; those with
 // a sender (guest_message) keep it, the others (payments, boosts, business
-// connections, ...) carry no ids, so guard.WithUnkeyed decides them.
-func UpdateOf(u telego.Update) guard.Update {
+// connections, ...) carry no ids, so guard.WithUnkeyed decides them. It
+// does not know the bot, so a command addressed to any bot counts as a
+// command (guard.CommandOf); Middleware tells commands for other bots apart.
+func UpdateOf(u telego.Update) guard.Update { return updateOf(u, nil) }
+
+// updateOf is UpdateOf for the bot me (nil if not known).
+func updateOf(u telego.Update, me *telego.Bot) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(guard.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message, me)
 	case u.EditedMessage != nil:
-		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage, me)
 	case u.ChannelPost != nil:
-		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost, me)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.BusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage, me)
 	case u.EditedBusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
+		// An edit, not a new message: not part of an album's one event.
+		cu := messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage, me)
+		cu.MediaGroupID = ""
+		return cu
 	case u.GuestMessage != nil:
-		return messageUpdate(guard.KindOther, u.GuestMessage)
+		return messageUpdate(guard.KindOther, u.GuestMessage, me)
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID, Payload: u.CallbackQuery.Data}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID,
+			LanguageCode: u.CallbackQuery.From.LanguageCode, Payload: u.CallbackQuery.Data}
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case *telego.Message:
 			if m != nil {
@@ -71,7 +85,8 @@ func UpdateOf(u telego.Update) guard.Update {
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.ID}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.ID,
+			LanguageCode: u.InlineQuery.From.LanguageCode}
 	case u.ChosenInlineResult != nil:
 		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
 	case u.ShippingQuery != nil:
@@ -96,10 +111,18 @@ func UpdateOf(u telego.Update) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *telego.Message) guard.Update {
-	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+func messageUpdate(kind guard.Kind, m *telego.Message, me *telego.Bot) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text), MediaGroupID: m.MediaGroupID,
 		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
+	if m.From != nil {
+		cu.LanguageCode = m.From.LanguageCode
+	}
+	// Ask for the bot's username (getMe, once) only when it matters.
+	if word, _, _ := strings.Cut(m.Text, " "); cu.Command != "" && me != nil && strings.Contains(word, "@") {
+		cu.Command = guard.CommandTo(m.Text, me.Username())
+	}
+	return cu
 }
 
 func memberUpdate(kind guard.Kind, from telego.User, chat telego.Chat) guard.Update {
@@ -127,7 +150,7 @@ var errNilBot = errors.New("telegolimit: the handler context has no bot, nothing
 // allow decides u with g and, on a denial, answers it through bot (see
 // guard.Guard.Respond).
 func allow(ctx context.Context, bot *telego.Bot, g *guard.Guard, u telego.Update) bool {
-	cu := UpdateOf(u)
+	cu := updateOf(u, bot)
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true

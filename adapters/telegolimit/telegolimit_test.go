@@ -105,6 +105,7 @@ func TestEndToEnd(t *testing.T) {
 	push(1, func(int) map[string]any { return testutil.MessageWithoutFrom(noFromChat, "who am I") })
 	push(1, func(int) map[string]any { return testutil.UnknownUpdate("future_kind") })
 	p.wait(t, n)
+	settle(t, g)
 
 	wantPassed := map[string]int{
 		"message:101": 3, "message:201": 2, "message:202": 2, // spammer 3 of 20; normal users all
@@ -215,6 +216,7 @@ func TestGroup(t *testing.T) {
 		api.Push(testutil.Message(spammer, spammer, "", "just text"))
 	}
 	p.wait(t, 10)
+	settle(t, g)
 	if got, want := passed.snapshot(), map[string]int{"command": 2, "text": 5}; !equalCounts(got, want) {
 		t.Errorf("passed = %v, want %v", got, want)
 	}
@@ -253,6 +255,7 @@ func TestStoreErrors(t *testing.T) {
 			api.Push(testutil.CallbackQuery(clicker, clicker, "ping"))
 			api.Push(testutil.InlineQuery(inliner, "q"))
 			p.wait(t, 6)
+			settle(t, g)
 			if got := passed.snapshot()["any"]; got != tc.passed {
 				t.Errorf("passed = %d, want %d", got, tc.passed)
 			}
@@ -318,6 +321,7 @@ func TestActionErrors(t *testing.T) {
 					t.Errorf("HandleUpdate returned %v, want nil", err)
 				}
 			}
+			settle(t, g)
 			if handled != 2 {
 				t.Errorf("handled = %d, want 2", handled)
 			}
@@ -351,6 +355,7 @@ func TestNilBot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	settle(t, g)
 	if handled != 1 || !strings.Contains(logs.String(), "action=answerInlineQuery") {
 		t.Errorf("handled = %d (want 1), log:\n%s", handled, logs.String())
 	}
@@ -385,6 +390,7 @@ func TestBusinessNotice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	settle(t, g)
 	calls := api.CallsTo("sendMessage")
 	if len(calls) != 1 || calls[0].Params["business_connection_id"] != "bc-1" || calls[0].Params["chat_id"] != "42" {
 		t.Fatalf("sendMessage calls = %+v, want one notice to chat 42 through business connection bc-1", calls)

@@ -74,9 +74,12 @@
 //
 // # Concurrency
 //
-// UpdateOf, Check and Filter are safe for concurrent use. Check makes its
-// Bot API calls synchronously before it returns, bounded by the timeout of
-// bot.Client (set one: tgbotapi's default http.Client has none). Filter
+// UpdateOf, Check and Filter are safe for concurrent use. Check returns as
+// soon as it has decided: the Bot API calls a denial makes run on a
+// goroutine of the Guard's, each denial's within a deadline
+// (guard.WithActions), which reaches bot.Client as the request's context
+// (so an outbound throttle refuses at once a notice it cannot send in
+// time). Filter
 // checks updates one at a time in its own goroutine, in the order the
 // poller delivers them, and its channel is unbuffered; to handle updates in
 // parallel, read the channel from several goroutines. Several bot

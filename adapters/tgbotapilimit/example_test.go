@@ -113,6 +113,7 @@ func ExampleCheck() {
 	if err := api.WaitDelivered(context.Background()); err != nil {
 		panic(err)
 	}
+	_ = g.Wait(context.Background()) // throttled callbacks are answered off the update path: wait for them
 	for _, c := range api.CallsTo("answerCallbackQuery") {
 		fmt.Printf("answered: %q\n", c.Params["text"])
 	}

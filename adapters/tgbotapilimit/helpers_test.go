@@ -103,6 +103,10 @@ func (p *poller) stop() {
 
 // newGuard builds a Guard over st with limit l, logging into log (nil:
 // discarded).
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }
+
 func newGuard(t testing.TB, st core.Store, l core.Limit, log io.Writer, opts ...guard.Option) *guard.Guard {
 	t.Helper()
 	var logger *slog.Logger

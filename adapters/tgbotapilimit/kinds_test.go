@@ -137,6 +137,7 @@ func TestKindBudgets(t *testing.T) {
 		}
 		clock.Advance(160 * time.Millisecond)
 	}
+	settle(t, g)
 
 	echoes, notices := 0, 0
 	for _, c := range api.CallsTo("sendMessage") {
@@ -236,6 +237,7 @@ func TestDebounceOneInstanceMemory(t *testing.T) {
 	if err := api.WaitDelivered(waitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, fg.Guard)
 	checkDebounced(t, api, ids, w)
 	t.Logf("memory, 1 instance: %d rounds of a double tap and another button: handler runs %d, answers %d",
 		len(ids), sum(seenBy(w)), len(api.CallsTo("answerCallbackQuery")))
@@ -257,6 +259,7 @@ func TestDebounceThreeInstancesRedis(t *testing.T) {
 	}
 	var bots []*webhookBot
 	var urls []string
+	var guards []*guard.Guard
 	for range 3 {
 		fg, err := setup.Open(t.Context(), setup.Options{Logger: quietLog(), Lookup: lookupIn(vars)})
 		if err != nil {
@@ -264,6 +267,7 @@ func TestDebounceThreeInstancesRedis(t *testing.T) {
 		}
 		defer fg.Close()
 		w := startWebhookBot(t, api, fg.Guard)
+		guards = append(guards, fg.Guard)
 		bots = append(bots, w)
 		urls = append(urls, w.url)
 	}
@@ -271,6 +275,9 @@ func TestDebounceThreeInstancesRedis(t *testing.T) {
 	api.DeliverToWebhooks(urls...)
 	if err := api.WaitDelivered(waitCtx(t)); err != nil {
 		t.Fatal(err)
+	}
+	for _, g := range guards {
+		settle(t, g)
 	}
 	checkDebounced(t, api, ids, bots...)
 

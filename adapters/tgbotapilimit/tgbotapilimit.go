@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/floodgate-go/floodgate/guard"
@@ -17,24 +18,32 @@ import (
 // (neither), or an update of a kind tgbotapi v5.5.1 does not know (all
 // fields nil: KindOther). Unlike u.SentFrom, it also finds the user of
 // poll_answer, my_chat_member, chat_member and chat_join_request updates.
-func UpdateOf(u tgbotapi.Update) guard.Update {
+// It does not know the bot, so a command addressed to any bot counts as a
+// command (guard.CommandOf); Check and Filter tell commands for other bots
+// apart (guard.CommandTo with bot.Self's username).
+func UpdateOf(u tgbotapi.Update) guard.Update { return updateOf(u, "") }
+
+// updateOf is UpdateOf for the bot named me ("" if not known).
+func updateOf(u tgbotapi.Update, me string) guard.Update {
 	switch {
 	case u.Message != nil:
-		return messageUpdate(guard.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message, me)
 	case u.EditedMessage != nil:
-		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage, me)
 	case u.ChannelPost != nil:
-		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost, me)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.CallbackQuery.From), Payload: u.CallbackQuery.Data}
-		if m := u.CallbackQuery.Message; m != nil { // nil for a button under an inline message
+		q := u.CallbackQuery
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(q.From), LanguageCode: language(q.From), Payload: q.Data}
+		if m := q.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
+		q := u.InlineQuery
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(q.From), LanguageCode: language(q.From)}
 	case u.ChosenInlineResult != nil:
 		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: userID(u.ChosenInlineResult.From)}
 	case u.ShippingQuery != nil:
@@ -55,9 +64,9 @@ func UpdateOf(u tgbotapi.Update) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *tgbotapi.Message) guard.Update {
-	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandOf(m.Text),
-		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
+func messageUpdate(kind guard.Kind, m *tgbotapi.Message, me string) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandTo(m.Text, me),
+		LanguageCode: language(m.From), MediaGroupID: m.MediaGroupID, Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	if m.SenderChat != nil {
 		cu.SenderChatID = m.SenderChat.ID
@@ -76,6 +85,13 @@ func userID(u *tgbotapi.User) int64 {
 	return u.ID
 }
 
+func language(u *tgbotapi.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.LanguageCode
+}
+
 func chatOf(c *tgbotapi.Chat) (int64, string) {
 	if c == nil {
 		return 0, ""
@@ -90,12 +106,15 @@ var errNilBot = errors.New("tgbotapilimit: bot is nil, nothing was sent")
 var nilGuardOnce sync.Once
 
 // Check decides one update with g and reports whether it may go on to the
-// bot's handlers. On a denial it first acts, synchronously, through bot:
-// it answers a callback query (with the Verdict's CallbackText, possibly
-// empty, so the button stops spinning), answers an inline query with no
-// results (cache_time 0, is_personal true), and sends the Verdict's Notice,
-// if any, to the update's chat (guard.Guard.Respond). A failed call is
-// logged through g, token removed; Check never returns an error.
+// bot's handlers. On a denial it has the update answered through bot, off
+// the caller's path (guard.Guard.Respond: the calls run on their own
+// goroutine, under their own deadline, guard.WithActions): a callback
+// query with the Verdict's CallbackText (possibly empty, so the button
+// stops spinning), an inline query with no results (cache_time 0,
+// is_personal true), and the Verdict's Notice, if any, to the update's
+// chat. A failed call is logged through g, token removed; Check never
+// returns an error. Commands addressed to another bot (/cmd@OtherBot) are
+// not this bot's commands (guard.CommandTo with bot.Self.UserName).
 //
 // Use it in a webhook handler after bot.HandleUpdate(r). It never panics:
 // with a nil g it lets every update through, counting nothing (and logs a
@@ -108,14 +127,14 @@ func Check(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, u tgbotapi
 		})
 		return true
 	}
-	cu := UpdateOf(u)
+	token, me := "", ""
+	if bot != nil {
+		token, me = bot.Token, bot.Self.UserName
+	}
+	cu := updateOf(u, me)
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true
-	}
-	token := ""
-	if bot != nil {
-		token = bot.Token
 	}
 	g.Respond(ctx, cu, v, responder{bot: bot, u: &u}, token)
 	return false
@@ -128,36 +147,53 @@ type responder struct {
 	u   *tgbotapi.Update
 }
 
-func (r responder) call(method string, p tgbotapi.Params) error {
+// call makes one Bot API call under ctx. tgbotapi's MakeRequest takes no
+// context, so it runs on a copy of the bot whose client puts ctx on the
+// request: its deadline reaches the HTTP client and an outbound throttle.
+func (r responder) call(ctx context.Context, method string, p tgbotapi.Params) error {
 	if r.bot == nil {
 		return errNilBot
 	}
-	_, err := r.bot.MakeRequest(method, p)
+	bot := *r.bot
+	bot.Client = ctxClient{ctx: ctx, c: r.bot.Client}
+	_, err := bot.MakeRequest(method, p)
 	return err
 }
 
-func (r responder) AnswerCallback(_ context.Context, text string) error {
-	p := tgbotapi.Params{"callback_query_id": r.u.CallbackQuery.ID}
-	p.AddNonEmpty("text", text)
-	return r.call("answerCallbackQuery", p)
+// ctxClient sends each request under ctx.
+type ctxClient struct {
+	ctx context.Context
+	c   tgbotapi.HTTPClient
 }
 
-func (r responder) AnswerInline(context.Context) error {
+func (c ctxClient) Do(req *http.Request) (*http.Response, error) {
+	return c.c.Do(req.WithContext(c.ctx))
+}
+
+func (r responder) AnswerCallback(ctx context.Context, text string) error {
+	p := tgbotapi.Params{"callback_query_id": r.u.CallbackQuery.ID}
+	p.AddNonEmpty("text", text)
+	return r.call(ctx, "answerCallbackQuery", p)
+}
+
+func (r responder) AnswerInline(ctx context.Context) error {
 	// Not tgbotapi.InlineConfig: it drops cache_time 0, and Telegram would
 	// then cache the empty answer for 300 s.
-	return r.call("answerInlineQuery", tgbotapi.Params{"inline_query_id": r.u.InlineQuery.ID,
+	return r.call(ctx, "answerInlineQuery", tgbotapi.Params{"inline_query_id": r.u.InlineQuery.ID,
 		"results": "[]", "cache_time": "0", "is_personal": "true"})
 }
 
-func (r responder) SendNotice(_ context.Context, chatID int64, text string) error {
+func (r responder) SendNotice(ctx context.Context, chatID int64, text string) error {
 	p := tgbotapi.Params{"text": text}
 	p.AddNonZero64("chat_id", chatID)
-	return r.call("sendMessage", p)
+	return r.call(ctx, "sendMessage", p)
 }
 
 // Filter returns a channel of the updates from in that pass g, in order;
 // Check handles the others. It checks one update at a time, in one
-// goroutine. The channel is closed when in is closed or ctx is done; after
+// goroutine; the answers and notices for the dropped ones are sent off it,
+// so a notice waiting for a busy group's outbound lane holds up no other
+// update. The channel is closed when in is closed or ctx is done; after
 // ctx is done Filter reads nothing more from in.
 //
 // Filter does not stop the poller: call bot.StopReceivingUpdates exactly

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -63,47 +64,91 @@ func (c *cli) check(ctx context.Context) error {
 	line(w, "ping", "min %v, avg %v, max %v over %d round trips", lo.Round(time.Microsecond),
 		(sum / time.Duration(len(rtts))).Round(time.Microsecond), hi.Round(time.Microsecond), len(rtts))
 
+	// What the CLI needs besides: a refusal is noted, and the rest of
+	// the check goes on without what it would have read.
+	denied := map[string]bool{}
+	refused := func(cmd string, err error) bool {
+		if err != nil && redis.HasErrorPrefix(err, "NOPERM") {
+			denied[cmd] = true
+			return true
+		}
+		return false
+	}
+	if err := c.client.Scan(ctx, 0, globEscape(c.cfg.Prefix)+":{floodgate-probe}*", 1).Err(); err != nil && !refused("scan", err) {
+		return fmt.Errorf("SCAN: %w", err)
+	}
+
 	_, isCluster := c.client.(*redis.ClusterClient)
 	type node struct {
 		addr, version, role, mode string
 		script, windowScript      bool
+		scriptsKnown              bool
+		policy                    string
+		maxmemory                 int64
 	}
 	var (
 		mu    sync.Mutex
 		nodes []node
 	)
 	err := forEachNode(ctx, c.client, func(ctx context.Context, cl *redis.Client) error {
+		n := node{addr: cl.Options().Addr, version: "?", role: "?", mode: "?"}
 		info, err := cl.Info(ctx).Result() // the default sections: server and replication among them
-		if err != nil {
-			return fmt.Errorf("INFO on %s: %w", cl.Options().Addr, err)
+		mu.Lock()
+		isRefused := refused("info", err)
+		mu.Unlock()
+		if err != nil && !isRefused {
+			return fmt.Errorf("INFO on %s: %w", n.addr, err)
+		}
+		if err == nil {
+			n.version, n.role, n.mode = infoField(info, "redis_version"), infoField(info, "role"), infoField(info, "redis_mode")
 		}
 		loaded, err := cl.ScriptExists(ctx, redisstore.ScriptSHA(), redisstore.WindowScriptSHA()).Result()
-		if err != nil {
-			return fmt.Errorf("SCRIPT EXISTS on %s: %w", cl.Options().Addr, err)
+		mu.Lock()
+		isRefused = refused("script|exists", err)
+		mu.Unlock()
+		switch {
+		case err != nil && !isRefused:
+			return fmt.Errorf("SCRIPT EXISTS on %s: %w", n.addr, err)
+		case err == nil && len(loaded) != 2:
+			return fmt.Errorf("SCRIPT EXISTS on %s: %d answers for 2 scripts", n.addr, len(loaded))
+		case err == nil:
+			n.script, n.windowScript, n.scriptsKnown = loaded[0], loaded[1], true
 		}
-		if len(loaded) != 2 {
-			return fmt.Errorf("SCRIPT EXISTS on %s: %d answers for 2 scripts", cl.Options().Addr, len(loaded))
+		if n.policy, n.maxmemory, err = redisstore.MaxmemoryPolicy(ctx, cl); err != nil {
+			return fmt.Errorf("maxmemory-policy on %s: %w", n.addr, err)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		nodes = append(nodes, node{addr: cl.Options().Addr, version: infoField(info, "redis_version"),
-			role: infoField(info, "role"), mode: infoField(info, "redis_mode"), script: loaded[0], windowScript: loaded[1]})
+		nodes = append(nodes, n)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].addr < nodes[j].addr })
-	scripts, windowScripts := 0, 0
+	scripts, windowScripts, known := 0, 0, 0
 	for _, n := range nodes {
 		s := fmt.Sprintf("%s: redis %s, role %s", n.addr, n.version, n.role)
-		if n.role != "master" {
+		if n.role != "master" && n.role != "?" {
 			s += "; " + problem("%s is a %s: decisions write, so the bots must reach the master", n.addr, n.role)
 		}
 		if !isCluster && n.mode == "cluster" {
 			s += "; " + problem("%s runs in cluster mode: use a redis+cluster:// URL", n.addr)
 		}
 		line(w, "server", "%s", s)
+		switch p := redisstore.EvictionProblem(n.policy); {
+		case n.policy == "":
+			line(w, "eviction", "%s: unknown (neither CONFIG GET nor INFO is permitted): make sure maxmemory-policy "+
+				"is noeviction", n.addr)
+		case p != "":
+			line(w, "eviction", "%s: %s", n.addr, problem("%s: %s", n.addr, p))
+		default:
+			line(w, "eviction", "%s: maxmemory-policy %s (maxmemory %d): floodgate's keys are never evicted", n.addr,
+				n.policy, n.maxmemory)
+		}
+		if n.scriptsKnown {
+			known++
+		}
 		if n.script {
 			scripts++
 		}
@@ -111,14 +156,32 @@ func (c *cli) check(ctx context.Context) error {
 			windowScripts++
 		}
 	}
-	line(w, "script", "%s; window script %s", scriptState(scripts, len(nodes), isCluster, redisstore.ScriptSHA()),
-		scriptState(windowScripts, len(nodes), isCluster, redisstore.WindowScriptSHA()))
+	if known == len(nodes) {
+		line(w, "script", "%s; window script %s", scriptState(scripts, len(nodes), isCluster, redisstore.ScriptSHA()),
+			scriptState(windowScripts, len(nodes), isCluster, redisstore.WindowScriptSHA()))
+	} else {
+		line(w, "script", "unknown: SCRIPT EXISTS is not permitted")
+	}
 
-	if cc, ok := c.client.(*redis.ClusterClient); ok {
-		info, err := cc.ClusterInfo(ctx).Result()
-		if err != nil {
-			return fmt.Errorf("CLUSTER INFO: %w", err)
-		}
+	// The bots' permissions: every command they need, on their keys (after
+	// SCRIPT EXISTS: the probe loads the decision script).
+	var pe *redisstore.PermissionError
+	switch err := c.rs.CheckPermissions(ctx, c.cfg.Prefix); {
+	case errors.As(err, &pe):
+		line(w, "permissions", "%s", problem("%v", pe))
+	case err != nil:
+		return fmt.Errorf("check permissions: %w", err)
+	default:
+		line(w, "permissions", "ok: the Redis user may run %s on %s:*", strings.Join(redisstore.Commands(), " "),
+			c.cfg.Prefix)
+	}
+	if cc, ok := c.client.(*redis.ClusterClient); !ok {
+		line(w, "cluster", "standalone")
+	} else if info, err := cc.ClusterInfo(ctx).Result(); refused("cluster|info", err) {
+		line(w, "cluster", "unknown: CLUSTER INFO is not permitted")
+	} else if err != nil {
+		return fmt.Errorf("CLUSTER INFO: %w", err)
+	} else {
 		state, assigned, ok := infoField(info, "cluster_state"), infoField(info, "cluster_slots_assigned"),
 			infoField(info, "cluster_slots_ok")
 		s := fmt.Sprintf("cluster_state:%s, %s of 16384 slots assigned, %s ok, %d masters", state, assigned, ok, len(nodes))
@@ -126,8 +189,6 @@ func (c *cli) check(ctx context.Context) error {
 			s += "; " + problem("the cluster does not serve every slot: decisions for some keys fail")
 		}
 		line(w, "cluster", "%s", s)
-	} else {
-		line(w, "cluster", "standalone")
 	}
 
 	for _, p := range []struct {
@@ -141,12 +202,33 @@ func (c *cli) check(ctx context.Context) error {
 		line(w, p.label, "%s", s)
 	}
 
+	if len(denied) > 0 {
+		var cmds []string
+		for cmd := range denied {
+			cmds = append(cmds, cmd)
+		}
+		sort.Strings(cmds)
+		line(w, "cli access", "%s", problem("the Redis user may not run %s, which this command reads with; the CLI "+
+			"needs the ACL rule: %s", strings.Join(cmds, ", "), cliACLRule(c.cfg.Prefix, isCluster)))
+	}
 	if len(problems) > 0 {
 		line(w, "result", "%d problem(s)", len(problems))
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	line(w, "result", "ok")
 	return nil
+}
+
+// cliACLRule is the ACL rule of an operator's user for the CLI: the bots'
+// (reset deletes keys, check decides) plus what status, top and check
+// read with. CONFIG GET is optional: check reads the eviction policy from
+// INFO when CONFIG is refused.
+func cliACLRule(prefix string, cluster bool) string {
+	r := redisstore.ACLRule(prefix) + " +info +script|exists +scan"
+	if cluster {
+		r += " +cluster|info +cluster|slots"
+	}
+	return r
 }
 
 // scriptState says whether a script is loaded on the loaded of nodes nodes.

@@ -2,10 +2,14 @@
 // limiter in Redis, with the configuration the bots use: the same
 // environment variables (store.FromEnv), and flags that override them.
 //
-//	floodgate status <user-id>   a user's budget, key, stored TAT or event times, TTL, block
-//	floodgate reset <user-id>    lift a user's limit (and, for the main rule, penalties)
+//	floodgate status <scope>     a scope's budget, key, stored TAT or event times, TTL, block
+//	floodgate reset <scope>      lift a scope's limit (and, for the main rule, penalties)
 //	floodgate top [-n 20]        the keys limited right now, longest wait first
-//	floodgate check              connectivity, server, scripts, cluster, test decisions
+//	floodgate check              connectivity, permissions, eviction, scripts, test decisions
+//
+// A scope is any the limiter uses: user:42 (or 42), chat:-100123 (or
+// -100123), user:42@chat:-100123, sender:-100123, global, or a whole key
+// (floodgate:{u:42}:msg, floodgate:{c:-100123}:msg:win).
 //
 // It never runs KEYS (which blocks Redis): top walks the keyspace with SCAN.
 // It decodes no storage format itself: keys are read with
@@ -21,7 +25,7 @@
 // never decoded; the bots' next decision on it overwrites it.
 //
 // Exit status: 0 ok; 1 an operation failed (Redis unreachable, a check
-// failed); 2 a usage or configuration error (unknown command, bad user id,
+// failed); 2 a usage or configuration error (unknown command, bad scope,
 // bad flag or variable, or a command the memory store cannot serve).
 package main
 
@@ -33,7 +37,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,19 +67,26 @@ Inspect and manage the floodgate flood limiter's state in Redis, with the
 configuration the bots use (environment variables) and flags overriding it.
 
 Commands:
-  status <user-id>   the user's budget under the limit and rule: allowed now,
+  status <scope>     the scope's budget under the limit and rule: allowed now,
                      remaining, retry after, reset after; the key, its stored
                      TAT (GCRA) or event times (sliding window), its TTL, and
                      whether it holds a block (a penalty or a ban); reads only
-  reset <user-id>    forget the user's state for the rule (deletes the key);
+  reset <scope>      forget the scope's state for the rule (deletes the key);
                      for the main rule also the penalty strikes and level
-  top [-n 20]        the keys limited right now, longest retry-after first
+  top [-n 20] [-scope KIND]
+                     the keys limited right now, longest retry-after first
                      (SCAN, never KEYS), how many keys were scanned, and
                      the keys skipped for holding no valid state (foreign)
-  check              PING round trips, server version and role, decision
-                     scripts, cluster slots, config, a GCRA and a sliding-
-                     window test decision, each key with a TTL
+  check              PING round trips, server version and role, the Redis
+                     user's permissions (every one missing), the eviction
+                     policy, decision scripts, cluster slots, config, a GCRA
+                     and a sliding-window test decision, each key with a TTL
   help               this text
+
+Scopes: user:42 (or 42), chat:-100123 (or -100123), user:42@chat:-100123,
+sender:-100123 (a sender chat), global; or a whole key as top prints it,
+e.g. floodgate:{uc:42:-100123}:msg or floodgate:{c:-100123}:msg:win (its
+prefix and rule are used; a :win key needs the window limit in -limit).
 
 Flags (before or after the command):
   -url URL       Redis URL: redis://[user:password@]host:port/db, rediss://,
@@ -88,12 +98,16 @@ Flags (before or after the command):
                  (overrides FLOODGATE_LIMIT); status and top compute under it
   -rule R        rule name, the last part of the key (default: the main
                  limit's, msg), e.g. cmd.report for a command limit
-  -deadline D    bound on the whole command (default 30s)
-  -n N           top: how many keys to list (default 20)
+  -deadline D    bound on the whole command, > 0 (default 30s)
+  -n N           top: how many keys to list, ≥ 1 (default 20)
+  -scope KIND    top: only keys of one kind of scope: user, chat,
+                 user-in-chat, sender or global (default: all)
 
 Environment (as the bots read it, see the store package): FLOODGATE_STORE,
 REDIS_ENABLED, REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD,
-FLOODGATE_PREFIX, REDIS_KEY_PREFIX, FLOODGATE_LIMIT.
+REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE,
+REDIS_TLS_SERVER_NAME, FLOODGATE_PREFIX, REDIS_KEY_PREFIX, FLOODGATE_LIMIT,
+FLOODGATE_TIMEOUT.
 
 Keys look like <prefix>:{<scope>}:<rule>, e.g. floodgate:{u:123456789}:msg,
 and <prefix>:{<scope>}:<rule>:win under a sliding window.
@@ -121,6 +135,7 @@ type options struct {
 	url, prefix, limit, rule string
 	deadline                 time.Duration
 	n                        int
+	scope                    string          // top's -scope
 	set                      map[string]bool // flags given on the command line
 }
 
@@ -181,21 +196,32 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return usageFail(stderr, fmt.Errorf("-rule: %w", err))
 	}
 
-	var userID int64
+	if o.deadline <= 0 {
+		return usageFail(stderr, usagef("-deadline must be positive, got %v", o.deadline))
+	}
+	var tgt target
 	switch cmd {
 	case "status", "reset":
 		if len(rest) != 1 {
-			return usageFail(stderr, usagef("%s takes one user id, got %d arguments", cmd, len(rest)))
+			return usageFail(stderr, usagef("%s takes one scope (%s), got %d arguments", cmd, scopeSyntax, len(rest)))
 		}
-		if userID, err = parseUserID(rest[0]); err != nil {
+		if tgt, err = parseTarget(rest[0]); err != nil {
 			return usageFail(stderr, fmt.Errorf("%s: %w", cmd, err))
+		}
+		if tgt.key != "" {
+			if err := c.adoptKey(tgt.key); err != nil {
+				return usageFail(stderr, fmt.Errorf("%s: %w", cmd, err))
+			}
 		}
 	case "top", "check":
 		if len(rest) != 0 {
-			return usageFail(stderr, usagef("%s takes no arguments, got %q", cmd, rest))
+			return usageFail(stderr, usagef("%s takes no arguments, got %s", cmd, quote(strings.Join(rest, " "))))
 		}
 		if cmd == "top" && o.n < 1 {
 			return usageFail(stderr, usagef("top: -n must be at least 1, got %d", o.n))
+		}
+		if _, ok := scopeKinds[o.scope]; cmd == "top" && o.scope != "" && !ok {
+			return usageFail(stderr, usagef("top: -scope %s: want user, chat, user-in-chat, sender or global", quote(o.scope)))
 		}
 	}
 
@@ -222,11 +248,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 
 	switch cmd {
 	case "status":
-		err = c.status(ctx, userID)
+		err = c.status(ctx, tgt.scope)
 	case "reset":
-		err = c.reset(ctx, userID)
+		err = c.reset(ctx, tgt.scope)
 	case "top":
-		err = c.top(ctx, o.n)
+		err = c.top(ctx, o.n, o.scope)
 	case "check":
 		err = c.check(ctx)
 	}
@@ -266,8 +292,14 @@ func parseArgs(o *options, args []string) (cmd string, rest []string, err error)
 	o.register(fs)
 	if cmd == "top" {
 		fs.IntVar(&o.n, "n", o.n, "how many keys to list")
+		fs.StringVar(&o.scope, "scope", o.scope, "only keys of one kind of scope")
 	}
 	for {
+		if len(args) > 0 && looksNegative(args[0]) { // a chat id, not a flag
+			rest = append(rest, args[0])
+			args = args[1:]
+			continue
+		}
 		if err := fs.Parse(args); err != nil {
 			return "", nil, fmt.Errorf("%s: %w", cmd, err)
 		}
@@ -294,11 +326,16 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-// usageFail prints err and the usage text on stderr and returns exitUsage.
+// usageFail prints err and a hint on stderr, not the whole usage text
+// (that would scroll the error away), and returns exitUsage.
 func usageFail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "floodgate: %v\n\n%s", err, usageText)
+	fmt.Fprintf(stderr, "floodgate: %v\nRun 'floodgate help' for the commands, scopes and flags.\n", err)
 	return exitUsage
 }
+
+// tlsVars are the TLS variables, in the order of the Config fields
+// loadConfig fills from them under -url.
+var tlsVars = []string{"REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME"}
 
 // loadConfig reads the configuration as the bots do, through lookup, and
 // applies the flags over it. A variable a flag overrides is not read (so a
@@ -306,8 +343,9 @@ func usageFail(stderr io.Writer, err error) int {
 func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, error) {
 	hidden := map[string]bool{}
 	if o.set["url"] {
-		for _, v := range []string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST",
-			"REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD"} {
+		// The TLS variables still apply, to -url: read after it.
+		for _, v := range append([]string{"FLOODGATE_STORE", "REDIS_ENABLED", "REDIS_URL", "REDIS_HOST",
+			"REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD"}, tlsVars...) {
 			hidden[v] = true
 		}
 	}
@@ -344,6 +382,11 @@ func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, e
 			return store.Config{}, errors.New("-url: empty")
 		}
 		cfg.Backend, cfg.RedisURL = store.BackendRedis, strings.TrimSpace(o.url)
+		for i, f := range []*string{&cfg.TLSCAFile, &cfg.TLSCertFile, &cfg.TLSKeyFile, &cfg.TLSServerName} {
+			if v, ok := lookup(tlsVars[i]); ok {
+				*f = strings.TrimSpace(v)
+			}
+		}
 		if err := cfg.Validate(); err != nil { // store errors never hold the password
 			return store.Config{}, fmt.Errorf("-url: %w", err)
 		}
@@ -351,13 +394,41 @@ func loadConfig(o *options, lookup func(string) (string, bool)) (store.Config, e
 	return cfg, nil
 }
 
-// parseUserID reads a Telegram user id: a positive integer.
-func parseUserID(s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usagef("bad user id %q: want a positive Telegram user id such as 123456789", s)
+// adoptKey makes the command work on key, a whole key given as the
+// scope: its prefix and rule replace the configured ones, and a
+// sliding-window key (":win") needs a window limit. The key must be one
+// core.Limiter names.
+func (c *cli) adoptKey(key string) error {
+	i := strings.Index(key, "{")
+	j := i + strings.Index(key[i:], "}")
+	prefix, ok := strings.CutSuffix(key[:i], ":")
+	if !ok {
+		return usagef("bad key %s: want <prefix>:{<scope>}:<rule>", quote(key))
 	}
-	return id, nil
+	tail, ok := strings.CutPrefix(key[j+1:], ":")
+	if !ok || tail == "" {
+		return usagef("bad key %s: want <prefix>:{<scope>}:<rule>", quote(key))
+	}
+	rule, window := strings.CutSuffix(tail, ":win")
+	if window != (c.cfg.Limit.Algorithm == core.SlidingWindow) {
+		if window {
+			return usagef("%s is a sliding-window key: give the bots' window limit, e.g. -limit \"20/m window\"", quote(key))
+		}
+		return usagef("%s is a GCRA key, and the limit %v is a sliding window: give the bots' limit with -limit", quote(key), c.cfg.Limit)
+	}
+	if err := core.ValidatePrefix(prefix); err != nil {
+		return usagef("bad key %s: prefix: %v", quote(key), err)
+	}
+	c.cfg.Prefix, c.rule = prefix, rule
+	lim, err := c.limiter(memorystore.New(memorystore.WithCleanupInterval(0)), c.cfg.Limit)
+	if err != nil {
+		return usagef("bad key %s: %v", quote(key), err)
+	}
+	sc, _ := parseScope(key[i+1 : j])
+	if got := lim.Key(sc); got != key {
+		return usagef("%s is not a key floodgate names (it would be %s)", quote(key), quote(got))
+	}
+	return nil
 }
 
 // open connects to Redis (store.Open: fail-fast settings, one PING) and
@@ -366,7 +437,7 @@ func parseUserID(s string) (int64, error) {
 // command's deadline bounds every call) and no failure policy (an error is
 // reported as one, not decided by a fallback).
 func (c *cli) open(ctx context.Context) error {
-	o, err := store.Open(ctx, c.cfg)
+	o, err := store.Open(ctx, c.cfg, store.WithoutChecks())
 	if err != nil {
 		return err // names the address, password masked
 	}

@@ -39,7 +39,13 @@ func shapeOf(lim *core.Limiter) keyShape {
 }
 
 // match is the SCAN MATCH pattern of every key of the shape.
-func (k keyShape) match() string { return globEscape(k.head) + "{*}" + globEscape(k.tail) }
+func (k keyShape) match() string { return k.matchScope("*") }
+
+// matchScope is the SCAN MATCH pattern of the keys of the shape whose
+// scope matches inner, a pattern of what goes between the braces.
+func (k keyShape) matchScope(inner string) string {
+	return globEscape(k.head) + "{" + inner + "}" + globEscape(k.tail)
+}
 
 // globEscape escapes the characters SCAN's MATCH treats specially, so a
 // prefix such as "bot*1" matches only itself.
@@ -67,7 +73,7 @@ func (k keyShape) scopeOf(key string) string {
 	if !ok {
 		return "unknown scope"
 	}
-	unknown := "unknown scope {" + inner + "}"
+	unknown := "unknown scope " + quote("{"+inner+"}")
 	if inner == "g" {
 		return "global"
 	}

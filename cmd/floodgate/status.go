@@ -20,16 +20,16 @@ func line(w io.Writer, label, format string, args ...any) {
 // lists, newest first.
 const maxShownTimes = 10
 
-// status prints what the limiter would decide for the user now and what
+// status prints what the limiter would decide for the scope now and what
 // Redis holds for the key, from one redisstore Inspect: the decision Peek
 // would make, the stored TAT or event times, and the TTL, read together on
 // the server's clock. It only reads. A key that holds no valid state for
 // the limit is reported as foreign, not decoded. When the user has no key
 // but one exists under the other algorithm, it says so: the limit given is
 // probably not the bots'.
-func (c *cli) status(ctx context.Context, userID int64) error {
-	scope := core.User(userID)
+func (c *cli) status(ctx context.Context, scope core.Scope) error {
 	key := c.lim.Key(scope)
+	who := shapeOf(c.lim).scopeOf(key)
 	l := c.lim.Limit()
 	states, err := c.rs.Inspect(ctx, l, key)
 	if err != nil {
@@ -37,13 +37,14 @@ func (c *cli) status(ctx context.Context, userID int64) error {
 	}
 	st, res := states[0], states[0].Result
 	w := c.stdout
-	line(w, "key", "%s", key)
+	line(w, "key", "%s", quote(key))
+	line(w, "scope", "%s", who)
 	line(w, "limit", "%v", l)
 	if res.Allowed {
-		line(w, "allowed", "yes (a message from user %d now would go through)", userID)
+		line(w, "allowed", "yes (an update counted against %s now would go through)", who)
 		line(w, "remaining", "%d (after that message; burst %d)", res.Remaining, l.Burst)
 	} else {
-		line(w, "allowed", "no (a message from user %d now would be denied)", userID)
+		line(w, "allowed", "no (an update counted against %s now would be denied)", who)
 		line(w, "remaining", "%d", res.Remaining)
 	}
 	line(w, "retry after", "%v", res.RetryAfter)
@@ -89,7 +90,7 @@ func (c *cli) noteOtherAlgorithm(ctx context.Context, scope core.Scope) error {
 		return fmt.Errorf("read %s: %w", other.Key(scope), err)
 	}
 	if states[0].Exists {
-		fmt.Fprintf(c.stdout, "note: %s exists: do the bots use %q? (FLOODGATE_LIMIT or -limit)\n", states[0].Key, ol.String())
+		fmt.Fprintf(c.stdout, "note: %s exists: do the bots use %q? (FLOODGATE_LIMIT or -limit)\n", quote(states[0].Key), ol.String())
 	}
 	return nil
 }
@@ -143,14 +144,14 @@ func relative(d time.Duration) string {
 	return fmt.Sprintf("%v before server time (fully replenished)", -d)
 }
 
-// reset forgets the user's state for the rule through core and says which
+// reset forgets the scope's state for the rule through core and says which
 // key went. For the main rule it resets as guard.Guard.Reset does: the
 // limit's key (which holds any block), and the penalty strikes and offense
 // level, so a next offense starts from the first block; the notice
 // cooldown is kept. A foreign key is deleted too, saying so.
-func (c *cli) reset(ctx context.Context, userID int64) error {
-	scope := core.User(userID)
+func (c *cli) reset(ctx context.Context, scope core.Scope) error {
 	key := c.lim.Key(scope)
+	who := shapeOf(c.lim).scopeOf(key)
 	l := c.lim.Limit()
 	states, err := c.rs.Inspect(ctx, l, key)
 	if err != nil {
@@ -174,21 +175,21 @@ func (c *cli) reset(ctx context.Context, userID int64) error {
 		return err
 	}
 	if before.Exists {
-		fmt.Fprintf(c.stdout, "deleted %s: user %d has the full burst (%d) again\n", key, userID, l.Burst)
+		fmt.Fprintf(c.stdout, "deleted %s: %s has the full burst (%d) again\n", quote(key), who, l.Burst)
 	} else {
-		fmt.Fprintf(c.stdout, "no key %s: user %d already had the full burst\n", key, userID)
+		fmt.Fprintf(c.stdout, "no key %s: %s already had the full burst\n", quote(key), who)
 	}
 	if main {
-		fmt.Fprintf(c.stdout, "penalties: user %d's strikes and offense level are cleared too (guard.Reset); "+
-			"a next offense starts from the first block\n", userID)
+		fmt.Fprintf(c.stdout, "penalties: %s: strikes and offense level are cleared too (guard.Reset); "+
+			"a next offense starts from the first block\n", who)
 	}
 	switch {
 	case before.Foreign:
 		fmt.Fprintf(c.stdout, "note: %s\n", foreign(l))
 	case before.Exists && !before.Result.Allowed && l.Algorithm == core.GCRA:
 		// Only GCRA denials enter a deny cache (core.Resilient).
-		fmt.Fprintf(c.stdout, "note: bot instances that denied user %d keep denying from their local deny cache "+
-			"for up to %v (the wait the user had)\n", userID, before.Result.RetryAfter)
+		fmt.Fprintf(c.stdout, "note: bot instances that denied %s keep denying from their local deny cache "+
+			"for up to %v (the wait it had)\n", who, before.Result.RetryAfter)
 	}
 	return nil
 }

@@ -42,9 +42,12 @@ type topResult struct {
 // Inspect: the decision Peek would make, on the server's clock, writing
 // nothing. Foreign keys (no valid state for the limit) are skipped and
 // named.
-func (c *cli) top(ctx context.Context, n int) error {
+func (c *cli) top(ctx context.Context, n int, kind string) error {
 	shape := shapeOf(c.lim)
 	match := shape.match()
+	if kind != "" {
+		match = shape.matchScope(scopeKinds[kind])
+	}
 	l := c.lim.Limit()
 	r := &topResult{limited: map[string]limitedKey{}, foreign: map[string]bool{}}
 	err := forEachNode(ctx, c.client, func(ctx context.Context, node *redis.Client) error {
@@ -69,7 +72,7 @@ func (c *cli) top(ctx context.Context, n int) error {
 		fmt.Fprintln(tw, "RETRY AFTER\tRESET AFTER\tSCOPE\tKEY")
 		for _, k := range keys[:min(n, len(keys))] {
 			fmt.Fprintf(tw, "%v\t%v\t%s\t%s\n", k.retryAfter.Round(time.Millisecond), k.resetAfter.Round(time.Millisecond),
-				shape.scopeOf(k.key), k.key)
+				shape.scopeOf(k.key), quote(k.key))
 		}
 		_ = tw.Flush()
 	} else {
@@ -84,7 +87,7 @@ func (c *cli) top(ctx context.Context, n int) error {
 		shown = fmt.Sprintf(", showing the first %d", n)
 	}
 	fmt.Fprintf(c.stdout, "%d limited under %v of %d keys scanned (SCAN MATCH %s COUNT %d on %s)%s\n",
-		len(keys), l, r.scanned, match, scanCount, nodes, shown)
+		len(keys), l, r.scanned, quote(match), scanCount, nodes, shown)
 	r.printForeign(c.stdout, l, n)
 	if r.scanned == 0 {
 		return c.hintOtherAlgorithm()
@@ -104,7 +107,7 @@ func (c *cli) hintOtherAlgorithm() error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "note: under %q (FLOODGATE_LIMIT or -limit) the keys would match %s\n",
-		ol.String(), shapeOf(other).match())
+		ol.String(), quote(shapeOf(other).match()))
 	return nil
 }
 
@@ -124,7 +127,7 @@ func (r *topResult) printForeign(w io.Writer, l core.Limit, n int) {
 	}
 	fmt.Fprintf(w, "%s skipped: %s\n", what, foreign(l))
 	for _, k := range keys[:min(n, len(keys))] {
-		fmt.Fprintf(w, "skipped %s\n", k)
+		fmt.Fprintf(w, "skipped %s\n", quote(k))
 	}
 	if len(keys) > n {
 		fmt.Fprintf(w, "… and %d more keys skipped\n", len(keys)-n)

@@ -252,12 +252,15 @@ func demoEnv(lookup func(string) (string, bool)) func(string) (string, bool) {
 	}
 }
 
-// withPrefix returns env with FLOODGATE_PREFIX, which wins over
-// REDIS_KEY_PREFIX, set to prefix.
+// withPrefix returns env with FLOODGATE_PREFIX set to prefix and
+// REDIS_KEY_PREFIX unset (store refuses the two set apart).
 func withPrefix(env func(string) (string, bool), prefix string) func(string) (string, bool) {
 	return func(name string) (string, bool) {
-		if name == "FLOODGATE_PREFIX" {
+		switch name {
+		case "FLOODGATE_PREFIX":
 			return prefix, true
+		case "REDIS_KEY_PREFIX":
+			return "", false
 		}
 		return env(name)
 	}

@@ -4,7 +4,10 @@
 // It greets on /start (with an inline button), answers /help and /ping,
 // answers the button with "pong", and echoes any other text. Every update
 // goes through a floodgate Guard first, so a user who floods the bot is
-// throttled and told once to slow down.
+// throttled and told once to slow down, in Russian if their Telegram
+// speaks Russian, in English otherwise (guard.DefaultNoticeText; pass
+// guard.WithNotice in setup.Options.Guard for your own texts). A photo
+// album counts as one message.
 //
 // Configuration, all from the environment:
 //
@@ -12,15 +15,20 @@
 //	TELEGRAM_API_URL    base URL of a local Bot API server (default: api.telegram.org)
 //	WEBHOOK_URL         public HTTPS URL Telegram posts updates to   } both set: webhook mode;
 //	LISTEN_ADDR         address to serve the webhook on, e.g. :8080 } neither: long polling
-//	WEBHOOK_SECRET      secret Telegram sends with each update (optional, webhook mode)
+//	WEBHOOK_SECRET      secret Telegram sends with each update (required in webhook mode)
+//	WEBHOOK_INSECURE    true: serve a webhook without WEBHOOK_SECRET (logs a warning;
+//	                    anyone who finds the URL can then post forged updates)
 //	FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, ...  the store; see package store
 //	METRICS_ADDR        serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
-// Run one instance with the memory store, or several (polling one, or
-// webhook many behind a load balancer) sharing a limit through Redis:
+// Run one instance with the memory store, or several sharing a limit
+// through Redis. Several instances need webhook mode, behind one
+// WEBHOOK_URL: Telegram lets one process at a time long-poll a token (a
+// second one gets 409 Conflict, and this bot then stops saying so).
 //
-//	TELEGRAM_BOT_TOKEN=... FLOODGATE_LIMIT="20/m burst 5" go run ./examples/telebot
-//	FLOODGATE_STORE=redis REDIS_URL=redis://localhost:6379/0 ... go run ./examples/telebot
+//	TELEGRAM_BOT_TOKEN=123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA FLOODGATE_LIMIT="20/m burst 5" go run ./examples/telebot
+//	FLOODGATE_STORE=redis REDIS_URL=redis://localhost:6379/0 WEBHOOK_URL=https://bot.example.com/telegram \
+//	    LISTEN_ADDR=:8080 WEBHOOK_SECRET=change-me TELEGRAM_BOT_TOKEN=... go run ./examples/telebot
 //
 // The bot runs telebot's dispatcher but not Bot.Start and Bot.Stop, which
 // in v3.3.8 do not shut down reliably: with the Webhook poller Bot.Stop
@@ -32,7 +40,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +58,7 @@ import (
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
+	"github.com/floodgate-go/floodgate/webhook"
 	tele "gopkg.in/telebot.v3"
 )
 
@@ -84,6 +92,16 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if (webhookURL == "") != (listenAddr == "") {
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
+	hookCfg, err := webhook.FromEnv(lookup) // WEBHOOK_SECRET, WEBHOOK_INSECURE
+	if err != nil {
+		return err
+	}
+	if err := hookCfg.Validate(); err != nil && webhookURL != "" {
+		return err // no secret, or one Telegram would refuse
+	}
+	hookCfg.Logger = log
+	ctx, conflict := context.WithCancelCause(ctx)
+	defer conflict(nil)
 
 	// The store, the limit, the Guard, the outbound throttle, and /metrics
 	// when METRICS_ADDR is set, all from the environment.
@@ -95,13 +113,18 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
+	// Runs first: the answers and notices still going out finish (each
+	// within its deadline, guard.WithActions) before the transport closes.
+	defer fg.Guard.Wait(context.WithoutCancel(ctx))
+	// Outgoing flood control: sends wait for Telegram's limits, shared by
+	// every instance through the store; a 429 pauses the chat and retries.
+	client := fg.Throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second,
+		// A 409 Conflict from getUpdates cancels ctx with webhook.ErrConflict.
+		Transport: &pollTransport{ctx: ctx, base: webhook.ConflictTransport(transport, conflict), log: log}})
 	b, err := tele.NewBot(tele.Settings{
-		Token: token,
-		URL:   env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
-		// Outgoing flood control: sends wait for Telegram's limits, shared by
-		// every instance through the store; a 429 pauses the chat and retries.
-		Client: fg.Throttle.Client(&http.Client{Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second,
-			Transport: &pollTransport{ctx: ctx, base: transport, log: log}}),
+		Token:       token,
+		URL:         env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
+		Client:      client,
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
 		OnError: func(err error, _ tele.Context) {
 			log.Error("handler failed", "error", guard.Redact(err.Error(), token))
@@ -110,7 +133,10 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("telebot: %s", guard.Redact(err.Error(), token))
 	}
-	b.Use(telebotlimit.Middleware(fg.Guard)) // before b.Handle, which copies the middleware list
+	// Before b.Handle, which copies the middleware list. WithClient: the
+	// answers and notices on denials go through the throttle with their
+	// deadline, so one a busy group's lane cannot take in time is dropped.
+	b.Use(telebotlimit.Middleware(fg.Guard, telebotlimit.WithClient(client)))
 	handle(b)
 
 	if webhookURL == "" {
@@ -120,20 +146,36 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		}
 		log.Info("floodgate bot started", "framework", "telebot", "mode", "polling", "config", fg.Config)
 		poll(ctx, b)
+		if err := context.Cause(ctx); errors.Is(err, webhook.ErrConflict) {
+			return err
+		}
 		return nil
+	}
+	// Bodies over 1 MiB get 413, malformed ones 400, a missing or wrong
+	// secret 401. ProcessUpdate is synchronous (Settings.Synchronous): the
+	// handler is done when Telegram gets its 200.
+	hook, err := webhook.Handler(hookCfg, func(_ context.Context, body []byte) error {
+		var u tele.Update
+		if err := json.Unmarshal(body, &u); err != nil {
+			return err
+		}
+		b.ProcessUpdate(u)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
-	secret := env("WEBHOOK_SECRET")
-	hook := &tele.Webhook{Endpoint: &tele.WebhookEndpoint{PublicURL: webhookURL}, SecretToken: secret}
-	if err := b.SetWebhook(hook); err != nil { // listening already, so no update is refused
+	endpoint := &tele.Webhook{Endpoint: &tele.WebhookEndpoint{PublicURL: webhookURL}, SecretToken: hookCfg.Secret}
+	if err := b.SetWebhook(endpoint); err != nil { // listening already, so no update is refused
 		ln.Close()
 		return fmt.Errorf("setWebhook: %s", guard.Redact(err.Error(), token))
 	}
 	log.Info("floodgate bot started", "framework", "telebot", "mode", "webhook", "config", fg.Config)
-	return serveWebhook(ctx, ln, b, secret)
+	return serveWebhook(ctx, ln, hook)
 }
 
 // handle registers the bot's handlers.
@@ -185,40 +227,12 @@ func poll(ctx context.Context, b *tele.Bot) {
 	}
 }
 
-// serveWebhook serves the updates Telegram posts to ln until ctx is done,
-// then shuts the server down, letting running handlers finish.
-func serveWebhook(ctx context.Context, ln net.Listener, b *tele.Bot, secret string) error {
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			return
-		}
-		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
-		if secret != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-			http.Error(w, "wrong secret token", http.StatusUnauthorized)
-			return
-		}
-		var u tele.Update
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u); err != nil {
-			http.Error(w, "not an update", http.StatusBadRequest)
-			return
-		}
-		b.ProcessUpdate(u) // synchronous: the handler (or the throttle) is done when Telegram gets 200
-	})}
-	// net/http's Shutdown waits up to 5 s for connections on which no
-	// request has arrived yet (HTTP clients open spare ones); they are
-	// closed below instead.
-	var mu sync.Mutex
-	unused := map[net.Conn]bool{}
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		if s == http.StateNew {
-			unused[c] = true
-		} else {
-			delete(unused, c)
-		}
-	}
+// serveWebhook serves hook on ln until ctx is done, then shuts the server
+// down, letting running handlers finish.
+func serveWebhook(ctx context.Context, ln net.Listener, hook http.Handler) error {
+	// Read, write and idle timeouts and a header cap; Shutdown closes spare
+	// connections at once.
+	srv := webhook.NewServer(hook)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -228,14 +242,7 @@ func serveWebhook(ctx context.Context, ln net.Listener, b *tele.Bot, secret stri
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	shutdown := make(chan error, 1)
-	go func() { shutdown <- srv.Shutdown(shutdownCtx) }()
-	mu.Lock()
-	for c := range unused {
-		c.Close()
-	}
-	mu.Unlock()
-	err := <-shutdown
+	err := srv.Shutdown(shutdownCtx)
 	<-errc // http.ErrServerClosed
 	return err
 }

@@ -68,6 +68,11 @@ func TestConfigErrors(t *testing.T) {
 		{"listen addr only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8443"},
 			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
 		{"bad limit", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
+		{"webhook without a secret", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
+			"no secret token: set one (WEBHOOK_SECRET"},
+		{"secret Telegram refuses", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
+			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
+		{"bad WEBHOOK_INSECURE", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
@@ -224,7 +229,12 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 	if err := api.WaitDelivered(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Handlers run inside the webhook request, so every reply is recorded by now.
+	// Handlers run inside the webhook request, so every reply is recorded by
+	// now; the notice goes out off the update path: wait for it (5 echoes
+	// and 1 notice; more would be counted below).
+	if _, err := api.WaitCalls(ctx, "sendMessage", 6); err != nil {
+		t.Fatal(err)
+	}
 
 	echoed := map[string]bool{}
 	notices := 0
@@ -315,5 +325,57 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if _, err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
+	}
+}
+
+// TestWebhookHardening: the webhook refuses what Telegram never sends (a
+// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
+// it starts without a secret, warning that forged updates get through.
+func TestWebhookHardening(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := testutil.FreeAddr(t)
+	url := "http://" + addr + "/hook"
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := api.WaitCalls(ctx, "setWebhook", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{strings.Repeat("x", 2<<20), http.StatusRequestEntityTooLarge}, {`{"update_id":`, http.StatusBadRequest},
+		{`{"update_id":1}`, http.StatusOK}} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%.20q...: status %d, want %d", tc.body, resp.StatusCode, tc.want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
+		t.Errorf("no warning about the missing secret:\n%s", logs)
+	}
+}
+
+// TestPollingConflict: when another process polls the token, getUpdates
+// answers 409 Conflict and the bot stops, saying why and that several
+// instances need webhook mode.
+func TestPollingConflict(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	api.FailNextError("getUpdates", 1, http.StatusConflict,
+		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
+	err := run(ctx, func(k string) (string, bool) { v, ok := e[k]; return v, ok }, slog.New(slog.DiscardHandler))
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
+		!strings.Contains(err.Error(), "webhook mode") {
+		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
 }

@@ -1,7 +1,11 @@
 // Command telego is a starter bot built with github.com/mymmrac/telego v1
 // and floodgate: it greets, answers /help and /ping, answers its button, and
 // echoes any other text, with every update limited per user by a
-// floodgate Guard. Copy it and change the handlers.
+// floodgate Guard. A user who floods it is told once to slow down, in
+// Russian if their Telegram speaks Russian, in English otherwise
+// (guard.DefaultNoticeText; pass guard.WithNotice in setup.Options.Guard
+// for your own texts); a photo album counts as one message. Copy it and
+// change the handlers.
 //
 // Configuration comes from the environment:
 //
@@ -9,12 +13,16 @@
 //	TELEGRAM_API_URL     base URL of a local Bot API server (default: Telegram's)
 //	WEBHOOK_URL          public HTTPS URL Telegram posts updates to   } both for webhook mode,
 //	LISTEN_ADDR          address to serve it on, e.g. :8443          } neither for long polling
-//	WEBHOOK_SECRET       secret_token Telegram sends with each update (optional)
+//	WEBHOOK_SECRET       secret_token Telegram sends with each update (required in webhook mode)
+//	WEBHOOK_INSECURE     true: serve a webhook without WEBHOOK_SECRET (logs a warning;
+//	                     anyone who finds the URL can then post forged updates)
 //	FLOODGATE_STORE, FLOODGATE_LIMIT, REDIS_URL, ...   the store and limit: see package store
 //	METRICS_ADDR         serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
-// One instance can use the memory store (the default); several instances
-// behind one webhook share one limit with FLOODGATE_STORE=redis.
+// One instance can use the memory store (the default). Several instances
+// need webhook mode, behind one WEBHOOK_URL, and share one limit with
+// FLOODGATE_STORE=redis: Telegram lets one process at a time long-poll a
+// token (a second one gets 409 Conflict, and this bot then stops saying so).
 package main
 
 import (
@@ -37,6 +45,7 @@ import (
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
+	"github.com/floodgate-go/floodgate/webhook"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -72,6 +81,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if (webhookURL == "") != (listenAddr == "") {
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
+	hookCfg, err := webhook.FromEnv(lookup) // WEBHOOK_SECRET, WEBHOOK_INSECURE
+	if err != nil {
+		return err
+	}
+	if err := hookCfg.Validate(); err != nil && webhookURL != "" {
+		return err // no secret, or one Telegram would refuse
+	}
+	hookCfg.Logger = log
+	// A 409 Conflict from getUpdates cancels ctx with webhook.ErrConflict.
+	ctx, conflict := context.WithCancelCause(ctx)
+	defer conflict(nil)
 	// redact removes the token from errors: HTTP errors quote the request
 	// URL, /bot<token>/<method>.
 	redact := func(what string, err error) error {
@@ -90,10 +110,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	// cancellation; the timeout must exceed the long-poll timeout.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
+	// Runs first: the answers and notices still going out finish (each
+	// within its deadline, guard.WithActions) before the transport closes.
+	defer fg.Guard.Wait(context.WithoutCancel(ctx))
 	opts := []telego.BotOption{
 		// Outgoing flood control: sends wait for Telegram's limits, shared by
 		// every instance through the store; a 429 pauses the chat and retries.
-		telego.WithHTTPClient(fg.Throttle.Client(&http.Client{Transport: transport,
+		telego.WithHTTPClient(fg.Throttle.Client(&http.Client{Transport: webhook.ConflictTransport(transport, conflict),
 			Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})),
 		telego.WithLogger(telegoLog{ctx: ctx, log: log, token: token}),
 	}
@@ -121,8 +144,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		}
 	} else {
 		mode = "webhook"
-		if updates, server, stopWebhook, err = startWebhook(ctx, bot, webhookURL, listenAddr, get("WEBHOOK_SECRET")); err != nil {
-			return redact("webhook", err)
+		if updates, server, stopWebhook, err = startWebhook(ctx, bot, webhookURL, listenAddr, hookCfg); err != nil {
+			return errors.New(guard.Redact(err.Error(), token)) // its errors name what failed
 		}
 	}
 
@@ -178,14 +201,18 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if err := bh.StopWithContext(shutdownCtx); err != nil {
 		log.Warn("some updates were still being handled at exit", "error", err)
 	}
+	if err := context.Cause(ctx); errors.Is(err, webhook.ErrConflict) {
+		return err
+	}
 	log.Info("floodgate bot stopped")
 	return nil
 }
 
 // startWebhook listens on addr, serves telego's webhook handler at the path
-// of webhookURL, and registers webhookURL with setWebhook. stop closes the
-// updates channel; call it only after the server has shut down.
-func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr, secret string) (
+// of webhookURL behind webhook.Handler, and registers webhookURL with
+// setWebhook. stop closes the updates channel; call it only after the
+// server has shut down.
+func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr string, hookCfg webhook.Config) (
 	updates <-chan telego.Update, server *http.Server, stop func(), err error,
 ) {
 	u, err := url.Parse(webhookURL)
@@ -196,11 +223,11 @@ func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr, secret
 	if path == "" {
 		path = "/"
 	}
-	var secrets []string // the handler answers 401 to requests without it
-	if secret != "" {
-		secrets = []string{secret}
-	}
-	server = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	// Not telego.WebhookHTTPServer: it reads bodies without a limit and
+	// answers malformed JSON with 500, which Telegram retries. Here bodies
+	// over 1 MiB get 413, malformed ones 400, a missing or wrong secret 401;
+	// the server has read, write and idle timeouts and a header cap.
+	server = webhook.NewServer(nil)
 	// Not ctx: telego closes updates when this context ends, and a delivery
 	// sending to a closed channel would panic.
 	hookCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -208,14 +235,20 @@ func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr, secret
 	// requests (a data race under concurrent deliveries): run it one request
 	// at a time. It only decodes the update and queues it.
 	var mu sync.Mutex
-	register := func(h telego.WebhookHandler) error {
-		return telego.WebhookHTTPServer(server, path, secrets...)(func(ctx context.Context, data []byte) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return h(ctx, data)
-		})
+	var queue telego.WebhookHandler // set by UpdatesViaWebhook, before the server starts
+	hook, err := webhook.Handler(hookCfg, func(ctx context.Context, data []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return queue(ctx, data)
+	})
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
 	}
-	updates, err = bot.UpdatesViaWebhook(hookCtx, register)
+	mux := http.NewServeMux()
+	mux.Handle(path, hook)
+	server.Handler = mux
+	updates, err = bot.UpdatesViaWebhook(hookCtx, func(h telego.WebhookHandler) error { queue = h; return nil })
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -226,7 +259,7 @@ func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr, secret
 		return nil, nil, nil, fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
 	go func() { _ = server.Serve(ln) }() // returns http.ErrServerClosed at Shutdown
-	if err := bot.SetWebhook(ctx, &telego.SetWebhookParams{URL: webhookURL, SecretToken: secret}); err != nil {
+	if err := bot.SetWebhook(ctx, &telego.SetWebhookParams{URL: webhookURL, SecretToken: hookCfg.Secret}); err != nil {
 		_ = server.Close()
 		stop()
 		return nil, nil, nil, fmt.Errorf("setWebhook: %w", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/webhook"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -31,7 +32,8 @@ func handle(bot *tgbotapi.BotAPI, u tgbotapi.Update, log *slog.Logger) {
 		reply = tgbotapi.NewCallback(u.CallbackQuery.ID, text)
 	case u.Message != nil && u.Message.Chat != nil && u.Message.Text != "":
 		m := u.Message
-		switch guard.CommandOf(m.Text) { // "/Start@my_bot" is "/start"
+		// "/Start@this_bot" is "/start"; "/start@other_bot" is another bot's command.
+		switch guard.CommandTo(m.Text, bot.Self.UserName) {
 		case "/start":
 			msg := tgbotapi.NewMessage(m.Chat.ID, greeting)
 			msg.ReplyMarkup = tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
@@ -52,14 +54,17 @@ func handle(bot *tgbotapi.BotAPI, u tgbotapi.Update, log *slog.Logger) {
 	}
 }
 
-// apiClient is the bot's HTTP client (tgbotapi.HTTPClient). It does two
+// apiClient is the bot's HTTP client (tgbotapi.HTTPClient). It does three
 // things tgbotapi does not:
 //   - it removes the token from transport errors, whose text holds the
 //     request URL, token included (tgbotapi logs them as they are);
 //   - it ties long polls to ctx: once ctx is done, a pending getUpdates
 //     ends at once with no updates, so the poller sees StopReceivingUpdates
 //     without waiting out its poll, and without the 3 s sleep tgbotapi
-//     makes after a failed request.
+//     makes after a failed request;
+//   - on 409 Conflict from getUpdates (another process polls this token;
+//     webhook.ConflictTransport has cancelled ctx) it answers no updates
+//     at once, where tgbotapi would log, sleep 3 s and retry for ever.
 type apiClient struct {
 	ctx   context.Context
 	token string
@@ -79,6 +84,9 @@ func (a *apiClient) Do(req *http.Request) (*http.Response, error) {
 		}
 		defer resp.Body.Close()
 		status = resp.StatusCode
+		if status == http.StatusConflict {
+			return nil, webhook.ErrConflict
+		}
 		return io.ReadAll(resp.Body) // here, so a late cancel cannot break the decoding
 	}()
 	if err != nil {

@@ -5,7 +5,11 @@
 // It answers /start (a greeting and a button), /help, /ping and the button,
 // and echoes any other text. Every update goes through one guard.Guard:
 // throttled ones are dropped, throttled button presses and inline queries
-// are answered, and a "slow down" notice goes out at most once per minute.
+// are answered, and a "slow down" notice goes out at most once per minute,
+// in Russian to users whose Telegram speaks Russian and in English to the
+// others (guard.DefaultNoticeText; pass guard.WithNotice in
+// setup.Options.Guard for your own texts). The items of a photo album
+// count as one message.
 //
 // Environment:
 //
@@ -13,18 +17,23 @@
 //	TELEGRAM_API_URL    base URL of a local Bot API server (default https://api.telegram.org)
 //	WEBHOOK_URL         public HTTPS URL Telegram posts updates to  } both set: webhook mode;
 //	LISTEN_ADDR         address to serve it on, e.g. :8080          } neither: long polling
-//	WEBHOOK_SECRET      optional secret_token Telegram sends back with each update
+//	WEBHOOK_SECRET      secret_token Telegram sends back with each update (required in
+//	                    webhook mode: 1-256 of A-Z a-z 0-9 _ -)
+//	WEBHOOK_INSECURE    true: run a webhook without WEBHOOK_SECRET (a warning is logged;
+//	                    anyone who finds the URL can then post forged updates)
 //	FLOODGATE_STORE, REDIS_URL, FLOODGATE_LIMIT, FLOODGATE_PREFIX, ... the store
 //	                    (see package store; default: memory, 1/s)
 //	METRICS_ADDR        serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
-// Run several instances with FLOODGATE_STORE=redis and the same REDIS_URL
-// and they share one limit.
+// Several instances need webhook mode: Telegram lets one process at a time
+// long-poll a token (a second one gets 409 Conflict, and this bot then
+// stops saying so). Run them behind one WEBHOOK_URL with
+// FLOODGATE_STORE=redis and the same REDIS_URL, and they share one limit.
 package main
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,7 +43,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +50,7 @@ import (
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
+	"github.com/floodgate-go/floodgate/webhook"
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 )
 
@@ -74,6 +83,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if (hookURL == "") != (listenAddr == "") {
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
+	hookCfg, err := webhook.FromEnv(lookup) // WEBHOOK_SECRET, WEBHOOK_INSECURE
+	if err != nil {
+		return err
+	}
+	if err := hookCfg.Validate(); err != nil && hookURL != "" {
+		return err // no secret, or one Telegram would refuse
+	}
+	hookCfg.Logger = log
+	// A 409 Conflict from getUpdates cancels ctx with webhook.ErrConflict.
+	ctx, conflict := context.WithCancelCause(ctx)
+	defer conflict(nil)
 
 	// The store, the limit, the Guard, the outbound throttle, and /metrics
 	// when METRICS_ADDR is set, all from the environment.
@@ -85,10 +105,14 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
+	// Runs first: the answers and notices still going out finish (each
+	// within its deadline, guard.WithActions) before the transport closes.
+	defer fg.Guard.Wait(context.WithoutCancel(ctx))
 	client := &apiClient{ctx: ctx, token: token,
 		// Outgoing flood control: sends wait for Telegram's limits, shared by
 		// every instance through the store; a 429 pauses the chat and retries.
-		c: fg.Throttle.Client(&http.Client{Transport: transport, Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})}
+		c: fg.Throttle.Client(&http.Client{Transport: webhook.ConflictTransport(transport, conflict),
+			Timeout: outbound.DefaultMaxWait + (pollTimeout+15)*time.Second})}
 	endpoint := strings.ReplaceAll(strings.TrimRight(apiURL, "/"), "%", "%%") + "/bot%s/%s"
 	bot, err := tgbotapi.NewBotAPIWithClient(token, endpoint, client) // calls getMe
 	if err != nil {
@@ -99,14 +123,18 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		log.Info("floodgate bot started", "framework", "tgbotapi", "mode", mode, "config", fg.Config)
 	}
 	if hookURL != "" {
-		return serveWebhook(ctx, bot, fg.Guard, log, hookURL, listenAddr, env("WEBHOOK_SECRET"), started)
+		return serveWebhook(ctx, bot, fg.Guard, log, hookURL, listenAddr, hookCfg, started)
 	}
 	started("polling")
-	return poll(ctx, bot, fg.Guard, log)
+	poll(ctx, bot, fg.Guard, log)
+	if err := context.Cause(ctx); errors.Is(err, webhook.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // poll receives updates by long polling until ctx is done.
-func poll(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.Logger) error {
+func poll(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.Logger) {
 	updates := bot.GetUpdatesChan(tgbotapi.UpdateConfig{Timeout: pollTimeout})
 	for u := range tgbotapilimit.Filter(ctx, bot, g, updates) {
 		handle(bot, u, log)
@@ -114,14 +142,14 @@ func poll(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.L
 	bot.StopReceivingUpdates() // exactly once: a second call panics
 	for range updates {        // the poller blocks on a full channel: drain it until it closes
 	}
-	return nil
 }
 
 // serveWebhook sets the webhook and serves it on listenAddr until ctx is
 // done. It uses its own ServeMux and Server rather than
-// bot.ListenForWebhook, which registers on http.DefaultServeMux.
+// bot.ListenForWebhook, which registers on http.DefaultServeMux, and reads
+// no body bot.HandleUpdate would read without a limit.
 func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log *slog.Logger,
-	hookURL, listenAddr, secret string, started func(mode string)) error {
+	hookURL, listenAddr string, hookCfg webhook.Config, started func(mode string)) error {
 	u, err := url.Parse(hookURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return errors.New("WEBHOOK_URL: want an absolute URL such as https://bot.example.com/telegram")
@@ -133,24 +161,23 @@ func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log
 	if strings.ContainsAny(path, "{} ") {
 		return fmt.Errorf("WEBHOOK_URL: path %q must not contain braces or spaces", path)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
-		if secret != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
+	// Bodies over 1 MiB get 413, malformed ones 400, a missing or wrong
+	// secret 401; a throttled update gets 200 too: dropped, not retried.
+	hook, err := webhook.Handler(hookCfg, func(ctx context.Context, body []byte) error {
+		var upd tgbotapi.Update
+		if err := json.Unmarshal(body, &upd); err != nil {
+			return err
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		upd, err := bot.HandleUpdate(r)
-		if err != nil {
-			http.Error(w, "bad update", http.StatusBadRequest)
-			return
+		if tgbotapilimit.Check(ctx, bot, g, upd) {
+			handle(bot, upd, log)
 		}
-		if tgbotapilimit.Check(r.Context(), bot, g, *upd) {
-			handle(bot, *upd, log)
-		}
-		// 200 either way: a throttled update is dropped, not retried.
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, hook)
 
 	ln, err := net.Listen("tcp", listenAddr) // listen before setWebhook, so no delivery is refused
 	if err != nil {
@@ -160,35 +187,15 @@ func serveWebhook(ctx context.Context, bot *tgbotapi.BotAPI, g *guard.Guard, log
 	// parameters directly (without a secret, tgbotapi.NewWebhook and
 	// bot.Request do the same).
 	params := tgbotapi.Params{"url": hookURL}
-	params.AddNonEmpty("secret_token", secret)
+	params.AddNonEmpty("secret_token", hookCfg.Secret)
 	if _, err := bot.MakeRequest("setWebhook", params); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("setWebhook: %w", err)
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown treats a connection that has not sent a request yet as busy
-	// for up to 5 s, and HTTP clients (Telegram's too) keep such spare
-	// connections open. Close them once Shutdown has closed the listener;
-	// a delivery caught in one is retried by Telegram.
-	var mu sync.Mutex
-	fresh := map[net.Conn]bool{}
-	srv.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		if s == http.StateNew {
-			fresh[c] = true
-		} else {
-			delete(fresh, c)
-		}
-	}
-	srv.RegisterOnShutdown(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for c := range fresh {
-			_ = c.Close()
-		}
-	})
+	// Read, write and idle timeouts and a header cap; Shutdown closes spare
+	// connections at once (a delivery caught in one is retried by Telegram).
+	srv := webhook.NewServer(mux)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	started("webhook")

@@ -78,6 +78,11 @@ func TestRunConfigErrors(t *testing.T) {
 		{"listen addr only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8080"},
 			"WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)"},
 		{"bad limit", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "fast"}, "FLOODGATE_LIMIT"},
+		{"webhook without a secret", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
+			"no secret token: set one (WEBHOOK_SECRET"},
+		{"secret Telegram refuses", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
+			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
+		{"bad WEBHOOK_INSECURE", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), lookupIn(tc.env), slog.New(slog.DiscardHandler))
@@ -219,8 +224,8 @@ func TestWebhookSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("delivery with secret %q: status %d, want 403", secret, resp.StatusCode)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("delivery with secret %q: status %d, want 401", secret, resp.StatusCode)
 		}
 	}
 	if err := bot.stop(t); err != nil {
@@ -245,7 +250,7 @@ func TestThreeInstancesOneLimit(t *testing.T) {
 		urls = append(urls, url)
 		bots = append(bots, start(t, map[string]string{
 			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-			"WEBHOOK_URL": url, "LISTEN_ADDR": addr,
+			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret",
 			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
 			// Exactness is the point here: under -race on a loaded CI machine a
 			// Redis call can exceed the 50 ms default, and FailLocal would then
@@ -320,21 +325,26 @@ func TestMetricsAddr(t *testing.T) {
 	for i := range 4 {
 		api.Push(testutil.Message(30, 30, "private", fmt.Sprintf("m %d", i)))
 	}
-	// Filter handles updates one at a time, in order: once the last /ping is
-	// answered, every decision and action before it has been counted.
+	// Filter decides updates one at a time, in order: once the last /ping is
+	// answered, every decision before it has been counted. The notice goes
+	// out on a goroutine of its own and is counted once its call returns.
 	api.Push(testutil.Message(99, 99, "private", "/ping"))
 	// two echoes, one notice, one pong
 	if _, err := api.WaitCalls(waitCtx(t), "sendMessage", 4); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
+	const noticeCounted = `floodgate_actions_total{action="sendMessage",kind="message",result="ok"} 1`
+	var body []byte
+	for ctx := waitCtx(t); ctx.Err() == nil && !strings.Contains(string(body), noticeCounted); {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, want := range []string{
 		`floodgate_decisions_total{prefix="floodgate",result="allowed",rule="msg",source="store"} 3`,
@@ -348,5 +358,57 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
+	}
+}
+
+// TestWebhookHardening: the webhook refuses what Telegram never sends (a
+// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
+// it starts without a secret, warning that forged updates get through.
+func TestWebhookHardening(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	addr := testutil.FreeAddr(t)
+	url := "http://" + addr + "/hook"
+	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := api.WaitCalls(ctx, "setWebhook", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{strings.Repeat("x", 2<<20), http.StatusRequestEntityTooLarge}, {`{"update_id":`, http.StatusBadRequest},
+		{`{"update_id":1}`, http.StatusOK}} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%.20q...: status %d, want %d", tc.body, resp.StatusCode, tc.want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
+		t.Errorf("no warning about the missing secret:\n%s", logs)
+	}
+}
+
+// TestPollingConflict: when another process polls the token, getUpdates
+// answers 409 Conflict and the bot stops, saying why and that several
+// instances need webhook mode.
+func TestPollingConflict(t *testing.T) {
+	api := testutil.StartBotAPI(t)
+	api.FailNextError("getUpdates", 1, http.StatusConflict,
+		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
+	err := run(ctx, lookupIn(e), slog.New(slog.DiscardHandler))
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
+		!strings.Contains(err.Error(), "webhook mode") {
+		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
 }

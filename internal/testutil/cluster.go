@@ -33,12 +33,19 @@ type Cluster struct {
 // redis-cli is missing.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	return startCluster(t, func(int) []string { return nil })
+}
+
+// startCluster is StartCluster with more server arguments for node i
+// (0, 1, 2) from extra.
+func startCluster(t testing.TB, extra func(i int) []string) *Cluster {
+	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		t.Fatalf("redis-cli not found in PATH (it builds the cluster): %s", InstallHint)
 	}
 	c := &Cluster{}
-	for range 3 {
+	for i := range 3 {
 		// The cluster bus listens on a port of its own; by default the data
 		// port + 10000, which may be taken or above 65535, so pick a free one.
 		bus, err := freePort()
@@ -47,11 +54,11 @@ func StartCluster(t testing.TB) *Cluster {
 		}
 		// StartRedis gives every server a directory of its own (--dir), so
 		// the relative nodes.conf is one file per node.
-		c.nodes = append(c.nodes, StartRedis(t,
+		c.nodes = append(c.nodes, StartRedis(t, append([]string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus),
-			"--cluster-node-timeout", "2000"))
+			"--cluster-node-timeout", "2000"}, extra(i)...)...))
 	}
 
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)

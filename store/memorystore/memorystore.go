@@ -28,6 +28,13 @@ const (
 	DefaultGrace = time.Minute
 	// DefaultCleanupInterval is how often the janitor evicts idle entries.
 	DefaultCleanupInterval = time.Minute
+	// DefaultMaxKeys is how many keys a Store holds at most unless
+	// WithMaxKeys says otherwise: about 140 MB of GCRA keys, and far more
+	// users than one process sees within a few minutes (a key is evicted
+	// about the grace plus one cleanup interval after its state has run
+	// out). A flood of fresh ids (forged updates behind an unauthenticated
+	// webhook) stops there instead of at the machine's memory.
+	DefaultMaxKeys = 1_000_000
 )
 
 // Store is a core.Store for one process, built on go-cache. Create it with
@@ -59,11 +66,68 @@ const numShards = 64
 type shard struct {
 	// items maps a key to its entry. Nothing in it has a go-cache
 	// expiration: Get then reads no clock, and the janitor does the expiry.
-	items *cache.Cache
+	items *shardItems
 	// mu is held by every Set and Delete of this shard's keys, so a key is
 	// never indexed twice and a live entry is never replaced.
 	mu sync.Mutex
 	_  [64 - 16]byte // one cache line per shard: a write to mu slows no reader of another shard
+}
+
+// shardItems is a shard's go-cache behind a pointer, so that a sweep can
+// replace a map that has emptied with a compact copy: a Go map never
+// shrinks, so after a flood of fresh keys the emptied buckets would stay
+// allocated for good. Lookups load the pointer without a lock; every
+// write holds the shard lock and writes the current cache. A lookup that
+// raced with a swap reads the old cache, whose entries are the same
+// pointers: a dead entry, or a key missing there, sends the decision to
+// the shard lock, which reads the current one.
+type shardItems struct {
+	c atomic.Pointer[cache.Cache]
+	// peak is the most items the current cache has held; under the
+	// shard lock.
+	peak int
+}
+
+func newShardItems() *shardItems {
+	s := &shardItems{}
+	s.c.Store(cache.New(cache.NoExpiration, 0)) // no go-cache janitor: ours below
+	return s
+}
+
+// Get returns key's entry.
+func (s *shardItems) Get(key string) (any, bool) { return s.c.Load().Get(key) }
+
+// Set indexes v for key; the caller holds the shard lock. d must be
+// cache.NoExpiration.
+func (s *shardItems) Set(key string, v any, d time.Duration) {
+	c := s.c.Load()
+	c.Set(key, v, d)
+	s.peak = max(s.peak, c.ItemCount())
+}
+
+// Delete drops key; the caller holds the shard lock.
+func (s *shardItems) Delete(key string) { s.c.Load().Delete(key) }
+
+// ItemCount returns how many items the shard holds.
+func (s *shardItems) ItemCount() int { return s.c.Load().ItemCount() }
+
+// Items returns a copy of the shard's items.
+func (s *shardItems) Items() map[string]cache.Item { return s.c.Load().Items() }
+
+// minCompact is the peak below which a shard's map is never rebuilt: a
+// few hundred idle slots cost less than copying them.
+const minCompact = 256
+
+// compact replaces the cache with a copy sized for what it holds once it
+// holds under a quarter of its peak; the caller holds the shard lock.
+func (s *shardItems) compact() {
+	c := s.c.Load()
+	n := c.ItemCount()
+	if s.peak < minCompact || n > s.peak/4 {
+		return
+	}
+	s.c.Store(cache.NewFrom(cache.NoExpiration, 0, c.Items()))
+	s.peak = n
 }
 
 // entry is what the index holds for a key, one kind per algorithm (GCRA
@@ -146,8 +210,8 @@ func WithCleanupInterval(d time.Duration) Option {
 	return func(s *Store) { s.janitor = &janitor{interval: d} }
 }
 
-// WithMaxKeys caps the number of keys held (default 0: no cap), so a flood
-// of fresh user ids cannot exhaust memory. While the store holds n keys, a
+// WithMaxKeys caps the number of keys held (default DefaultMaxKeys; n ≤ 0
+// removes the cap), so a flood of fresh user ids cannot exhaust memory. While the store holds n keys, a
 // Take on a new key, or a TakeAll with a lane on one, is a denial (no
 // error) with Remaining 0 and RetryAfter and ResetAfter one Interval of
 // that key's Limit, recording nothing; Block on a new key returns an error
@@ -155,6 +219,10 @@ func WithCleanupInterval(d time.Duration) Option {
 // working. The cap is exact: Len never exceeds n, however many goroutines
 // add keys. Keys count until Reset or the janitor deletes them.
 func WithMaxKeys(n int) Option { return func(s *Store) { s.maxKeys = int64(max(n, 0)) } }
+
+// Cap returns the most keys the store holds (WithMaxKeys), or 0 for no
+// cap.
+func (s *Store) Cap() int { return int(s.maxKeys) }
 
 // New returns an empty Store and starts its janitor.
 func New(opts ...Option) *Store {
@@ -165,6 +233,7 @@ func New(opts ...Option) *Store {
 			start:   start,
 			startUS: start.UnixMicro(),
 			grace:   DefaultGrace.Microseconds(),
+			maxKeys: DefaultMaxKeys,
 		},
 		janitor: &janitor{interval: DefaultCleanupInterval},
 	}
@@ -172,7 +241,7 @@ func New(opts ...Option) *Store {
 		opt(s)
 	}
 	for i := range s.shards {
-		s.shards[i].items = cache.New(cache.NoExpiration, 0) // no go-cache janitor: ours below
+		s.shards[i].items = newShardItems()
 	}
 	if s.janitor.interval > 0 {
 		s.janitor.start(s.index)
@@ -319,7 +388,9 @@ func (s *Store) Reset(_ context.Context, key string) error {
 // sweep evicts the entries idle for the grace or longer, one shard at a
 // time. It retires each one first (no lock: a decision racing with it either
 // lands first, and the entry is no longer idle, or finds it dead and starts
-// over), then deletes the retired ones under the shard lock.
+// over), then deletes the retired ones under the shard lock, and rebuilds
+// a shard's map that holds under a quarter of its peak (shardItems), so
+// the memory of a flood of fresh keys comes back once they expire.
 func (x *index) sweep() {
 	cutoff := x.now() - x.grace
 	type victim struct {
@@ -335,9 +406,6 @@ func (x *index) sweep() {
 				retired = append(retired, victim{k, it.Object})
 			}
 		}
-		if len(retired) == 0 {
-			continue
-		}
 		sh.mu.Lock()
 		for _, r := range retired {
 			// A decision or Reset may have replaced or deleted it since.
@@ -346,7 +414,9 @@ func (x *index) sweep() {
 				x.keys.Add(-1)
 			}
 		}
+		sh.items.compact() // also after Resets emptied it
 		sh.mu.Unlock()
+		clear(retired) // let the victims go before the next shard's copy
 	}
 }
 

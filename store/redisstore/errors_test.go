@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,20 @@ func TestErrorKindsOnRealReplies(t *testing.T) {
 	if err := full.Client(t).ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	stopped := fresh()
-	stopped.Stop()
+	// A stopped server: a Unix socket left with no listener refuses every
+	// connection, and unlike a freed TCP port no parallel test can reuse it.
+	stopped := filepath.Join(t.TempDir(), "stopped.sock")
+	ln, err := net.Listen("unix", stopped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	_ = ln.Close()
+	stoppedStore := func() *Store {
+		c := redis.NewClient(&redis.Options{Network: "unix", Addr: stopped, MaxRetries: -1, DialerRetries: 1})
+		t.Cleanup(func() { _ = c.Close() })
+		return New(c)
+	}
 	closed := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	_ = closed.Close()
 	canceled, cancel := context.WithCancel(ctx)
@@ -100,7 +113,7 @@ func TestErrorKindsOnRealReplies(t *testing.T) {
 		{"EVALSHA renamed away", plain(renamed, redis.Options{}), map[string]call{"Take": take}, "config", "unknown command"},
 		{"read-only replica", plain(replica, redis.Options{}), map[string]call{"Take": take, "Block": block}, "outage", "READONLY"},
 		{"out of memory", plain(full, redis.Options{}), map[string]call{"Take": take}, "outage", "OOM"},
-		{"stopped server", plain(stopped, redis.Options{}), map[string]call{"Take": take, "Inspect": inspect}, "outage", "refused"},
+		{"stopped server", stoppedStore(), map[string]call{"Take": take, "Inspect": inspect}, "outage", "refused"},
 		{"closed client", New(closed), map[string]call{"Take": take, "Reset": reset}, "outage", "closed"},
 	} {
 		for name, c := range tc.calls {

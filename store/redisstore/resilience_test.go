@@ -370,7 +370,9 @@ func TestBreakerSeesErrorKinds(t *testing.T) {
 		fb := memorystore.New()
 		t.Cleanup(func() { _ = fb.Close() })
 		st, err := core.Resilient(New(client), core.Resilience{
-			Fallback: fb, Timeout: 200 * time.Millisecond, Name: "redis", Observer: obs, Clock: clock.Now,
+			// 1 s: long for a decision, but a busy CI machine must not
+			// time out the decisions made before the outage.
+			Fallback: fb, Timeout: time.Second, Name: "redis", Observer: obs, Clock: clock.Now,
 			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -414,7 +416,7 @@ func TestBreakerSeesErrorKinds(t *testing.T) {
 			t.Parallel()
 			srv := testutil.StartRedis(t)
 			client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1,
-				DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
+				DialerRetries: 1, DialTimeout: time.Second})
 			t.Cleanup(func() { _ = client.Close() })
 			obs := newRecorder()
 			clock := testutil.NewClock()

@@ -250,22 +250,24 @@ var gcraCases = []suiteCase{
 	{
 		name: "LimitChangeAdmitsOldPlusNewBurst",
 		why: "core.Limit documents that the TAT is read under a new Limit as it is: ten events under 10/10ms " +
-			"then 1/s burst 10 admit 19 at one instant, and a store must agree with every other store on it",
+			"then 1/s burst 10 admit 19 at one instant (here scaled to 10/10s then 1/m burst 10), and a store " +
+			"must agree with every other store on it",
 		run: func(t *testing.T, s *suiteRun) {
 			k := s.key("a")
-			fast := core.Limit{Rate: 10, Period: 10 * time.Millisecond, Burst: 10} // interval 1ms
-			slow := core.PerSecond(1).WithBurst(10)                                // interval 1s
-			// Ten events in one call: ten calls would leave a real-clock
-			// store (Redis) a 1ms TTL between two of them.
-			expect(t, "ten at once", s.take(t, k, fast, 10), fast, want{true, 0, 0, 10 * time.Millisecond})
+			// Seconds, not the documented milliseconds: a real-clock
+			// store (Redis) expires the key on its own clock, and a
+			// 10ms TTL can run out between two calls on a busy machine.
+			fast := core.Limit{Rate: 10, Period: 10 * time.Second, Burst: 10} // interval 1s
+			slow := core.PerMinute(1).WithBurst(10)                           // interval 1m
+			expect(t, "ten at once", s.take(t, k, fast, 10), fast, want{true, 0, 0, 10 * time.Second})
 			admitted := 10
-			expect(t, "fast 11", s.take(t, k, fast, 1), fast, want{false, 0, time.Millisecond, 10 * time.Millisecond})
+			expect(t, "fast 11", s.take(t, k, fast, 1), fast, want{false, 0, time.Second, 10 * time.Second})
 			for i := range 9 {
 				expect(t, "slow "+strconv.Itoa(i+1), s.take(t, k, slow, 1), slow,
-					want{true, 8 - i, 0, 10*time.Millisecond + time.Duration(i+1)*time.Second})
+					want{true, 8 - i, 0, 10*time.Second + time.Duration(i+1)*time.Minute})
 				admitted++
 			}
-			expect(t, "slow 10", s.take(t, k, slow, 1), slow, want{false, 0, 10 * time.Millisecond, 9010 * time.Millisecond})
+			expect(t, "slow 10", s.take(t, k, slow, 1), slow, want{false, 0, 10 * time.Second, 9*time.Minute + 10*time.Second})
 			if admitted != 19 {
 				t.Errorf("admitted %d at one instant, want 19", admitted)
 			}

@@ -26,14 +26,15 @@ var randomCases = []suiteCase{
 			"costs, limits, peeks, blocks, resets and clock moves, or two stores would disagree about a user",
 		run: func(t *testing.T, s *suiteRun) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			// Intervals of 200ms or more: a store whose TTLs run on a real
-			// clock (Redis) must not forget a key while the case's frozen
-			// clock stands still.
+			// Intervals of 4s or more (times are scaled by slow): a store
+			// whose TTLs run on a real clock (Redis) must not forget a key
+			// while the case's frozen clock stands still, however slowly a
+			// busy machine runs the steps.
 			limits := []core.Limit{
-				fivePerSecond,
+				{Rate: 5, Period: slow * time.Second, Burst: 5},
 				core.PerMinute(3).WithBurst(5),
-				core.Limit{Rate: 3, Period: time.Second, Burst: 1}, // interval 333334µs
-				core.Limit{Rate: 2, Period: time.Second, Burst: 4},
+				{Rate: 3, Period: slow * time.Second, Burst: 1}, // interval 6666667µs
+				{Rate: 2, Period: slow * time.Second, Burst: 4},
 			}
 			keys := []string{s.key("r0"), s.key("r1"), s.key("r2")}
 			for range steps() {
@@ -45,11 +46,11 @@ var randomCases = []suiteCase{
 				case op < 70:
 					s.peek(t, k, l)
 				case op < 75:
-					s.block(t, k, l, randomDuration(rng, 3*time.Second))
+					s.block(t, k, l, randomDuration(rng, slow*3*time.Second))
 				case op < 78:
 					s.reset(t, k)
 				default:
-					s.clock.Advance(randomDuration(rng, 1500*time.Millisecond))
+					s.clock.Advance(randomDuration(rng, slow*1500*time.Millisecond))
 				}
 			}
 		},
@@ -61,9 +62,9 @@ var randomCases = []suiteCase{
 		run: func(t *testing.T, s *suiteRun) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			lanes := []core.Lane{
-				{Key: s.laneKey("global"), Limit: core.Window(5, 700*time.Millisecond)},
-				{Key: s.laneKey("chat:a"), Limit: threePerSecond},
-				{Key: s.laneKey("chat:b"), Limit: core.Window(2, 500*time.Millisecond)},
+				{Key: s.laneKey("global"), Limit: core.Window(5, slow*700*time.Millisecond)},
+				{Key: s.laneKey("chat:a"), Limit: core.Window(3, slow*time.Second)},
+				{Key: s.laneKey("chat:b"), Limit: core.Window(2, slow*500*time.Millisecond)},
 			}
 			for range steps() {
 				ln := lanes[rng.IntN(len(lanes))]
@@ -82,16 +83,22 @@ var randomCases = []suiteCase{
 				case op < 70:
 					s.peek(t, ln.Key, ln.Limit)
 				case op < 75:
-					s.block(t, ln.Key, ln.Limit, randomDuration(rng, 2*time.Second))
+					s.block(t, ln.Key, ln.Limit, randomDuration(rng, slow*2*time.Second))
 				case op < 78:
 					s.reset(t, ln.Key)
 				default:
-					s.clock.Advance(randomDuration(rng, 600*time.Millisecond))
+					s.clock.Advance(randomDuration(rng, slow*600*time.Millisecond))
 				}
 			}
 		},
 	},
 }
+
+// slow scales the random cases' times. A real-clock store (Redis) counts
+// its TTLs in real time while a case's clock moves only when told; with
+// times in seconds a key outlives any pause of a busy machine between
+// two steps, where with milliseconds it expired and read as fresh.
+const slow = 20
 
 // randomDuration returns a duration in (0, upTo]: whole milliseconds
 // mostly, odd microseconds sometimes, to hit the edges of intervals.

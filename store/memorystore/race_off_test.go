@@ -1,0 +1,5 @@
+//go:build !race
+
+package memorystore
+
+const raceEnabled = false

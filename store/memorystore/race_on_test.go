@@ -1,0 +1,7 @@
+//go:build race
+
+package memorystore
+
+// raceEnabled: the race detector slows every memory access several times,
+// so the flood tests send fewer ids under it.
+const raceEnabled = true
