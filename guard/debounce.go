@@ -87,7 +87,7 @@ func newDebouncer(lim *core.Limiter, window time.Duration) (*debouncer, error) {
 // record returns the limiter and scope of u's debounce record, and false
 // when u is not debounced.
 func (d *debouncer) record(u Update) (*core.Limiter, core.Scope, bool) {
-	if u.Payload == "" {
+	if u.Payload == "" || u.MediaGroupID != "" { // an album item: decided with its album (WithAlbums)
 		return nil, core.Scope{}, false
 	}
 	var lim *core.Limiter

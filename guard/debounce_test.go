@@ -80,10 +80,11 @@ func TestDebounceMessages(t *testing.T) {
 	check(t, g, biz, false, guard.ReasonDebounced, "business message resent")
 	for name, u := range map[string]guard.Update{
 		"empty payload (a photo, a sticker, an album item)": msg(1, 1, ""),
-		"edited message": {Kind: guard.KindEditedMessage, UserID: 1, ChatID: 1, Payload: "hello"},
-		"inline query":   {Kind: guard.KindInlineQuery, UserID: 1, Payload: "hello"},
-		"channel post":   {Kind: guard.KindChannelPost, ChatID: -100, SenderChatID: -100},
-		"no sender":      {Kind: guard.KindMessage, ChatID: -100, Payload: "hello"},
+		"edited message":            {Kind: guard.KindEditedMessage, UserID: 1, ChatID: 1, Payload: "hello"},
+		"album item with a payload": {Kind: guard.KindMessage, UserID: 1, ChatID: 1, Payload: "holiday", MediaGroupID: "135"},
+		"inline query":              {Kind: guard.KindInlineQuery, UserID: 1, Payload: "hello"},
+		"channel post":              {Kind: guard.KindChannelPost, ChatID: -100, SenderChatID: -100},
+		"no sender":                 {Kind: guard.KindMessage, ChatID: -100, Payload: "hello"},
 	} {
 		for i := range 2 {
 			if v := g.Check(t.Context(), u); !v.Pass {
