@@ -3,7 +3,9 @@ module github.com/floodgate-go/floodgate
 go 1.26.0
 
 require (
+	github.com/PaulSonOfLars/gotgbot/v2 v2.0.0-rc.33
 	github.com/go-telegram-bot-api/telegram-bot-api/v5 v5.5.1
+	github.com/go-telegram/bot v1.19.0
 	github.com/mymmrac/telego v1.11.1
 	github.com/patrickmn/go-cache v2.1.0+incompatible
 	github.com/prometheus/client_golang v1.25.0

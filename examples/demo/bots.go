@@ -1,10 +1,11 @@
 package main
 
-// The three bots: the same two handlers (echo text; answer a button with
+// The bots: the same two handlers (echo text; answer a button with
 // "pong") on each framework, with floodgate's adapter in front of them and
 // a counter in front of that. They poll the fake Bot API server and stop
 // promptly once their context is done, the way the starter bots in
-// examples/telebot, examples/telego and examples/tgbotapi do (see the
+// examples/telebot, examples/telego, examples/tgbotapi (and, in
+// bots_more.go, examples/gotelegram and examples/gotgbot) do (see the
 // comments there for why each needs its own arrangement).
 
 import (

@@ -1,6 +1,7 @@
 // Command demo shows floodgate at work without a Telegram token or a Redis
-// server: it starts a local fake Bot API server for each of the three
-// supported frameworks (telebot, telego, tgbotapi), runs a small bot on each
+// server: it starts a local fake Bot API server (package telegramtest) for
+// each of the five supported frameworks (telebot, telego, tgbotapi,
+// go-telegram/bot, gotgbot), runs a small bot on each
 // with floodgate's adapter in front of its handlers, floods it with a
 // scripted mix of updates, and prints what got through, next to what the
 // limit says should:
@@ -34,7 +35,7 @@
 // Each bot gets its floodgate from one setup.Open call, as a real bot
 // does, with keys under a prefix unique to the run and the framework, so
 // runs against one Redis never share counts; they expire on their own.
-// METRICS_ADDR is ignored (three bots cannot serve one address). The exit
+// METRICS_ADDR is ignored (five bots cannot serve one address). The exit
 // status is 1 when any number differs from the expected one.
 package main
 
@@ -56,10 +57,10 @@ import (
 
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
-	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
 	"github.com/floodgate-go/floodgate/store"
+	"github.com/floodgate-go/floodgate/telegramtest"
 )
 
 func main() {
@@ -123,7 +124,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	}
 	// Each run and framework gets keys of its own under cfg.Prefix.
 	runID := strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := core.ValidatePrefix(cfg.Prefix + ":" + runID + ":tgbotapi"); err != nil {
+	if err := core.ValidatePrefix(cfg.Prefix + ":" + runID + ":go-telegram"); err != nil { // the longest name
 		return fmt.Errorf("FLOODGATE_PREFIX is too long for the demo's keys: %w", err)
 	}
 
@@ -334,23 +335,23 @@ func expect(burst, cbBurst int, debounce bool) counts {
 
 // flood pushes the scripted updates to api, interleaved as they might
 // arrive, and returns how many it pushed.
-func flood(api *testutil.BotAPI) int {
+func flood(api *telegramtest.Server) int {
 	// A double tap: one message, one button, two callback queries.
-	tap := testutil.CallbackQuery(tapperID, tapperID, tapCallback)["callback_query"].(map[string]any)
+	tap := telegramtest.CallbackQuery(tapperID, tapperID, tapCallback)["callback_query"].(map[string]any)
 	n := 0
 	push := func(u map[string]any) { api.Push(u); n++ }
 	for i := range max(spamMessages, userMessages, buttonPresses, adminMessages) {
 		if i < spamMessages {
-			push(testutil.Message(spammerID, spammerID, "private", fmt.Sprintf("spam %d", i+1)))
+			push(telegramtest.Message(spammerID, spammerID, "private", fmt.Sprintf("spam %d", i+1)))
 		}
 		for u := range int64(users) {
 			if i < userMessages {
 				id := firstUserID + u
-				push(testutil.Message(id, id, "private", fmt.Sprintf("hello %d", i+1)))
+				push(telegramtest.Message(id, id, "private", fmt.Sprintf("hello %d", i+1)))
 			}
 		}
 		if i < buttonPresses { // "next page" on page i+1, then on page i+2, ...
-			push(testutil.CallbackQuery(presserID, presserID, fmt.Sprintf("page %d", i+2)))
+			push(telegramtest.CallbackQuery(presserID, presserID, fmt.Sprintf("page %d", i+2)))
 		}
 		if i < doubleTaps {
 			q := maps.Clone(tap)
@@ -358,7 +359,7 @@ func flood(api *testutil.BotAPI) int {
 			push(map[string]any{"callback_query": q})
 		}
 		if i < adminMessages {
-			push(testutil.AnonymousAdminMessage(supergroupID, fmt.Sprintf("announcement %d", i+1)))
+			push(telegramtest.AnonymousAdminMessage(supergroupID, fmt.Sprintf("announcement %d", i+1)))
 		}
 	}
 	return n
@@ -392,6 +393,8 @@ var frameworks = []framework{
 	{"telebot", "gopkg.in/telebot.v3", startTelebot},
 	{"telego", "github.com/mymmrac/telego", startTelego},
 	{"tgbotapi", "github.com/go-telegram-bot-api/telegram-bot-api/v5", startTgbotapi},
+	{"go-telegram", "github.com/go-telegram/bot", startGotelegram},
+	{"gotgbot", "github.com/PaulSonOfLars/gotgbot/v2", startGotgbot},
 }
 
 // demoLanes are Telegram's outbound limits 100× faster: the demo's flood
@@ -429,7 +432,7 @@ func demo(ctx context.Context, fw framework, env func(string) (string, bool), wa
 		return r, err
 	}
 	defer fg.Close()
-	api, err := testutil.NewBotAPIServer()
+	api, err := telegramtest.NewServer()
 	if err != nil {
 		r.err = err
 		return r, nil

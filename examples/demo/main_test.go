@@ -52,7 +52,7 @@ func checkTables(t *testing.T, out string, w want) {
 	section := ""
 	var order []string
 	for _, line := range strings.Split(out, "\n") {
-		for _, fw := range []string{"telebot", "telego", "tgbotapi"} {
+		for _, fw := range []string{"telebot", "telego", "tgbotapi", "go-telegram", "gotgbot"} {
 			if strings.HasPrefix(line, fw+" (") {
 				section = fw
 				order = append(order, fw)
@@ -62,8 +62,8 @@ func checkTables(t *testing.T, out string, w want) {
 			rows[section] = append(rows[section], line)
 		}
 	}
-	if strings.Join(order, ",") != "telebot,telego,tgbotapi" {
-		t.Fatalf("tables for %v, want telebot, telego, tgbotapi in that order", order)
+	if strings.Join(order, ",") != "telebot,telego,tgbotapi,go-telegram,gotgbot" {
+		t.Fatalf("tables for %v, want telebot, telego, tgbotapi, go-telegram, gotgbot in that order", order)
 	}
 	labels := []string{"updates sent", "passed (reached a handler)", "dropped by floodgate",
 		"button presses answered", "notices sent"}
@@ -98,7 +98,7 @@ func checkSuccess(t *testing.T, out, logs string, err error, firstLine string, w
 	if strings.Contains(out, "✗") || strings.Contains(out, "warning") {
 		t.Errorf("output has a ✗ or a warning")
 	}
-	if !strings.Contains(out, "\n✓ every number as expected on all 3 frameworks") ||
+	if !strings.Contains(out, "\n✓ every number as expected on all 5 frameworks") ||
 		!strings.Contains(out, `The notice: "Too many requests. Please try again in `) {
 		t.Errorf("output lacks the summary")
 	}

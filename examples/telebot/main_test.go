@@ -1,18 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/telegramtest"
 	"go.uber.org/goleak"
 )
 
@@ -25,7 +28,7 @@ const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *testutil.SyncBuffer
+	logs   *logBuffer
 }
 
 // start runs run(ctx, env, logger) in the background. Its stop function
@@ -34,7 +37,7 @@ type instance struct {
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	go func() { in.done <- run(ctx, lookup, slog.New(slog.NewTextHandler(in.logs, nil))) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -87,15 +90,15 @@ func TestConfigErrors(t *testing.T) {
 // TestPolling runs the bot by long polling against the fake Bot API with
 // 3 updates per minute per user.
 func TestPolling(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	const alice, bob, spammer = 501, 502, 503
-	api.Push(testutil.Message(alice, alice, "", "/start"))
-	api.Push(testutil.CallbackQuery(alice, alice, "ping"))
-	api.Push(testutil.Message(alice, alice, "", "/ping"))
-	api.Push(testutil.Message(bob, bob, "", "/help"))
-	api.Push(testutil.Message(bob, bob, "", "hello there"))
+	api.Push(telegramtest.Message(alice, alice, "", "/start"))
+	api.Push(telegramtest.CallbackQuery(alice, alice, "ping"))
+	api.Push(telegramtest.Message(alice, alice, "", "/ping"))
+	api.Push(telegramtest.Message(bob, bob, "", "/help"))
+	api.Push(telegramtest.Message(bob, bob, "", "hello there"))
 	for i := range 10 {
-		api.Push(testutil.Message(spammer, spammer, "", fmt.Sprintf("spam %d", i)))
+		api.Push(telegramtest.Message(spammer, spammer, "", fmt.Sprintf("spam %d", i)))
 	}
 
 	in := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
@@ -163,131 +166,6 @@ func TestPolling(t *testing.T) {
 	}
 }
 
-// TestThreeInstancesOneLimit runs three instances of the bot in webhook
-// mode over one Redis, and floods them with one user's messages spread
-// round-robin: the limit and the notice hold across instances.
-func TestThreeInstancesOneLimit(t *testing.T) {
-	srv := testutil.StartRedis(t)
-	api := testutil.StartBotAPI(t)
-	const secret = "s3cret-token"
-	var urls []string
-	var instances []*instance
-	for range 3 {
-		addr := testutil.FreeAddr(t)
-		url := "http://" + addr + "/telegram"
-		urls = append(urls, url)
-		instances = append(instances, start(t, map[string]string{
-			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": secret,
-			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
-			// Exactness is the point here: under -race on a loaded CI machine a
-			// Redis call can exceed the 50 ms default, and FailLocal would then
-			// decide that update locally (docs/stores.md#failure-policy).
-			"FLOODGATE_TIMEOUT": "2s",
-		}))
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	// Each instance listens before it calls setWebhook.
-	if _, err := api.WaitCalls(ctx, "setWebhook", 3); err != nil {
-		t.Fatalf("%v; logs:\n%s\n%s\n%s", err, instances[0].logs, instances[1].logs, instances[2].logs)
-	}
-	for _, c := range api.CallsTo("setWebhook") {
-		if !slices.Contains(urls, c.Params["url"]) || c.Params["secret_token"] != secret {
-			t.Errorf("setWebhook %v", c.Params)
-		}
-	}
-
-	// Requests without the secret, or not POST, are refused.
-	for _, tc := range []struct {
-		method, secret string
-		want           int
-	}{{http.MethodPost, "", http.StatusUnauthorized}, {http.MethodPost, "wrong", http.StatusUnauthorized},
-		{http.MethodGet, secret, http.StatusMethodNotAllowed}} {
-		req, _ := http.NewRequestWithContext(ctx, tc.method, urls[0], strings.NewReader(`{"update_id":1}`))
-		if tc.secret != "" {
-			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tc.secret)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s with secret %q: status %d, want %d", tc.method, tc.secret, resp.StatusCode, tc.want)
-		}
-	}
-	http.DefaultClient.CloseIdleConnections()
-
-	const user, flood = 777, 60
-	updateText := map[int64]string{}
-	for i := range flood {
-		text := fmt.Sprintf("flood %d", i)
-		updateText[api.Push(testutil.Message(user, user, "", text))] = text
-	}
-	api.DeliverToWebhooks(urls...)
-	if err := api.WaitDelivered(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Handlers run inside the webhook request, so every reply is recorded by
-	// now; the notice goes out off the update path: wait for it (5 echoes
-	// and 1 notice; more would be counted below).
-	if _, err := api.WaitCalls(ctx, "sendMessage", 6); err != nil {
-		t.Fatal(err)
-	}
-
-	echoed := map[string]bool{}
-	notices := 0
-	for _, c := range api.CallsTo("sendMessage") {
-		switch text := c.Params["text"]; {
-		case strings.HasPrefix(text, "flood "):
-			echoed[text] = true
-		case strings.HasPrefix(text, "Too many requests"):
-			notices++
-		default:
-			t.Errorf("unexpected sendMessage %q", text)
-		}
-	}
-	if len(api.CallsTo("sendMessage")) != len(echoed)+notices {
-		t.Errorf("some text was echoed twice")
-	}
-	if len(echoed) != 5 || notices != 1 {
-		t.Errorf("total echoes %d and notices %d across 3 instances, want exactly 5 and 1", len(echoed), notices)
-	}
-
-	delivered, passed := map[string]int{}, map[string]int{}
-	for _, d := range api.Deliveries() {
-		if d.OK() {
-			delivered[d.URL]++
-			if echoed[updateText[d.UpdateID]] {
-				passed[d.URL]++
-			}
-		}
-	}
-	if n := delivered[urls[0]] + delivered[urls[1]] + delivered[urls[2]]; n != flood {
-		t.Errorf("%d updates delivered, want %d", n, flood)
-	}
-	for i, u := range urls {
-		t.Logf("instance %d (%s): %d updates delivered, %d passed", i+1, u, delivered[u], passed[u])
-	}
-	t.Logf("total: %d echoes, %d notice(s)", len(echoed), notices)
-
-	for i, in := range instances {
-		took, err := in.stop(t)
-		if err != nil {
-			t.Errorf("instance %d: run = %v, want nil", i+1, err)
-		}
-		if took > 5*time.Second {
-			t.Errorf("instance %d took %v to stop", i+1, took)
-		}
-		logs := in.logs.String()
-		if !strings.Contains(logs, "mode=webhook") || !strings.Contains(logs, "backend=redis") ||
-			strings.Contains(logs, "level=ERROR") {
-			t.Errorf("instance %d log:\n%s", i+1, logs)
-		}
-	}
-}
-
 // scrapeMetrics GETs http://addr/metrics.
 func scrapeMetrics(t *testing.T, addr string) string {
 	t.Helper()
@@ -306,12 +184,12 @@ func scrapeMetrics(t *testing.T, addr string) string {
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
-	api.Push(testutil.Message(40, 40, "", "one"))
-	api.Push(testutil.Message(40, 40, "", "two"))
+	api.Push(telegramtest.Message(40, 40, "", "one"))
+	api.Push(telegramtest.Message(40, 40, "", "two"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := api.WaitCalls(ctx, "sendMessage", 2); err != nil {
@@ -332,8 +210,8 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
@@ -367,7 +245,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -378,4 +256,28 @@ func TestPollingConflict(t *testing.T) {
 		!strings.Contains(err.Error(), "webhook mode") {
 		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
+}
+
+// logBuffer collects the bot's log, written from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -1,20 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/telegramtest"
 	"go.uber.org/goleak"
 )
 
@@ -32,13 +32,13 @@ func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *testutil.SyncBuffer
+	logs   *logBuffer
 }
 
 func start(t *testing.T, e env) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, e.lookup, log) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -67,7 +67,7 @@ func (in *instance) stop(t *testing.T) time.Duration {
 }
 
 // waitFor blocks until api received n calls to method.
-func waitFor(t *testing.T, api *testutil.BotAPI, method string, n int) []testutil.Call {
+func waitFor(t *testing.T, api *telegramtest.Server, method string, n int) []telegramtest.Call {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -81,7 +81,7 @@ func waitFor(t *testing.T, api *testutil.BotAPI, method string, n int) []testuti
 // waitFetched blocks until the bot confirmed every update up to lastID: it
 // asked getUpdates for a higher offset, which telego does only after it has
 // queued the previous batch for its handlers.
-func waitFetched(t *testing.T, api *testutil.BotAPI, lastID int64) {
+func waitFetched(t *testing.T, api *telegramtest.Server, lastID int64) {
 	t.Helper()
 	for n := 1; ; n++ {
 		for _, c := range waitFor(t, api, "getUpdates", n) {
@@ -137,27 +137,27 @@ func TestUnreachableAPI(t *testing.T) {
 }
 
 func TestPolling(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL() + "/", "FLOODGATE_LIMIT": "3/m"})
 	waitFor(t, api, "getUpdates", 1)
 
-	api.Push(testutil.Message(1, 1, "", "/ping"))
+	api.Push(telegramtest.Message(1, 1, "", "/ping"))
 	if c := waitFor(t, api, "sendMessage", 1)[0]; c.Params["text"] != "pong" || c.Params["chat_id"] != "1" {
 		t.Errorf("/ping answered %v, want pong to chat 1", c.Params)
 	}
-	api.Push(testutil.Message(2, 2, "", "hello there"))
+	api.Push(telegramtest.Message(2, 2, "", "hello there"))
 	if c := waitFor(t, api, "sendMessage", 2)[1]; c.Params["text"] != "hello there" || c.Params["chat_id"] != "2" {
 		t.Errorf("echo answered %v, want hello there to chat 2", c.Params)
 	}
-	api.Push(testutil.Message(3, 3, "", "/start"))
+	api.Push(telegramtest.Message(3, 3, "", "/start"))
 	if c := waitFor(t, api, "sendMessage", 3)[2]; !strings.Contains(c.Params["reply_markup"], `"callback_data":"ping"`) {
 		t.Errorf("/start answered %v, want a button with callback data ping", c.Params)
 	}
-	api.Push(testutil.CallbackQuery(3, 3, "ping"))
+	api.Push(telegramtest.CallbackQuery(3, 3, "ping"))
 	if c := waitFor(t, api, "answerCallbackQuery", 1)[0]; c.Params["text"] != "pong" {
 		t.Errorf("button answered %v, want pong", c.Params)
 	}
-	api.Push(testutil.Message(4, 4, "", "/help"))
+	api.Push(telegramtest.Message(4, 4, "", "/help"))
 	if c := waitFor(t, api, "sendMessage", 4)[3]; !strings.Contains(c.Params["text"], "/ping") {
 		t.Errorf("/help answered %v", c.Params)
 	}
@@ -165,7 +165,7 @@ func TestPolling(t *testing.T) {
 	// The limit: 3 of 10 messages from one user are echoed, one notice.
 	var last int64
 	for i := 1; i <= 10; i++ {
-		last = api.Push(testutil.Message(5, 5, "", fmt.Sprintf("flood %d", i)))
+		last = api.Push(telegramtest.Message(5, 5, "", fmt.Sprintf("flood %d", i)))
 	}
 	waitFetched(t, api, last)
 	took := bot.stop(t) // graceful: returns once every fetched update is handled
@@ -201,117 +201,15 @@ func TestPolling(t *testing.T) {
 	}
 }
 
-// TestThreeInstancesOneLimit runs three bots in webhook mode over one
-// Redis; the fake server spreads one user's flood over them round-robin.
-// The limit (5 per hour, burst 5) and the notice are shared: exactly 5
-// echoes and 1 notice in total, whichever instance handled what.
-func TestThreeInstancesOneLimit(t *testing.T) {
-	redis := testutil.StartRedis(t)
-	api := testutil.StartBotAPI(t)
-	var urls []string
-	var bots []*instance
-	for i := 1; i <= 3; i++ {
-		addr := testutil.FreeAddr(t)
-		url := "http://" + addr + "/telegram"
-		urls = append(urls, url)
-		// Each instance uses its own token so the test can tell their Bot
-		// API calls apart; floodgate keys by user, so they share the limit
-		// just as three copies of one bot do.
-		token := strconv.Itoa(i) + strings.Repeat("0", 8) + testToken[9:]
-		bots = append(bots, start(t, env{
-			"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": api.URL(),
-			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret",
-			"FLOODGATE_STORE": "redis", "REDIS_URL": redis.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
-			// Exactness is the point here: under -race on a loaded CI machine a
-			// Redis call can exceed the 50 ms default, and FailLocal would then
-			// decide that update locally (docs/stores.md#failure-policy).
-			"FLOODGATE_TIMEOUT": "2s",
-		}))
-	}
-	for _, c := range waitFor(t, api, "setWebhook", 3) { // each instance listens before it calls setWebhook
-		if !slices.Contains(urls, c.Params["url"]) || c.Params["secret_token"] != "s3cret" {
-			t.Errorf("setWebhook %v, want one of %v with secret_token s3cret", c.Params, urls)
-		}
-	}
-	// A request without the secret is refused.
-	resp, err := http.Post(urls[0], "application/json", strings.NewReader(`{"update_id":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("webhook without the secret answered %d, want 401", resp.StatusCode)
-	}
-	http.DefaultClient.CloseIdleConnections()
-	api.DeliverToWebhooks(urls...)
-	const flood = 60
-	for i := 1; i <= flood; i++ {
-		api.Push(testutil.Message(77, 77, "", fmt.Sprintf("m%d", i)))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := api.WaitDelivered(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Stop all three at once (graceful: every delivered update is handled
-	// before run returns). http.Server.Shutdown gives a connection that has
-	// not sent a request yet up to 5 s, so this can take that long.
-	var wg sync.WaitGroup
-	took := make([]time.Duration, len(bots))
-	for i, b := range bots {
-		wg.Go(func() { took[i] = b.stop(t) })
-	}
-	wg.Wait()
-	t.Logf("run returned after cancel in %v", took)
-
-	instanceOf := map[string]int{}
-	for i := range bots {
-		instanceOf[strconv.Itoa(i+1)+strings.Repeat("0", 8)+testToken[9:]] = i
-	}
-	delivered, echoes, notices := make([]int, 3), make([]int, 3), make([]int, 3)
-	for _, d := range api.Deliveries() {
-		for i, u := range urls {
-			if d.URL == u && d.OK() {
-				delivered[i]++
-			}
-		}
-	}
-	for _, c := range api.CallsTo("sendMessage") {
-		i := instanceOf[c.Token]
-		switch text := c.Params["text"]; {
-		case strings.HasPrefix(text, "m"):
-			echoes[i]++
-		case strings.HasPrefix(text, "Too many requests"):
-			notices[i]++
-		default:
-			t.Errorf("unexpected sendMessage %q", text)
-		}
-	}
-	sum := func(xs []int) int { return xs[0] + xs[1] + xs[2] }
-	t.Logf("per instance: delivered %v, echoed %v, notices %v", delivered, echoes, notices)
-	if sum(delivered) != flood {
-		t.Errorf("delivered %d updates, want %d", sum(delivered), flood)
-	}
-	if sum(echoes) != 5 || sum(notices) != 1 {
-		t.Errorf("total: %d echoes, %d notices; want exactly 5 and 1", sum(echoes), sum(notices))
-	}
-	for _, b := range bots {
-		if logs := b.logs.String(); !strings.Contains(logs, `mode=webhook config="backend=redis addr=redis://`+redis.Addr) ||
-			strings.Contains(logs, "level=ERROR") {
-			t.Errorf("instance log:\n%s", logs)
-		}
-	}
-}
-
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
 	waitFor(t, api, "getUpdates", 1)
-	api.Push(testutil.Message(40, 40, "", "one"))
-	api.Push(testutil.Message(40, 40, "", "two"))
+	api.Push(telegramtest.Message(40, 40, "", "one"))
+	api.Push(telegramtest.Message(40, 40, "", "two"))
 	waitFor(t, api, "sendMessage", 2)
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -334,8 +232,8 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
@@ -369,7 +267,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -380,4 +278,28 @@ func TestPollingConflict(t *testing.T) {
 		!strings.Contains(err.Error(), "webhook mode") {
 		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
+}
+
+// logBuffer collects the bot's log, written from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,10 +10,11 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/telegramtest"
 	"go.uber.org/goleak"
 )
 
@@ -28,13 +30,13 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *testutil.SyncBuffer
+	logs   *logBuffer
 }
 
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, lookupIn(env), log) }()
 	t.Cleanup(func() { _ = in.stop(t) })
@@ -112,19 +114,19 @@ func TestRunGetMeErrorHidesToken(t *testing.T) {
 // TestRunPolling drives run() by long polling: the commands, the button,
 // the echo, and a limit of 3 per minute with one notice.
 func TestRunPolling(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "3/m"})
 
-	api.Push(testutil.Message(11, 11, "private", "/ping"))
-	api.Push(testutil.Message(12, 12, "private", "hello there"))
-	api.Push(testutil.Message(13, 13, "private", "/start"))
-	api.Push(testutil.CallbackQuery(14, 14, "ping"))
-	api.Push(testutil.Message(15, 15, "private", "/help@floodgate_test_bot"))
+	api.Push(telegramtest.Message(11, 11, "private", "/ping"))
+	api.Push(telegramtest.Message(12, 12, "private", "hello there"))
+	api.Push(telegramtest.Message(13, 13, "private", "/start"))
+	api.Push(telegramtest.CallbackQuery(14, 14, "ping"))
+	api.Push(telegramtest.Message(15, 15, "private", "/help@floodgate_test_bot"))
 	for i := range 10 {
-		api.Push(testutil.Message(20, 20, "private", fmt.Sprintf("flood %d", i)))
+		api.Push(telegramtest.Message(20, 20, "private", fmt.Sprintf("flood %d", i)))
 	}
-	api.Push(testutil.Message(99, 99, "private", "/ping")) // last: handled after everything above
+	api.Push(telegramtest.Message(99, 99, "private", "/ping")) // last: handled after everything above
 
 	// pong, echo, greeting, help, 3 flood echoes, 1 notice, pong.
 	if _, err := api.WaitCalls(waitCtx(t), "sendMessage", 9); err != nil {
@@ -192,8 +194,8 @@ func TestRunPolling(t *testing.T) {
 // TestWebhookSecret: with WEBHOOK_SECRET the bot passes it to setWebhook
 // and refuses deliveries that do not carry it.
 func TestWebhookSecret(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	hook := "http://" + addr + "/hook"
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": hook, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret"})
@@ -204,7 +206,7 @@ func TestWebhookSecret(t *testing.T) {
 	if p := calls[0].Params; p["url"] != hook || p["secret_token"] != "s3cret" {
 		t.Fatalf("setWebhook params %v", p)
 	}
-	api.Push(testutil.Message(1, 1, "private", "/ping"))
+	api.Push(telegramtest.Message(1, 1, "private", "/ping"))
 	api.DeliverToWebhooks() // to setWebhook's URL, with its secret
 	if err := api.WaitDelivered(waitCtx(t)); err != nil {
 		t.Fatal(err)
@@ -236,99 +238,19 @@ func TestWebhookSecret(t *testing.T) {
 	}
 }
 
-// TestThreeInstancesOneLimit runs three bots in webhook mode over one real
-// Redis; the fake Bot API spreads one user's flood over them round-robin.
-// The limit (5 per hour, burst 5) and the single notice hold in total.
-func TestThreeInstancesOneLimit(t *testing.T) {
-	srv := testutil.StartRedis(t)
-	api := testutil.StartBotAPI(t)
-	var urls []string
-	var bots []*instance
-	for range 3 {
-		addr := testutil.FreeAddr(t)
-		url := "http://" + addr + "/hook"
-		urls = append(urls, url)
-		bots = append(bots, start(t, map[string]string{
-			"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-			"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret",
-			"FLOODGATE_STORE": "redis", "REDIS_URL": srv.URL(), "FLOODGATE_LIMIT": "5/h burst 5",
-			// Exactness is the point here: under -race on a loaded CI machine a
-			// Redis call can exceed the 50 ms default, and FailLocal would then
-			// decide that update locally (docs/stores.md#failure-policy).
-			"FLOODGATE_TIMEOUT": "2s",
-		}))
-	}
-	// Each instance listens before it calls setWebhook.
-	if _, err := api.WaitCalls(waitCtx(t), "setWebhook", 3); err != nil {
-		t.Fatal(err)
-	}
-
-	const flood = 60
-	idOf := map[string]int64{} // text → update_id
-	for i := range flood {
-		text := fmt.Sprintf("flood %d", i)
-		idOf[text] = api.Push(testutil.Message(777, 777, "private", text))
-	}
-	api.DeliverToWebhooks(urls...)
-	if err := api.WaitDelivered(waitCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	for i, b := range bots {
-		if err := b.stop(t); err != nil {
-			t.Errorf("instance %d: run() = %v, want nil", i+1, err)
-		}
-		if want := `mode=webhook config="backend=redis addr=redis://` + srv.Addr + ` db=0 prefix=floodgate limit=5/h policy=local timeout=2s"`; !strings.Contains(b.logs.String(), want) {
-			t.Errorf("instance %d log lacks %s:\n%s", i+1, want, b.logs)
-		}
-	}
-
-	urlOf := map[int64]string{}
-	delivered := map[string]int{}
-	for _, d := range api.Deliveries() {
-		if d.OK() {
-			urlOf[d.UpdateID] = d.URL
-			delivered[d.URL]++
-		}
-	}
-	echoed := map[string]int{}
-	var echoes, notices int
-	for _, c := range api.CallsTo("sendMessage") {
-		text := c.Params["text"]
-		switch {
-		case strings.HasPrefix(text, "flood "):
-			echoes++
-			echoed[urlOf[idOf[text]]]++
-		case strings.HasPrefix(text, "Too many requests"):
-			notices++
-		default:
-			t.Errorf("unexpected sendMessage %q", text)
-		}
-	}
-	if echoes != 5 || notices != 1 {
-		t.Errorf("three instances: %d echoes, %d notices; want exactly 5 and 1", echoes, notices)
-	}
-	for i, u := range urls {
-		t.Logf("instance %d (%s): %d updates delivered, %d echoed", i+1, u, delivered[u], echoed[u])
-	}
-	t.Logf("total: %d echoes, %d notice(s) for %d updates", echoes, notices, flood)
-	if n := len(urlOf); n != flood {
-		t.Errorf("%d updates delivered, want %d", n, flood)
-	}
-}
-
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions.
 func TestMetricsAddr(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "2/m", "METRICS_ADDR": addr})
 	for i := range 4 {
-		api.Push(testutil.Message(30, 30, "private", fmt.Sprintf("m %d", i)))
+		api.Push(telegramtest.Message(30, 30, "private", fmt.Sprintf("m %d", i)))
 	}
 	// Filter decides updates one at a time, in order: once the last /ping is
 	// answered, every decision before it has been counted. The notice goes
 	// out on a goroutine of its own and is counted once its call returns.
-	api.Push(testutil.Message(99, 99, "private", "/ping"))
+	api.Push(telegramtest.Message(99, 99, "private", "/ping"))
 	// two echoes, one notice, one pong
 	if _, err := api.WaitCalls(waitCtx(t), "sendMessage", 4); err != nil {
 		t.Fatal(err)
@@ -365,8 +287,8 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
-	api := testutil.StartBotAPI(t)
-	addr := testutil.FreeAddr(t)
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
@@ -400,7 +322,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -411,4 +333,28 @@ func TestPollingConflict(t *testing.T) {
 		!strings.Contains(err.Error(), "webhook mode") {
 		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
+}
+
+// logBuffer collects the bot's log, written from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

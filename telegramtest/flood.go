@@ -1,4 +1,4 @@
-package testutil
+package telegramtest
 
 import (
 	"strconv"
@@ -70,7 +70,7 @@ func TelegramLimits() FloodLimits {
 // N < 1 or Period ≤ 0 are not enforced. Without this option the server
 // enforces nothing.
 func WithFloodLimits(l FloodLimits) Option {
-	return func(a *BotAPI) { a.flood = &floodState{limits: l, sent: map[string][]time.Time{}} }
+	return func(a *Server) { a.flood = &floodState{limits: l, sent: map[string][]time.Time{}} }
 }
 
 // IsSendMethod reports whether the fake counts method (case-insensitive)
@@ -90,7 +90,7 @@ func IsSendMethod(method string) bool {
 
 // floodState is the enforcement's memory: the accepted send times per
 // bot and lane ("<bot id> global", "<bot id> chat:<id>"; Telegram's limits
-// are per bot). Guarded by BotAPI.mu.
+// are per bot). Guarded by Server.mu.
 type floodState struct {
 	limits FloodLimits
 	sent   map[string][]time.Time

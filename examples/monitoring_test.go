@@ -1,4 +1,4 @@
-package main
+package examples_test
 
 import (
 	"encoding/json"
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/internal/testutil"
+	"github.com/floodgate-go/floodgate/telegramtest"
 )
 
 // prometheusHint is how to get Prometheus, as the Redis tests say how to
@@ -54,7 +55,8 @@ const (
 	noticePrefix = "Too many requests" // core.DefaultNoticeText
 )
 
-// TestMonitoringWithPrometheus runs the starter bot with METRICS_ADDR, a
+// TestMonitoringWithPrometheus runs the telego starter bot (a process of
+// its own) with METRICS_ADDR, a
 // real Prometheus scraping it every second with the alert rules of
 // docs/prometheus loaded, floods the bot through the fake Bot API, and
 // then evaluates every PromQL expression of the Grafana dashboard
@@ -69,14 +71,14 @@ func TestMonitoringWithPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(prometheusHint)
 	}
-	rules, err := filepath.Abs("../../docs/prometheus/floodgate-rules.yml")
+	rules, err := filepath.Abs("../docs/prometheus/floodgate-rules.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	api := testutil.StartBotAPI(t)
+	api := telegramtest.Start(t)
 	metricsAddr := testutil.FreeAddr(t)
-	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+	bot := start(t, "telego", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": floodLimit, "METRICS_ADDR": metricsAddr})
 	waitFor(t, api, "getUpdates", 1) // run serves /metrics before it polls
 	prom := startPrometheus(t, bin, metricsAddr, rules)
@@ -85,11 +87,11 @@ func TestMonitoringWithPrometheus(t *testing.T) {
 	// The warm-up, until Prometheus has its counts.
 	pushed := 0
 	for i := range warmMessages {
-		api.Push(testutil.Message(warmUserID, warmUserID, "private", fmt.Sprintf("warm-up %d", i+1)))
+		api.Push(telegramtest.Message(warmUserID, warmUserID, "private", fmt.Sprintf("warm-up %d", i+1)))
 		pushed++
 	}
 	for range warmPresses {
-		api.Push(testutil.CallbackQuery(warmMasherID, warmMasherID, "ping"))
+		api.Push(telegramtest.CallbackQuery(warmMasherID, warmMasherID, "ping"))
 		pushed++
 	}
 	want := limitWants([]int{warmMessages}, []int{warmPresses})
@@ -99,16 +101,16 @@ func TestMonitoringWithPrometheus(t *testing.T) {
 
 	// The flood, interleaved as it might arrive.
 	for i := range spamMessages {
-		api.Push(testutil.Message(spammerID, spammerID, "private", fmt.Sprintf("spam %d", i+1)))
+		api.Push(telegramtest.Message(spammerID, spammerID, "private", fmt.Sprintf("spam %d", i+1)))
 		pushed++
 		if i < userMessages {
 			for u := range int64(users) {
-				api.Push(testutil.Message(firstUserID+u, firstUserID+u, "private", fmt.Sprintf("hello %d", i+1)))
+				api.Push(telegramtest.Message(firstUserID+u, firstUserID+u, "private", fmt.Sprintf("hello %d", i+1)))
 				pushed++
 			}
 		}
 		if i < buttonPresses {
-			api.Push(testutil.CallbackQuery(masherID, masherID, "ping"))
+			api.Push(telegramtest.CallbackQuery(masherID, masherID, "ping"))
 			pushed++
 		}
 	}
@@ -204,7 +206,7 @@ type seen struct {
 }
 
 // tally reads what api recorded.
-func tally(api *testutil.BotAPI) seen {
+func tally(api *telegramtest.Server) seen {
 	var s seen
 	for _, c := range api.CallsTo("sendMessage") {
 		if strings.HasPrefix(c.Params["text"], noticePrefix) {
@@ -251,7 +253,7 @@ func limitWants(messages, presses []int) seen {
 // converge waits until Prometheus's counters say what the fake Bot API
 // saw of pushed updates, fails the test for those that do not within 60
 // s, and returns the comparison.
-func (p *prometheus) converge(t *testing.T, api *testutil.BotAPI, pushed int) []row {
+func (p *prometheus) converge(t *testing.T, api *telegramtest.Server, pushed int) []row {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -445,7 +447,7 @@ func grafanaVars(t *testing.T, expr string) string {
 // order, rows' panels included.
 func dashboardExprs(t *testing.T) []string {
 	t.Helper()
-	raw, err := os.ReadFile("../../docs/grafana/floodgate.json")
+	raw, err := os.ReadFile("../docs/grafana/floodgate.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +494,7 @@ func dashboardExprs(t *testing.T) []string {
 // continues the expression above it.
 func monitoringExprs(t *testing.T) []string {
 	t.Helper()
-	raw, err := os.ReadFile("../../docs/monitoring.md")
+	raw, err := os.ReadFile("../docs/monitoring.md")
 	if err != nil {
 		t.Fatal(err)
 	}

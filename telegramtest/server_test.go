@@ -1,4 +1,4 @@
-package testutil
+package telegramtest
 
 import (
 	"bytes"
@@ -43,10 +43,10 @@ type botEnvelope struct {
 type botClient struct {
 	t   testing.TB
 	c   *http.Client
-	api *BotAPI
+	api *Server
 }
 
-func newBotClient(t testing.TB, api *BotAPI) *botClient {
+func newBotClient(t testing.TB, api *Server) *botClient {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &botClient{t: t, c: &http.Client{Transport: tr, Timeout: time.Minute}, api: api}
@@ -131,7 +131,7 @@ func botCtx(t testing.TB, d time.Duration) context.Context {
 const botKeyboard = `{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]}`
 
 func TestBotAPIBodyFormats(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 
 	multipartBody := func() (string, []byte) {
@@ -232,7 +232,7 @@ func TestBotAPIBodyFormats(t *testing.T) {
 }
 
 func TestBotAPIRoutes(t *testing.T) {
-	api := StartBotAPI(t, WithBotUser(42, "Forty Two", "fortytwo_bot"))
+	api := Start(t, WithBotUser(42, "Forty Two", "fortytwo_bot"))
 	c := newBotClient(t, api)
 
 	// getMe with telebot's body for "no parameters" (JSON null) and a custom identity.
@@ -325,7 +325,7 @@ func TestBotAPIRoutes(t *testing.T) {
 }
 
 func TestBotAPILongPollWakesOnPush(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 
 	type result struct {
@@ -355,7 +355,7 @@ func TestBotAPILongPollWakesOnPush(t *testing.T) {
 }
 
 func TestBotAPILongPollTimeout(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	if ups := c.updates(url.Values{"timeout": {"1"}}); len(ups) != 0 {
 		t.Fatalf("got %d updates, want none", len(ups))
@@ -366,7 +366,7 @@ func TestBotAPILongPollTimeout(t *testing.T) {
 }
 
 func TestBotAPIOffsets(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	a, b, d := api.Push(Message(1, 1, "", "a")), api.Push(Message(1, 1, "", "b")), api.Push(Message(1, 1, "", "c"))
 	if got := botUpdateIDs(t, c.updates(nil)); !slices.Equal(got, []int64{a, b, d}) {
@@ -405,7 +405,7 @@ func TestBotAPIOffsets(t *testing.T) {
 }
 
 func TestBotAPILimit(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	for i := 0; i < 120; i++ {
 		api.Push(Message(1, 1, "", "x"))
@@ -422,7 +422,7 @@ func TestBotAPILimit(t *testing.T) {
 }
 
 func TestBotAPIAllowedUpdates(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	api.Push(map[string]any{"chat_member": map[string]any{"chat": map[string]any{"id": -5, "type": "group"}}})
 	msg := api.Push(Message(1, 1, "", "x"))
@@ -439,7 +439,7 @@ func TestBotAPIAllowedUpdates(t *testing.T) {
 }
 
 func TestBotAPIFailNext(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	api.FailNext("SendMessage", 2, 7)
 	body := []byte(`{"chat_id":1,"text":"x"}`)
@@ -473,7 +473,7 @@ func TestBotAPIFailNext(t *testing.T) {
 }
 
 func TestBotAPIWaitCallsDeadline(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := api.WaitCalls(ctx, "sendMessage", 1); err == nil {
@@ -523,7 +523,7 @@ func (h *botHookServer) got() (ids []int64, secrets []string) {
 func TestBotAPIWebhookRoundRobin(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	hooks := []*botHookServer{newBotHookServer(t), newBotHookServer(t), newBotHookServer(t)}
-	api, err := NewBotAPIServer()
+	api, err := NewServer()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +573,7 @@ func TestBotAPIWebhookRoundRobin(t *testing.T) {
 
 func TestBotAPIWebhookRetry(t *testing.T) {
 	ok, bad := newBotHookServer(t), newBotHookServer(t)
-	api := StartBotAPI(t, WithWebhookRetry(3, time.Millisecond), WithWebhookConcurrency(1))
+	api := Start(t, WithWebhookRetry(3, time.Millisecond), WithWebhookConcurrency(1))
 	ok.fail[1] = 2 // fails twice, then succeeds on the third attempt
 	api.DeliverToWebhooks(ok.URL)
 	api.Push(Message(1, 1, "", "x"))
@@ -602,7 +602,7 @@ func TestBotAPIWebhookRetry(t *testing.T) {
 
 func TestBotAPIWebhookFollowsSetWebhook(t *testing.T) {
 	h := newBotHookServer(t)
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	api.DeliverToWebhooks() // no URL: wait for the bot's setWebhook
 	id := api.Push(Message(1, 1, "", "x"))
@@ -623,7 +623,7 @@ func TestBotAPIWebhookFollowsSetWebhook(t *testing.T) {
 
 func TestBotAPICloseReleasesPoll(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	api, err := NewBotAPIServer()
+	api, err := NewServer()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +647,7 @@ func TestBotAPICloseReleasesPoll(t *testing.T) {
 }
 
 func TestBotAPIBuilders(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	api.Push(Message(10, 10, "private", "/start@floodgate_test_bot now"))
 	api.Push(CallbackQuery(11, -100555, "btn"))
@@ -731,7 +731,7 @@ func TestBotAPIBuilders(t *testing.T) {
 // ---- the real frameworks against the fake server ----
 
 // botLogCalls shows what a framework sent, for adapter authors.
-func botLogCalls(t *testing.T, api *BotAPI) {
+func botLogCalls(t *testing.T, api *Server) {
 	polls := 0
 	for _, c := range api.Calls() {
 		if strings.EqualFold(c.Method, "getUpdates") {
@@ -744,7 +744,7 @@ func botLogCalls(t *testing.T, api *BotAPI) {
 }
 
 func TestFrameworkTelebot(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	b, err := tele.NewBot(tele.Settings{
 		URL: api.URL(), Token: botTestToken,
 		Poller: &tele.LongPoller{Timeout: time.Second},
@@ -789,7 +789,7 @@ func TestFrameworkTelebot(t *testing.T) {
 }
 
 func TestFrameworkTelego(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	bot, err := telego.NewBot(botTestToken, telego.WithAPIServer(api.URL()),
 		telego.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}), telego.WithDiscardLogger())
 	if err != nil {
@@ -845,7 +845,7 @@ func TestFrameworkTelego(t *testing.T) {
 }
 
 func TestFrameworkTgbotapi(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	bot, err := tgbotapi.NewBotAPIWithAPIEndpoint(botTestToken, api.URL()+"/bot%s/%s")
 	if err != nil {
 		t.Fatalf("NewBotAPIWithAPIEndpoint (getMe): %v", err)
@@ -895,10 +895,10 @@ func TestFrameworkTgbotapi(t *testing.T) {
 	botLogCalls(t, api)
 }
 
-// ExampleNewBotAPIServer shows the fake server outside tests, as the demo
+// ExampleNewServer shows the fake server outside tests, as the demo
 // uses it.
-func ExampleNewBotAPIServer() {
-	api, err := NewBotAPIServer()
+func ExampleNewServer() {
+	api, err := NewServer()
 	if err != nil {
 		panic(err)
 	}
@@ -920,7 +920,7 @@ func ExampleNewBotAPIServer() {
 }
 
 func TestBotAPIFailNextError(t *testing.T) {
-	api := StartBotAPI(t)
+	api := Start(t)
 	c := newBotClient(t, api)
 	api.FailNextError("sendMessage", 1, 502, "Bad Gateway")
 	body := []byte(`{"chat_id":1,"text":"x"}`)
@@ -941,7 +941,7 @@ func TestBotAPIFailNextError(t *testing.T) {
 // honesty of retry_after: refused sends are not counted, and the wait is
 // rounded up to whole seconds.
 func TestBotAPIFloodLimits(t *testing.T) {
-	api := StartBotAPI(t, WithFloodLimits(FloodLimits{
+	api := Start(t, WithFloodLimits(FloodLimits{
 		Global: Span{3, time.Second}, Paid: Span{5, time.Second},
 		Private: Span{1, time.Second}, Group: Span{2, time.Minute},
 	}))
@@ -1010,6 +1010,52 @@ func TestIsSendMethod(t *testing.T) {
 		"editMessageText": false, "answerCallbackQuery": false} {
 		if IsSendMethod(m) != want {
 			t.Errorf("IsSendMethod(%q) = %v, want %v", m, !want, want)
+		}
+	}
+}
+
+// TestEmptyMultipartBody: a multipart body with no part at all (what
+// go-telegram/bot sends for a method without parameters, getMe) means no
+// parameters, as on Telegram; a truncated one is still an error.
+func TestEmptyMultipartBody(t *testing.T) {
+	api := Start(t)
+	c := newBotClient(t, api)
+	if code, env := c.post("getMe", "multipart/form-data; boundary=xyz", nil); code != 200 || !env.OK {
+		t.Errorf("getMe with an empty multipart body = %d %+v, want 200 ok", code, env)
+	}
+	body := "--xyz\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n42"
+	if code, _ := c.post("sendMessage", "multipart/form-data; boundary=xyz", []byte(body)); code != 400 {
+		t.Errorf("sendMessage with a truncated multipart body = %d, want 400", code)
+	}
+}
+
+// TestEveryKind: each built update has exactly its kind, the kinds are
+// the ones AllowedEveryKind lists, and over getUpdates the server drops
+// the three kinds Telegram leaves out by default unless allowed_updates
+// names them.
+func TestEveryKind(t *testing.T) {
+	every := EveryKind(42, -1001234567890)
+	allowed := AllowedEveryKind()
+	if len(every) != len(allowed) {
+		t.Fatalf("EveryKind has %d kinds, AllowedEveryKind %d", len(every), len(allowed))
+	}
+	for kind, u := range every {
+		if len(u) != 1 || u[kind] == nil {
+			t.Errorf("EveryKind()[%q] = %v, want one field named %[1]q", kind, u)
+		}
+	}
+	for _, tc := range []struct {
+		allowed string
+		want    int
+	}{{"", len(every) - len(defaultExcludedKinds)}, {`["` + strings.Join(allowed, `","`) + `"]`, len(every)}} {
+		api := Start(t)
+		for _, u := range EveryKind(42, -5) {
+			api.Push(u)
+		}
+		c := newBotClient(t, api)
+		got := c.updates(url.Values{"allowed_updates": {tc.allowed}})
+		if len(got) != tc.want {
+			t.Errorf("allowed_updates %q: %d updates, want %d", tc.allowed, len(got), tc.want)
 		}
 	}
 }
