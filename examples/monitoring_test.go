@@ -309,7 +309,8 @@ type row struct{ expr, got, want string }
 // are substituted) that return no data after a flood on a healthy bot,
 // with the reason.
 var emptyOnHealthyRun = map[string]string{
-	`sum(rate(floodgate_decisions_total{prefix=~"$prefix",rule!~"notice|outbound|pen[.].*",result="shadow_denied"}[$__rate_interval])) / sum(rate(floodgate_decisions_total{prefix=~"$prefix",rule!~"notice|outbound|pen[.].*"}[$__rate_interval]))`: "(no limiter in shadow mode: no shadow_denied series)",
+	`sum(rate(floodgate_decisions_total{prefix=~"$prefix",rule!~"notice|outbound|pen[.].*|debounce[.].*",result="shadow_denied"}[$__rate_interval])) / sum(rate(floodgate_decisions_total{prefix=~"$prefix",rule!~"notice|outbound|pen[.].*|debounce[.].*"}[$__rate_interval]))`: "(no limiter in shadow mode: no shadow_denied series)",
+	`sum by (rule) (rate(floodgate_decisions_total{prefix=~"$prefix",result="debounced"}[$__rate_interval]))`: "(FLOODGATE_DEBOUNCE is not set: no debounced series)",
 }
 
 // alertExpect says what each alert rule's expression returns after the

@@ -19,18 +19,23 @@
 //
 //   - payment queries (pre_checkout_query, shipping_query) and bypassed
 //     senders pass uncounted ([ReasonBypass]);
+//   - with [WithDebounce], a repeat of a message or button press the
+//     sender made within the window is dropped before any limit counts it
+//     ([ReasonDebounced]): one store call;
 //   - the key function gives the [core.Scope] the update counts against;
 //     an update it finds no key for follows [WithUnkeyed] ([ReasonUnkeyed]);
 //   - an item of an album takes the album's record: a later item follows
 //     the first item's verdict and stops here (see Albums);
-//   - the Guard's limiter takes one event for that scope: one store call;
+//   - the limit of the update's kind ([WithKindLimits]: messages,
+//     commands, callback queries, inline queries), or else the Guard's own,
+//     takes one event for that scope: one store call;
 //   - a command with a limit of its own ([WithCommandLimit]) then takes one
 //     event under that limit too: a second store call;
 //   - on a denial, a penalty strike may be counted ([WithPenalty]) and a
 //     notice may be due ([WithNotice]).
 //
-// An update that passes costs one store call (two for a limited command);
-// only a denial costs more.
+// An update that passes costs one store call (two for a limited command,
+// one more under WithDebounce); only a denial costs more.
 //
 // # Keys
 //

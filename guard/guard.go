@@ -81,12 +81,15 @@ const (
 	// ReasonPenalty: the sender is blocked: the denial's wait is longer
 	// than the limit alone imposes (WithPenalty, or Limiter.Block).
 	ReasonPenalty
+	// ReasonDebounced: the update repeats one the sender made within the
+	// debounce window (WithDebounce); nothing was counted.
+	ReasonDebounced
 )
 
-var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty"}
+var reasonNames = [...]string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty", "debounced"}
 
-// String returns "allowed", "limited", "bypass", "unkeyed", "error" or
-// "penalty".
+// String returns "allowed", "limited", "bypass", "unkeyed", "error",
+// "penalty" or "debounced".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -103,7 +106,9 @@ type Verdict struct {
 	Reason Reason
 	// Result is the limiter's decision for ReasonAllowed, ReasonLimited and
 	// ReasonPenalty (Result.Source says whether the store, the deny cache,
-	// the fallback or the failure policy made it); zero for the others.
+	// the fallback or the failure policy made it), and the debounce
+	// record's for ReasonDebounced (RetryAfter: until the window ends);
+	// zero for the others.
 	Result core.Result
 	// Notice, when not empty, is the "slow down" reply to send to the
 	// update's chat now. It is set at most once per cooldown per key across
@@ -112,7 +117,9 @@ type Verdict struct {
 	// CallbackText is the text to answer a dropped callback query with
 	// (possibly empty: the answer still stops the button's spinner). It
 	// carries the notice text when a notice is due, and is otherwise
-	// WithCallbackText's, whatever the Reason; "" for other kinds.
+	// WithCallbackText's, whatever the Reason but ReasonDebounced (empty:
+	// a double tap is no reason to tell anyone to slow down); "" for other
+	// kinds.
 	CallbackText string
 	// Err is the limiter's error behind ReasonError: the caller's ctx
 	// ended, or a store without a failure policy failed (see core.New);
@@ -137,6 +144,8 @@ type Guard struct {
 	pen      *penalties    // nil: no penalties
 	album    *core.Limiter // nil: albums count per item
 	actions  actions       // Respond's calls in flight
+	kinds    kindLimiters  // WithKindLimits
+	debounce *debouncer    // nil: no debouncing
 }
 
 // config is what the Options set.
@@ -156,6 +165,8 @@ type config struct {
 	noAlbums      bool
 	maxActions    int
 	actionTimeout time.Duration
+	kinds         KindLimits
+	debounce      time.Duration
 }
 
 // Option configures a Guard in New.
@@ -309,6 +320,13 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 		}
 		g.pen = pen
 	}
+	var err error
+	if g.kinds, err = newKindLimiters(lim, c.kinds); err != nil {
+		return nil, err
+	}
+	if g.debounce, err = newDebouncer(lim, c.debounce); err != nil {
+		return nil, err
+	}
 	for cmd, l := range c.commandLimits {
 		name := strings.TrimPrefix(cmd, "/")
 		if CommandOf(cmd) != cmd || len(name) > 32 {
@@ -329,8 +347,9 @@ func New(lim *core.Limiter, opts ...Option) (*Guard, error) {
 // Limiter returns the limiter the Guard applies.
 func (g *Guard) Limiter() *core.Limiter { return g.lim }
 
-// Check decides one update: bypass, key, the limit, the command's limit,
-// penalties, and on a denial whether a notice is due. Payment updates
+// Check decides one update: bypass, duplicates (WithDebounce), key, the
+// limit (its kind's, with WithKindLimits), the command's limit, penalties,
+// and on a denial whether a notice is due. Payment updates
 // (pre_checkout_query, shipping_query) always pass uncounted: Telegram
 // cancels a payment whose query is not answered within seconds. It never
 // panics on a partial Update. An error of the limiter becomes a Verdict
@@ -339,6 +358,11 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 	if u.Kind == KindPreCheckoutQuery || u.Kind == KindShippingQuery || g.bypassed(u) {
 		return Verdict{Pass: true, Reason: ReasonBypass}
 	}
+	return g.debounced(ctx, u, g.decide)
+}
+
+// decide decides an update that is not bypassed and not a duplicate.
+func (g *Guard) decide(ctx context.Context, u Update) Verdict {
 	scope, ok := g.cfg.key(u)
 	if !ok {
 		return g.unlimited(u, g.cfg.unkeyed, Verdict{Reason: ReasonUnkeyed})
@@ -351,7 +375,7 @@ func (g *Guard) Check(ctx context.Context, u Update) Verdict {
 
 // check decides u, counted against scope, by the limits.
 func (g *Guard) check(ctx context.Context, u Update, scope core.Scope) Verdict {
-	res, err := g.lim.Take(ctx, scope, 1)
+	res, err := g.kinds.limiterFor(u, g.lim).Take(ctx, scope, 1)
 	if err == nil && res.Allowed && u.Command != "" {
 		if cmd := g.commands[u.Command]; cmd != nil {
 			res, err = cmd.Take(ctx, scope, 1)
@@ -368,6 +392,7 @@ func (g *Guard) check(ctx context.Context, u Update, scope core.Scope) Verdict {
 	v := Verdict{Reason: ReasonLimited, Result: res}
 	if g.pen != nil && res.Source != core.SourcePolicy { // a policy denial is the store's outage, not a strike
 		if d := g.pen.strike(ctx, scope); d > 0 {
+			g.kinds.block(ctx, scope, d)
 			v.Reason = ReasonPenalty
 			v.Result.RetryAfter = max(res.RetryAfter, d)
 			v.Result.ResetAfter = max(res.ResetAfter, d)
@@ -436,7 +461,7 @@ func (g *Guard) bypassed(u Update) bool {
 
 // Reset lifts everything the Guard holds against s, e.g. for a user
 // throttled or blocked by mistake: the limit's key (and with it any
-// block), every command limit's key, and, with WithPenalty, the strikes
+// block), every kind's and command limit's key, and, with WithPenalty, the strikes
 // and offense level, so the next offense starts again from the first
 // block. The notify-once cooldown is kept, so a reset does not earn the
 // user an extra notice. s is the scope the key function gives for the
@@ -451,7 +476,7 @@ func (g *Guard) Reset(ctx context.Context, s core.Scope) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	errs := []error{g.lim.Reset(ctx, s)}
+	errs := []error{g.lim.Reset(ctx, s), g.kinds.reset(ctx, s)}
 	for _, cmd := range g.commands {
 		errs = append(errs, cmd.Reset(ctx, s))
 	}

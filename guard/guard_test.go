@@ -335,10 +335,10 @@ func TestStrings(t *testing.T) {
 		t.Error("Kind.String")
 	}
 	var names []string
-	for r := guard.ReasonAllowed; r <= guard.ReasonPenalty+1; r++ {
+	for r := guard.ReasonAllowed; r <= guard.ReasonDebounced+1; r++ {
 		names = append(names, r.String())
 	}
-	if want := []string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty", "unknown"}; !slices.Equal(names, want) {
+	if want := []string{"allowed", "limited", "bypass", "unkeyed", "error", "penalty", "debounced", "unknown"}; !slices.Equal(names, want) {
 		t.Errorf("Reason names %q, want %q", names, want)
 	}
 }

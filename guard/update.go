@@ -82,6 +82,25 @@ type Update struct {
 	// an album; "" otherwise. The items of one album from one sender are
 	// one event for the Guard (see WithAlbums).
 	MediaGroupID string
+	// Payload is what WithDebounce compares: a message's text or caption
+	// (see MessagePayload), or a callback query's data; "" if none, and
+	// then the update is never debounced.
+	Payload string
+}
+
+// MessagePayload returns the Payload of a message with this text, caption
+// and media_group_id: the text, or else the caption. An item of an album
+// (a media_group_id) has none: the album's items are parts of one message,
+// and taking a resent album's captioned item for a duplicate would hand
+// the bot the album without it.
+func MessagePayload(text, caption, mediaGroupID string) string {
+	switch {
+	case mediaGroupID != "":
+		return ""
+	case text != "":
+		return text
+	}
+	return caption
 }
 
 // CommandOf returns the bot command a message text starts with, as a Guard

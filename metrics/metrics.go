@@ -10,7 +10,8 @@
 //
 // # Metrics
 //
-//	floodgate_decisions_total{prefix,rule,result,source}   counter; result: allowed, denied, shadow_denied;
+//	floodgate_decisions_total{prefix,rule,result,source}   counter; result: allowed, denied, shadow_denied,
+//	                                                       debounced (a duplicate guard.WithDebounce dropped);
 //	                                                       source: store, cache, fallback, policy
 //	floodgate_store_errors_total{prefix,kind}              counter: store errors a Resilient store handled;
 //	                                                       kind: outage, timeout, key (one key's fault),
@@ -91,7 +92,7 @@ func New() *Metrics {
 	return &Metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floodgate", Name: "decisions_total",
-			Help: "Decisions by limiter prefix, rule, result (allowed, denied, shadow_denied) and source (store, cache, fallback, policy).",
+			Help: "Decisions by limiter prefix, rule, result (allowed, denied, shadow_denied, debounced) and source (store, cache, fallback, policy).",
 		}, []string{"prefix", "rule", "result", "source"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floodgate", Name: "store_errors_total",
@@ -146,6 +147,8 @@ func (m *Metrics) Decision(e core.DecisionEvent) {
 			result = "shadow_denied"
 		case e.Allowed:
 			result = "allowed"
+		case guard.IsDebounceRule(e.Rule): // a duplicate, not an update over a limit
+			result = "debounced"
 		}
 		m.show(e.Prefix)
 		v, _ = m.cache.LoadOrStore(k, &decisionSeries{

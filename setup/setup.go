@@ -12,7 +12,8 @@
 //
 // It is the short form of what the packages it calls do one by one; build
 // them yourself when you need something it does not offer (two limiters,
-// a store client you share). Variables: those of package store, and
+// a store client you share). Variables: those of package store, those of
+// GuardFromLookup (budgets per kind of update, debounce), and
 //
 //	METRICS_ADDR   serve /metrics there, e.g. ":9090" (default: no metrics)
 package setup
@@ -50,6 +51,9 @@ type Floodgate struct {
 	// Config is the store configuration read from the environment,
 	// defaults filled in; print it (it masks secrets) to say what runs.
 	Config store.Config
+	// GuardSettings are the Guard's settings read from the environment
+	// (GuardFromLookup), before Options.Guard.
+	GuardSettings GuardSettings
 	// Store is the opened store; Limiter and Throttle share it.
 	Store *store.Opened
 	// Limiter enforces Config.Limit under Config.Prefix.
@@ -79,7 +83,11 @@ func Open(ctx context.Context, o Options) (*Floodgate, error) {
 	if err != nil {
 		return nil, err
 	}
-	fg := &Floodgate{}
+	gs, err := GuardFromLookup(o.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	fg := &Floodgate{GuardSettings: gs}
 	if addr, _ := o.Lookup("METRICS_ADDR"); strings.TrimSpace(addr) != "" {
 		fg.Metrics = metrics.New()
 		if fg.server, err = metrics.Listen(strings.TrimSpace(addr), fg.Metrics); err != nil {
@@ -96,7 +104,7 @@ func Open(ctx context.Context, o Options) (*Floodgate, error) {
 func (fg *Floodgate) build(ctx context.Context, cfg store.Config, o Options) error {
 	var obs core.Observer // a nil *metrics.Metrics must not become a non-nil interface
 	storeOpts := []store.Option{store.WithLogger(o.Logger)}
-	guardOpts := []guard.Option{guard.WithLogger(o.Logger)}
+	guardOpts := append([]guard.Option{guard.WithLogger(o.Logger)}, fg.GuardSettings.options()...)
 	outOpts := []outbound.Option{outbound.WithLogger(o.Logger)}
 	if fg.Metrics != nil {
 		obs = fg.Metrics

@@ -35,7 +35,7 @@ func ExampleMiddleware() {
 		panic(err)
 	}
 	g, err := guard.New(limiter,
-		guard.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
+		guard.WithNotice(time.Minute, func(guard.Update, time.Duration) string { return "Slow down, please." }))
 	if err != nil {
 		panic(err)
 	}
@@ -110,5 +110,5 @@ func ExampleUpdateOf() {
 	}
 	fmt.Printf("%+v\n", gotelegramlimit.UpdateOf(&u))
 	// Output:
-	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report}
+	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report LanguageCode: MediaGroupID: Payload:/Report@my_bot spam}
 }

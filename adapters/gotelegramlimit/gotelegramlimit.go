@@ -58,7 +58,7 @@ func UpdateOf(u *models.Update) guard.Update {
 		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
 	case u.CallbackQuery != nil:
 		q := u.CallbackQuery
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: q.From.ID}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: q.From.ID, Payload: q.Data}
 		// Neither is set under an inline message.
 		if m := q.Message.Message; m != nil {
 			cu.ChatID, cu.ChatType = m.Chat.ID, string(m.Chat.Type)
@@ -94,7 +94,8 @@ func UpdateOf(u *models.Update) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *models.Message) guard.Update {
 	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: string(m.Chat.Type),
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text)}
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 }
 
 func memberUpdate(kind guard.Kind, from models.User, chat models.Chat) guard.Update {

@@ -106,7 +106,7 @@ func UpdateOf(u *gotgbot.Update) guard.Update {
 	case u.EditedBusinessMessage != nil:
 		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.Id}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.Id, Payload: u.CallbackQuery.Data}
 		var chat *gotgbot.Chat
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case gotgbot.Message:
@@ -154,7 +154,8 @@ func UpdateOf(u *gotgbot.Update) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *gotgbot.Message) guard.Update {
 	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.Id, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text)}
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupId)}
 }
 
 func memberUpdate(kind guard.Kind, from gotgbot.User, chat gotgbot.Chat) guard.Update {

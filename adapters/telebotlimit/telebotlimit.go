@@ -36,7 +36,8 @@ func updateOf(u *tele.Update, me string) guard.Update {
 	case u.EditedChannelPost != nil:
 		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.Callback != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.Callback.Sender), LanguageCode: language(u.Callback.Sender)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(u.Callback.Sender), LanguageCode: language(u.Callback.Sender),
+			Payload: callbackData(u.Callback)}
 		if m := u.Callback.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
@@ -71,10 +72,21 @@ func updateOf(u *tele.Update, me string) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *tele.Message, me string) guard.Update {
 	cu := guard.Update{Kind: kind, UserID: userID(m.Sender), Command: guard.CommandTo(m.Text, me),
-		LanguageCode: language(m.Sender), MediaGroupID: m.AlbumID}
+		LanguageCode: language(m.Sender), MediaGroupID: m.AlbumID, Payload: guard.MessagePayload(m.Text, m.Caption, m.AlbumID)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	cu.SenderChatID, _ = chatOf(m.SenderChat)
 	return cu
+}
+
+// callbackData is the data of a callback query's button as the bot sent
+// it. telebot splits "\f<unique>|<data>" into Unique and Data when it
+// processes an update (Middleware sees that; Poller sees the raw data):
+// both forms of one button give the same text.
+func callbackData(c *tele.Callback) string {
+	if c.Unique == "" {
+		return c.Data
+	}
+	return "\f" + c.Unique + "|" + c.Data
 }
 
 func memberUpdate(kind guard.Kind, from *tele.User, chat *tele.Chat) guard.Update {

@@ -120,5 +120,5 @@ func ExampleUpdateOf() {
 	}
 	fmt.Printf("%+v\n", telegolimit.UpdateOf(u))
 	// Output:
-	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report LanguageCode: MediaGroupID:}
+	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report LanguageCode: MediaGroupID: Payload:/Report@my_bot spam}
 }

@@ -72,7 +72,7 @@ func updateOf(u telego.Update, me *telego.Bot) guard.Update {
 		return messageUpdate(guard.KindOther, u.GuestMessage, me)
 	case u.CallbackQuery != nil:
 		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.ID,
-			LanguageCode: u.CallbackQuery.From.LanguageCode}
+			LanguageCode: u.CallbackQuery.From.LanguageCode, Payload: u.CallbackQuery.Data}
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case *telego.Message:
 			if m != nil {
@@ -113,7 +113,8 @@ func updateOf(u telego.Update, me *telego.Bot) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *telego.Message, me *telego.Bot) guard.Update {
 	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text), MediaGroupID: m.MediaGroupID}
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text), MediaGroupID: m.MediaGroupID,
+		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 	if m.From != nil {
 		cu.LanguageCode = m.From.LanguageCode
 	}

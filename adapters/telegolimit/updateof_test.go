@@ -87,7 +87,9 @@ func TestUpdateOf(t *testing.T) {
 		{"empty", `{}`, guard.Update{Kind: guard.KindOther}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := telegolimit.UpdateOf(decode(t, tc.update)); got != tc.want {
+			got := telegolimit.UpdateOf(decode(t, tc.update))
+			got.Payload = "" // payload_test.go checks it
+			if got != tc.want {
 				t.Errorf("UpdateOf = %+v, want %+v", got, tc.want)
 			}
 		})

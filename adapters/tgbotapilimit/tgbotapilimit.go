@@ -36,7 +36,7 @@ func updateOf(u tgbotapi.Update, me string) guard.Update {
 		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.CallbackQuery != nil:
 		q := u.CallbackQuery
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(q.From), LanguageCode: language(q.From)}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: userID(q.From), LanguageCode: language(q.From), Payload: q.Data}
 		if m := q.Message; m != nil { // nil for a button under an inline message
 			cu.ChatID, cu.ChatType = chatOf(m.Chat)
 		}
@@ -66,7 +66,7 @@ func updateOf(u tgbotapi.Update, me string) guard.Update {
 
 func messageUpdate(kind guard.Kind, m *tgbotapi.Message, me string) guard.Update {
 	cu := guard.Update{Kind: kind, UserID: userID(m.From), Command: guard.CommandTo(m.Text, me),
-		LanguageCode: language(m.From), MediaGroupID: m.MediaGroupID}
+		LanguageCode: language(m.From), MediaGroupID: m.MediaGroupID, Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
 	cu.ChatID, cu.ChatType = chatOf(m.Chat)
 	if m.SenderChat != nil {
 		cu.SenderChatID = m.SenderChat.ID

@@ -364,7 +364,9 @@ func TestUpdateOf(t *testing.T) {
 			guard.Update{Kind: guard.KindChatJoinRequest, UserID: 42, ChatID: -100123, ChatType: "supergroup"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tgbotapilimit.UpdateOf(tc.in); got != tc.want {
+			got := tgbotapilimit.UpdateOf(tc.in)
+			got.Payload = "" // payload_test.go checks it
+			if got != tc.want {
 				t.Errorf("UpdateOf = %+v\nwant %+v", got, tc.want)
 			}
 		})
@@ -393,7 +395,9 @@ func TestUpdateOfBuilders(t *testing.T) {
 		if err := json.Unmarshal(raw, &u); err != nil {
 			t.Fatal(err)
 		}
-		if got := tgbotapilimit.UpdateOf(u); got != tc.want {
+		got := tgbotapilimit.UpdateOf(u)
+		got.Payload = "" // payload_test.go checks it
+		if got != tc.want {
 			t.Errorf("UpdateOf(%s) = %+v\nwant %+v", raw, got, tc.want)
 		}
 	}

@@ -12,15 +12,20 @@
 //
 //   - a spammer sends 30 messages;
 //   - three ordinary users send 2 messages each;
-//   - a user presses one inline button 10 times;
+//   - a user pages through a list: 6 presses of inline buttons, each for
+//     another page;
+//   - another user double-taps a button: the same button twice at once;
 //   - an anonymous administrator of a supergroup sends 6 messages (counted
 //     against the group, not the shared @GroupAnonymousBot account).
 //
 // The limit is 3 per minute per sender, unless FLOODGATE_LIMIT says
-// otherwise; with a burst of 3, each sender gets 3 updates through and the
-// rest are dropped. A throttled sender is told to slow down once (a
-// message, or the answer to a button press), and every button press is
-// answered, so no button keeps spinning.
+// otherwise; with a burst of 3, each sender gets 3 messages through and the
+// rest are dropped. Button presses have a budget of their own, 20 per
+// minute unless FLOODGATE_LIMIT_CALLBACK says otherwise, so the paging
+// passes while the spammer's text is throttled; and a tap repeated within
+// 2 s (FLOODGATE_DEBOUNCE) reaches the handler once. A throttled sender is
+// told to slow down once (a message, or the answer to a button press), and
+// every button press is answered, so no button keeps spinning.
 //
 // The store comes from the environment, as in every floodgate bot (see
 // package store): memory by default, or Redis:
@@ -40,6 +45,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -71,6 +77,12 @@ func main() {
 const (
 	// demoLimit is the limit the demo uses unless FLOODGATE_LIMIT is set.
 	demoLimit = "3/m"
+	// demoCallbackLimit is the button presses' own budget unless
+	// FLOODGATE_LIMIT_CALLBACK is set.
+	demoCallbackLimit = "20/m"
+	// demoDebounce is the debounce window unless FLOODGATE_DEBOUNCE is set
+	// ("off" turns it off).
+	demoDebounce = "2s"
 	// waitFor bounds how long the demo waits for a bot to handle its flood.
 	waitFor = 10 * time.Second
 	// grace is how long the demo keeps listening once the expected numbers
@@ -117,8 +129,16 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 		return fmt.Errorf("FLOODGATE_PREFIX is too long for the demo's keys: %w", err)
 	}
 
+	gs, err := setup.GuardFromLookup(env) // the same for every bot
+	if err != nil {
+		return err
+	}
 	limit := cfg.Limit
-	want := expect(limit.Burst)
+	cbLimit := gs.Kinds.Callback
+	if cbLimit == (core.Limit{}) {
+		cbLimit = limit
+	}
+	want := expect(limit.Burst, cbLimit.Burst, gs.Debounce > 0)
 	fmt.Fprintf(out, "floodgate demo: store %v\n", cfg)
 	fmt.Fprintf(out, "limit %v (%s): each sender may send %d at once, then one more every %v\n",
 		limit, limitNote, limit.Burst, limit.Interval())
@@ -136,8 +156,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 				"              a burst of decisions on a machine that Redis shares with the bots)\n", storeTimeout)
 		}
 	}
-	fmt.Fprintf(out, "flood per bot: %d messages from a spammer, %d from each of %d users, %d presses of one button,\n"+
-		"               %d messages from an anonymous admin of a supergroup: %d updates\n",
+	fmt.Fprintf(out, "button presses: %v per sender (FLOODGATE_LIMIT_CALLBACK)", cbLimit)
+	if gs.Debounce > 0 {
+		fmt.Fprintf(out, "; the same tap again within %v is dropped (FLOODGATE_DEBOUNCE)", gs.Debounce)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "flood per bot: %d messages from a spammer, %d from each of %d users, %d presses of a pager's buttons,\n"+
+		"               a double tap on one button, %d messages from an anonymous admin of a supergroup: %d updates\n",
 		spamMessages, userMessages, users, buttonPresses, adminMessages, want.sent)
 
 	// One bot after the other, each against its own fake Bot API server:
@@ -179,7 +204,14 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 	}
 	fmt.Fprintf(out, "✓ every number as expected on all %d frameworks: on each, %d of %d updates passed, %d were dropped,\n"+
 		"  all %d button presses were answered, and %d notices went out.\n",
-		len(frameworks), want.passed(), want.sent, want.sent-want.passed(), buttonPresses, want.notices())
+		len(frameworks), want.passed(), want.sent, want.sent-want.passed(), buttonPresses+doubleTaps, want.notices())
+	if want.pages == buttonPresses && spamMessages > limit.Burst {
+		fmt.Fprintf(out, "  The pager's %d presses all passed on their own budget while the spammer's text was cut to %d.\n",
+			buttonPresses, limit.Burst)
+	}
+	if gs.Debounce > 0 {
+		fmt.Fprintf(out, "  The double tap reached the handler once; both presses were answered.\n")
+	}
 	if userMessages <= limit.Burst {
 		fmt.Fprintf(out, "  The %d ordinary users got every message through, flood or not.\n", users)
 	}
@@ -190,8 +222,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), out, logOut io
 }
 
 // demoEnv returns lookup with the demo's defaults for what it leaves unset
-// (the limit, the key prefix, the store timeout), and without
-// METRICS_ADDR.
+// (the limits, the debounce window, the key prefix, the store timeout), and
+// without METRICS_ADDR.
 func demoEnv(lookup func(string) (string, bool)) func(string) (string, bool) {
 	set := func(name string) (string, bool) {
 		v, ok := lookup(name)
@@ -207,6 +239,10 @@ func demoEnv(lookup func(string) (string, bool)) func(string) (string, bool) {
 		switch name {
 		case "FLOODGATE_LIMIT":
 			return demoLimit, true // instead of store's default, 1/s
+		case "FLOODGATE_LIMIT_CALLBACK":
+			return demoCallbackLimit, true // instead of FLOODGATE_LIMIT's
+		case "FLOODGATE_DEBOUNCE":
+			return demoDebounce, true // instead of none
 		case "FLOODGATE_TIMEOUT":
 			return storeTimeout.String(), true
 		case "FLOODGATE_PREFIX":
@@ -237,14 +273,16 @@ const (
 	spamMessages  = 30
 	users         = 3
 	userMessages  = 2
-	buttonPresses = 10
+	buttonPresses = 6 // the pager's, one per page
+	doubleTaps    = 2 // the same button, twice at once
 	adminMessages = 6
 
-	spammerID      int64 = 1001
-	firstUserID    int64 = 2001
-	presserID      int64 = 3001
-	supergroupID   int64 = -1001234567890
-	buttonCallback       = "ping"
+	spammerID    int64 = 1001
+	firstUserID  int64 = 2001
+	presserID    int64 = 3001
+	tapperID     int64 = 3002
+	supergroupID int64 = -1001234567890
+	tapCallback        = "buy"
 )
 
 // counts are the numbers the report compares.
@@ -252,6 +290,7 @@ type counts struct {
 	sent           int // updates that reached the bot
 	passedMessages int // messages that reached the echo handler
 	passedPresses  int // button presses that reached the callback handler
+	pages          int // the pager's presses among them (expected counts only)
 	answeredByBot  int // answerCallbackQuery "pong", by the handler
 	answeredByGate int // other answerCallbackQuery, by the adapter
 	noticeMessages int // sendMessage "Too many requests…"
@@ -263,25 +302,33 @@ type counts struct {
 func (c counts) passed() int  { return c.passedMessages + c.passedPresses }
 func (c counts) notices() int { return c.noticeMessages + c.noticeAnswers }
 
-// expect returns the counts a limit with this burst must give, assuming it
-// does not refill during the flood: each sender's first burst updates pass,
-// and a sender with more than that is told once.
-func expect(burst int) counts {
+// expect returns the counts limits with these bursts (messages', button
+// presses') must give, assuming they do not refill during the flood: each
+// sender's first burst updates pass, and a sender with more than that is
+// told once. With debounce, the second tap of the double tap is dropped
+// before any limit counts it, and no one is told.
+func expect(burst, cbBurst int, debounce bool) counts {
 	pass := func(n int) int { return min(n, burst) }
-	told := func(n int) int {
+	told := func(n, burst int) int {
 		if n > burst {
 			return 1
 		}
 		return 0
 	}
+	taps := doubleTaps
+	if debounce {
+		taps = 1
+	}
+	presses := min(buttonPresses, cbBurst) + min(taps, cbBurst)
 	return counts{
-		sent:           spamMessages + users*userMessages + buttonPresses + adminMessages,
+		sent:           spamMessages + users*userMessages + buttonPresses + doubleTaps + adminMessages,
 		passedMessages: pass(spamMessages) + users*pass(userMessages) + pass(adminMessages),
-		passedPresses:  pass(buttonPresses),
-		answeredByBot:  pass(buttonPresses),
-		answeredByGate: buttonPresses - pass(buttonPresses),
-		noticeMessages: told(spamMessages) + users*told(userMessages) + told(adminMessages),
-		noticeAnswers:  told(buttonPresses),
+		passedPresses:  presses,
+		pages:          min(buttonPresses, cbBurst),
+		answeredByBot:  presses,
+		answeredByGate: buttonPresses + doubleTaps - presses,
+		noticeMessages: told(spamMessages, burst) + users*told(userMessages, burst) + told(adminMessages, burst),
+		noticeAnswers:  told(buttonPresses, cbBurst) + told(taps, cbBurst),
 		echoes:         pass(spamMessages) + users*pass(userMessages) + pass(adminMessages),
 		userEchoes:     users * pass(userMessages),
 	}
@@ -290,8 +337,8 @@ func expect(burst int) counts {
 // flood pushes the scripted updates to api, interleaved as they might
 // arrive, and returns how many it pushed.
 func flood(api *telegramtest.Server) int {
-	// Ten presses of the same button: one message, ten callback queries.
-	press := telegramtest.CallbackQuery(presserID, presserID, buttonCallback)["callback_query"].(map[string]any)
+	// A double tap: one message, one button, two callback queries.
+	tap := telegramtest.CallbackQuery(tapperID, tapperID, tapCallback)["callback_query"].(map[string]any)
 	n := 0
 	push := func(u map[string]any) { api.Push(u); n++ }
 	for i := range max(spamMessages, userMessages, buttonPresses, adminMessages) {
@@ -304,12 +351,12 @@ func flood(api *telegramtest.Server) int {
 				push(telegramtest.Message(id, id, "private", fmt.Sprintf("hello %d", i+1)))
 			}
 		}
-		if i < buttonPresses {
-			q := make(map[string]any, len(press))
-			for k, v := range press {
-				q[k] = v
-			}
-			q["id"] = fmt.Sprintf("%d-%d", presserID, i+1)
+		if i < buttonPresses { // "next page" on page i+1, then on page i+2, ...
+			push(telegramtest.CallbackQuery(presserID, presserID, fmt.Sprintf("page %d", i+2)))
+		}
+		if i < doubleTaps {
+			q := maps.Clone(tap)
+			q["id"] = fmt.Sprintf("%d-%d", tapperID, i+1)
 			push(map[string]any{"callback_query": q})
 		}
 		if i < adminMessages {

@@ -107,10 +107,12 @@ func checkSuccess(t *testing.T, out, logs string, err error, firstLine string, w
 	}
 }
 
-// With 3/m, each sender gets 3 updates through: the spammer 3 of 30, the
-// three users all 6 of theirs, the button 3 of 10, the anonymous admin 3
-// of 6. The spammer, the button presser and the group are told once each.
-var want3 = want{sent: 52, passed: 15, dropped: 37, answered: 10, notices: 3}
+// With 3/m, each sender gets 3 messages through: the spammer 3 of 30, the
+// three users all 6 of theirs, the anonymous admin 3 of 6. The pager's 6
+// presses all pass on the callback budget (20/m); the double tap passes
+// once, its copy dropped and answered. The spammer and the group are told
+// once each.
+var want3 = want{sent: 50, passed: 19, dropped: 31, answered: 8, notices: 2}
 
 func TestMemory(t *testing.T) {
 	out, logs, err := runDemo(t, context.Background(), map[string]string{})
@@ -139,11 +141,27 @@ func TestRedis(t *testing.T) {
 }
 
 // TestOtherLimit: with FLOODGATE_LIMIT, the expected numbers follow its
-// burst (4: the spammer, the button and the group get 4 through each).
+// burst (4: the spammer and the group get 4 through each).
 func TestOtherLimit(t *testing.T) {
 	out, logs, err := runDemo(t, context.Background(), map[string]string{"FLOODGATE_LIMIT": "5/h burst 4"})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=floodgate-demo limit=5/h burst 4",
-		want{sent: 52, passed: 18, dropped: 34, answered: 10, notices: 3})
+		want{sent: 50, passed: 21, dropped: 29, answered: 8, notices: 2})
+	if !strings.Contains(out, "The pager's 6 presses all passed on their own budget while the spammer's text was cut to 4.") {
+		t.Errorf("output lacks the budgets per kind")
+	}
+}
+
+// TestOneBudget: with the buttons on the messages' budget and no
+// debounce, the old compromise: the pager gets 3 of 6 presses through
+// (and is told), and both taps of the double tap reach the handler.
+func TestOneBudget(t *testing.T) {
+	out, logs, err := runDemo(t, context.Background(), map[string]string{
+		"FLOODGATE_LIMIT_CALLBACK": "3/m", "FLOODGATE_DEBOUNCE": "off"})
+	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=floodgate-demo limit=3/m",
+		want{sent: 50, passed: 17, dropped: 33, answered: 8, notices: 3})
+	if strings.Contains(out, "double tap reached the handler once") || strings.Contains(out, "all passed on their own budget") {
+		t.Errorf("output claims what this run does not do")
+	}
 }
 
 // TestMismatch: a limit that refills every microsecond lets (nearly)
@@ -199,6 +217,8 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
+		{map[string]string{"FLOODGATE_LIMIT_CALLBACK": "lots"}, "FLOODGATE_LIMIT_CALLBACK"},
+		{map[string]string{"FLOODGATE_DEBOUNCE": "soon"}, "FLOODGATE_DEBOUNCE"},
 		{map[string]string{"FLOODGATE_STORE": "etcd"}, "FLOODGATE_STORE"},
 		{map[string]string{"REDIS_URL": dead}, "did not answer PING"},
 	} {

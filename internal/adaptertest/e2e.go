@@ -117,6 +117,7 @@ func RunEndToEnd(t *testing.T, api *telegramtest.Server, start func(g *guard.Gua
 	push(1, func(int) map[string]any { return telegramtest.MessageWithoutFrom(E2ENoFromChat, "who am I") })
 	push(1, func(int) map[string]any { return telegramtest.UnknownUpdate("future_kind") })
 	bot.Wait(t, n)
+	testutil.Settle(t, g) // Respond answers and notifies beside the update path
 
 	wantPassed := map[string]int{
 		"message:101": 3, "message:201": 2, "message:202": 2, // spammer 3 of 20; normal users all
