@@ -184,18 +184,23 @@ func warm(ctx context.Context, client redis.UniversalClient) error {
 	ping := func(ctx context.Context, c *redis.Client) error {
 		// Each Conn holds its connection until Close, which puts it back
 		// in the pool: so warmConns are open at once, not one reused.
-		conns := make([]*redis.Conn, warmConns)
-		errs := make([]error, warmConns)
-		var wg sync.WaitGroup
-		for i := range warmConns {
-			conns[i] = c.Conn()
-			wg.Go(func() { errs[i] = conns[i].Ping(ctx).Err() })
+		// One after another: go-redis' connection set-up raced when
+		// several Conns of one client dialed at once (seen under -race
+		// on a Cluster), and start-up can afford warmConns round trips.
+		conns := make([]*redis.Conn, 0, warmConns)
+		defer func() {
+			for _, cn := range conns {
+				_ = cn.Close()
+			}
+		}()
+		for range warmConns {
+			cn := c.Conn()
+			conns = append(conns, cn)
+			if err := cn.Ping(ctx).Err(); err != nil {
+				return err
+			}
 		}
-		wg.Wait()
-		for _, cn := range conns {
-			_ = cn.Close()
-		}
-		return errors.Join(errs...)
+		return nil
 	}
 	switch c := client.(type) {
 	case *redis.ClusterClient:
