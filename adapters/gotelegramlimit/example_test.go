@@ -35,7 +35,7 @@ func ExampleMiddleware() {
 		panic(err)
 	}
 	g, err := guard.New(limiter,
-		guard.WithNotice(time.Minute, func(time.Duration) string { return "Slow down, please." }))
+		guard.WithNotice(time.Minute, func(guard.Update, time.Duration) string { return "Slow down, please." }))
 	if err != nil {
 		panic(err)
 	}
