@@ -142,11 +142,18 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if api := get("TELEGRAM_API_URL"); api != "" {
 		opts = append(opts, bot.WithServerURL(strings.TrimRight(api, "/")))
 	}
-	b, err := bot.New(token, opts...) // calls getMe
+	// getMe once, here, for the username the commands are matched with,
+	// rather than in bot.New, which checks the token but forgets the answer.
+	opts = append(opts, bot.WithSkipGetMe())
+	b, err := bot.New(token, opts...)
 	if err != nil {
-		return redact("TELEGRAM_BOT_TOKEN or TELEGRAM_API_URL", err)
+		return redact("TELEGRAM_BOT_TOKEN", err)
 	}
-	registerHandlers(b, fg.Limiter.Limit(), failed)
+	me, err := b.GetMe(ctx)
+	if err != nil {
+		return redact("TELEGRAM_BOT_TOKEN or TELEGRAM_API_URL: getMe", err)
+	}
+	registerHandlers(b, me.Username, fg.Limiter.Limit(), failed)
 
 	botCtx, stopBot := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBot()
@@ -260,27 +267,28 @@ func startWebhook(ctx, botCtx context.Context, b *bot.Bot, webhookURL, addr stri
 }
 
 // isCommand matches a message that starts with command, with or without
-// the bot's name ("/Ping@my_bot" is "/ping").
-func isCommand(command string) bot.MatchFunc {
-	return func(u *models.Update) bool { return u.Message != nil && guard.CommandOf(u.Message.Text) == command }
+// this bot's name ("/Ping@my_bot" is "/ping" for my_bot; "/ping@other_bot"
+// is another bot's command).
+func isCommand(command, me string) bot.MatchFunc {
+	return func(u *models.Update) bool { return u.Message != nil && guard.CommandTo(u.Message.Text, me) == command }
 }
 
 // registerHandlers adds the bot's commands and its button (other text goes
 // to echo, the default handler); failed gets the errors of their Bot API
 // calls.
-func registerHandlers(b *bot.Bot, limit core.Limit, failed func(error)) {
+func registerHandlers(b *bot.Bot, me string, limit core.Limit, failed func(error)) {
 	reply := func(ctx context.Context, b *bot.Bot, chatID int64, text string, markup models.ReplyMarkup) {
 		_, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: chatID, Text: text, ReplyMarkup: markup})
 		failed(err)
 	}
-	b.RegisterHandlerMatchFunc(isCommand("/start"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/start", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, fmt.Sprintf("Hello! I echo what you send, up to %v. Try the button.", limit),
 			&models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{{{Text: "Ping", CallbackData: "ping"}}}})
 	})
-	b.RegisterHandlerMatchFunc(isCommand("/help"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/help", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, "/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)
 	})
-	b.RegisterHandlerMatchFunc(isCommand("/ping"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/ping", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, "pong", nil)
 	})
 	b.RegisterHandler(bot.HandlerTypeCallbackQueryData, "ping", bot.MatchTypeExact, func(ctx context.Context, b *bot.Bot, u *models.Update) {

@@ -181,12 +181,16 @@ func TestPolling(t *testing.T) {
 	if c := waitFor(t, api, "sendMessage", 4)[3]; !strings.Contains(c.Params["text"], "/ping") {
 		t.Errorf("/help answered %v", c.Params)
 	}
+	api.Push(telegramtest.Message(6, 6, "", "/ping@OtherBot")) // another bot's command: echoed, not answered
+	if c := waitFor(t, api, "sendMessage", 5)[4]; c.Params["text"] != "/ping@OtherBot" {
+		t.Errorf("/ping@OtherBot answered %v, want it echoed as text", c.Params)
+	}
 
 	// The limit: 3 of 10 messages from one user are echoed, one notice.
 	for i := 1; i <= 10; i++ {
 		api.Push(telegramtest.Message(5, 5, "", fmt.Sprintf("flood %d", i)))
 	}
-	waitFor(t, api, "sendMessage", 4+3+1) // the 3 echoes and the notice
+	waitFor(t, api, "sendMessage", 5+3+1) // the 3 echoes and the notice
 	bot.stop(t)                           // graceful: nothing fetched is left unhandled
 	if echoes, notices := countFlood(t, api, "5"); echoes != 3 || notices != 1 {
 		t.Errorf("flood of 10: %d echoes, %d notices; want 3 and 1", echoes, notices)

@@ -140,7 +140,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		},
 		UnhandledErrFunc: logErr("update not handled"),
 	})
-	registerHandlers(d, fg.Limiter.Limit())
+	registerHandlers(d, b.Username, fg.Limiter.Limit())
 	updater := ext.NewUpdater(d, &ext.UpdaterOpts{UnhandledErrFunc: func(err error) {
 		logErr("getUpdates failed")(err)
 		// gotgbot retries at once when this function is set: pause as it
@@ -248,26 +248,27 @@ func startWebhook(b *gotgbot.Bot, updates chan<- json.RawMessage, webhookURL, ad
 	return server, nil
 }
 
-// command matches a message that starts with name, with or without the
-// bot's name ("/Ping@my_bot" is "/ping").
-func command(name string) func(*gotgbot.Message) bool {
-	return func(m *gotgbot.Message) bool { return guard.CommandOf(m.Text) == name }
+// command matches a message that starts with name, with or without this
+// bot's name, me ("/Ping@my_bot" is "/ping" for my_bot; "/ping@other_bot"
+// is another bot's command).
+func command(name, me string) func(*gotgbot.Message) bool {
+	return func(m *gotgbot.Message) bool { return guard.CommandTo(m.Text, me) == name }
 }
 
 // registerHandlers adds the bot's commands, its button and the echo.
-func registerHandlers(d *ext.Dispatcher, limit core.Limit) {
+func registerHandlers(d *ext.Dispatcher, me string, limit core.Limit) {
 	reply := func(text string, opts *gotgbot.SendMessageOpts) handlers.Response {
 		return func(b *gotgbot.Bot, ctx *ext.Context) error {
 			_, err := b.SendMessage(ctx.EffectiveChat.Id, text, opts)
 			return err
 		}
 	}
-	d.AddHandler(handlers.NewMessage(command("/start"), reply(
+	d.AddHandler(handlers.NewMessage(command("/start", me), reply(
 		fmt.Sprintf("Hello! I echo what you send, up to %v. Try the button.", limit),
 		&gotgbot.SendMessageOpts{ReplyMarkup: gotgbot.InlineKeyboardMarkup{
 			InlineKeyboard: [][]gotgbot.InlineKeyboardButton{{{Text: "Ping", CallbackData: "ping"}}}}})))
-	d.AddHandler(handlers.NewMessage(command("/help"), reply("/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)))
-	d.AddHandler(handlers.NewMessage(command("/ping"), reply("pong", nil)))
+	d.AddHandler(handlers.NewMessage(command("/help", me), reply("/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)))
+	d.AddHandler(handlers.NewMessage(command("/ping", me), reply("pong", nil)))
 	d.AddHandler(handlers.NewCallback(callbackquery.Equal("ping"), func(b *gotgbot.Bot, ctx *ext.Context) error {
 		_, err := ctx.CallbackQuery.Answer(b, &gotgbot.AnswerCallbackQueryOpts{Text: "pong"})
 		return err
