@@ -110,5 +110,5 @@ func ExampleUpdateOf() {
 	}
 	fmt.Printf("%+v\n", gotelegramlimit.UpdateOf(&u))
 	// Output:
-	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report}
+	// {Kind:message UserID:1087968824 ChatID:-1001234567890 ChatType:supergroup SenderChatID:-1001234567890 Command:/report LanguageCode: MediaGroupID:}
 }

@@ -3,10 +3,9 @@ package gotelegramlimit
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/botname"
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 )
@@ -47,10 +46,11 @@ func Middleware(g *guard.Guard) bot.Middleware {
 // does not know the bot, so a command addressed to any bot counts as a
 // command (guard.CommandOf); Middleware tells commands for other bots
 // apart.
-func UpdateOf(u *models.Update) guard.Update { return updateOf(u, "") }
+func UpdateOf(u *models.Update) guard.Update { return updateOf(u, nil) }
 
-// updateOf is UpdateOf for the bot whose username is me ("" if not known).
-func updateOf(u *models.Update, me string) guard.Update {
+// updateOf is UpdateOf for the bot whose username me returns ("" if not
+// known; me nil: not known), called only for a command that names a bot.
+func updateOf(u *models.Update, me func() string) guard.Update {
 	switch {
 	case u == nil:
 	case u.Message != nil:
@@ -105,10 +105,14 @@ func updateOf(u *models.Update, me string) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *models.Message, me string) guard.Update {
-	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: string(m.Chat.Type),
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandTo(m.Text, me),
+func messageUpdate(kind guard.Kind, m *models.Message, me func() string) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: string(m.Chat.Type),
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
 		LanguageCode: language(m.From), MediaGroupID: m.MediaGroupID}
+	if me != nil && botname.NamesBot(m.Text) { // ask for the username (getMe, once) only when it matters
+		cu.Command = guard.CommandTo(m.Text, me())
+	}
+	return cu
 }
 
 func memberUpdate(kind guard.Kind, from models.User, chat models.Chat) guard.Update {
@@ -140,10 +144,8 @@ func chatID(c *models.Chat) int64 {
 // the handler was called without a bot.
 var errNilBot = errors.New("gotelegramlimit: the handler was called with a nil *bot.Bot, nothing was sent")
 
-// usernames remembers the username of each bot a Middleware served, asked
-// with getMe the first time one of its updates holds a command that names
-// a bot.
-type usernames struct{ m sync.Map } // *bot.Bot → string
+// usernames asks getMe for a bot's username, once per bot (see Middleware).
+type usernames struct{ c botname.Cache[*bot.Bot] }
 
 // of returns b's username, "" when it cannot be known (no bot, or getMe
 // failed: then it is asked again next time).
@@ -151,54 +153,19 @@ func (n *usernames) of(ctx context.Context, b *bot.Bot) string {
 	if b == nil {
 		return ""
 	}
-	if name, ok := n.m.Load(b); ok {
-		return name.(string)
-	}
-	me, err := b.GetMe(ctx)
-	if err != nil || me == nil {
-		return ""
-	}
-	n.m.Store(b, me.Username)
-	return me.Username
-}
-
-// namesBot reports whether u is a message whose command names a bot
-// (/cmd@SomeBot): only then does the bot's username matter.
-func namesBot(u *models.Update) bool {
-	var m *models.Message
-	switch {
-	case u == nil:
-	case u.Message != nil:
-		m = u.Message
-	case u.EditedMessage != nil:
-		m = u.EditedMessage
-	case u.ChannelPost != nil:
-		m = u.ChannelPost
-	case u.EditedChannelPost != nil:
-		m = u.EditedChannelPost
-	case u.BusinessMessage != nil:
-		m = u.BusinessMessage
-	case u.EditedBusinessMessage != nil:
-		m = u.EditedBusinessMessage
-	}
-	if m == nil || guard.CommandOf(m.Text) == "" {
-		return false
-	}
-	word := m.Text
-	if i := strings.IndexAny(word, " \t\n"); i >= 0 {
-		word = word[:i]
-	}
-	return strings.Contains(word, "@")
+	return n.c.Of(b, func() (string, error) {
+		me, err := b.GetMe(ctx)
+		if err != nil {
+			return "", err
+		}
+		return me.Username, nil
+	})
 }
 
 // allow decides u with g and, on a denial, answers it through b (see
 // guard.Guard.Respond).
 func allow(ctx context.Context, b *bot.Bot, g *guard.Guard, u *models.Update, names *usernames) bool {
-	me := ""
-	if namesBot(u) {
-		me = names.of(ctx, b)
-	}
-	cu := updateOf(u, me)
+	cu := updateOf(u, func() string { return names.of(ctx, b) })
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true

@@ -3,12 +3,11 @@ package gotgbotlimit
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 
 	"github.com/PaulSonOfLars/gotgbot/v2"
 	"github.com/PaulSonOfLars/gotgbot/v2/ext"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/botname"
 )
 
 // Processor returns an ext.Processor that hands an update to next only when
@@ -103,10 +102,11 @@ func (h handler) Name() string { return "floodgate" }
 // does not know the bot, so a command addressed to any bot counts as a
 // command (guard.CommandOf); Processor and Handler tell commands for
 // other bots apart.
-func UpdateOf(u *gotgbot.Update) guard.Update { return updateOf(u, "") }
+func UpdateOf(u *gotgbot.Update) guard.Update { return updateOf(u, nil) }
 
-// updateOf is UpdateOf for the bot whose username is me ("" if not known).
-func updateOf(u *gotgbot.Update, me string) guard.Update {
+// updateOf is UpdateOf for the bot whose username me returns ("" if not
+// known; me nil: not known), called only for a command that names a bot.
+func updateOf(u *gotgbot.Update, me func() string) guard.Update {
 	switch {
 	case u == nil:
 	case u.Message != nil:
@@ -173,11 +173,14 @@ func updateOf(u *gotgbot.Update, me string) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *gotgbot.Message, me string) guard.Update {
+func messageUpdate(kind guard.Kind, m *gotgbot.Message, me func() string) guard.Update {
 	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.Id, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandTo(m.Text, me), MediaGroupID: m.MediaGroupId}
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text), MediaGroupID: m.MediaGroupId}
 	if m.From != nil {
 		cu.LanguageCode = m.From.LanguageCode
+	}
+	if me != nil && botname.NamesBot(m.Text) { // ask for the username (getMe, once) only when it matters
+		cu.Command = guard.CommandTo(m.Text, me())
 	}
 	return cu
 }
@@ -204,10 +207,9 @@ func chatID(c *gotgbot.Chat) int64 {
 // the dispatcher was given no bot.
 var errNilBot = errors.New("gotgbotlimit: the dispatcher was given a nil *gotgbot.Bot, nothing was sent")
 
-// usernames remembers, for bots built without getMe (DisableTokenCheck),
-// the username getMe gave the first time one of their updates held a
-// command that names a bot.
-type usernames struct{ m sync.Map } // *gotgbot.Bot → string
+// usernames asks getMe for the username of a bot built without it
+// (BotOpts.DisableTokenCheck), once per bot (see Processor).
+type usernames struct{ c botname.Cache[*gotgbot.Bot] }
 
 // missing is the username gotgbot.NewBot gives a bot it did not ask getMe
 // about (BotOpts.DisableTokenCheck).
@@ -222,44 +224,13 @@ func (n *usernames) of(ctx context.Context, b *gotgbot.Bot) string {
 	case b.Username != "" && b.Username != missing:
 		return b.Username
 	}
-	if name, ok := n.m.Load(b); ok {
-		return name.(string)
-	}
-	me, err := b.GetMeWithContext(ctx, nil)
-	if err != nil || me == nil {
-		return ""
-	}
-	n.m.Store(b, me.Username)
-	return me.Username
-}
-
-// namesBot reports whether u is a message whose command names a bot
-// (/cmd@SomeBot): only then does the bot's username matter.
-func namesBot(u *gotgbot.Update) bool {
-	var m *gotgbot.Message
-	switch {
-	case u == nil:
-	case u.Message != nil:
-		m = u.Message
-	case u.EditedMessage != nil:
-		m = u.EditedMessage
-	case u.ChannelPost != nil:
-		m = u.ChannelPost
-	case u.EditedChannelPost != nil:
-		m = u.EditedChannelPost
-	case u.BusinessMessage != nil:
-		m = u.BusinessMessage
-	case u.EditedBusinessMessage != nil:
-		m = u.EditedBusinessMessage
-	}
-	if m == nil || guard.CommandOf(m.Text) == "" {
-		return false
-	}
-	word := m.Text
-	if i := strings.IndexAny(word, " \t\n"); i >= 0 {
-		word = word[:i]
-	}
-	return strings.Contains(word, "@")
+	return n.c.Of(b, func() (string, error) {
+		me, err := b.GetMeWithContext(ctx, nil)
+		if err != nil {
+			return "", err
+		}
+		return me.Username, nil
+	})
 }
 
 // allow decides u with g and, on a denial, answers it through b (see
@@ -269,11 +240,7 @@ func namesBot(u *gotgbot.Update) bool {
 // (guard.WithActions), which the *WithContext methods honour.
 func allow(b *gotgbot.Bot, g *guard.Guard, u *gotgbot.Update, names *usernames) bool {
 	ctx := context.Background()
-	me := ""
-	if namesBot(u) {
-		me = names.of(ctx, b)
-	}
-	cu := updateOf(u, me)
+	cu := updateOf(u, func() string { return names.of(ctx, b) })
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true

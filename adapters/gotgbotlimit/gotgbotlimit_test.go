@@ -72,6 +72,7 @@ func TestHandlerFilter(t *testing.T) {
 		api.Push(telegramtest.Message(adaptertest.E2ESpammer, adaptertest.E2ESpammer, "", "just text"))
 	}
 	p.wait(t, 10)
+	settle(t, g)
 	if got, want := passed.Snapshot(), map[string]int{"command": 2, "text": 5}; !adaptertest.EqualCounts(got, want) {
 		t.Errorf("passed = %v, want %v", got, want)
 	}

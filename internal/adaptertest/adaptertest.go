@@ -96,7 +96,8 @@ func RunStoreErrors(t *testing.T, start func(t *testing.T, api *telegramtest.Ser
 			if err != nil {
 				t.Fatal(err)
 			}
-			bot := start(t, api, testutil.NewGuard(t, st, core.PerMinute(1), nil, nil))
+			g := testutil.NewGuard(t, st, core.PerMinute(1), nil, nil)
+			bot := start(t, api, g)
 			for range 3 {
 				api.Push(telegramtest.Message(E2ESpammer, E2ESpammer, "", "hi"))
 			}
@@ -104,6 +105,7 @@ func RunStoreErrors(t *testing.T, start func(t *testing.T, api *telegramtest.Ser
 			api.Push(telegramtest.CallbackQuery(E2EClicker, E2EClicker, "ping"))
 			api.Push(telegramtest.InlineQuery(E2EInliner, "q"))
 			bot.Wait(t, 6)
+			testutil.Settle(t, g) // the guard's answers, made off the update path
 			passed := 0
 			for _, n := range bot.Passed.Snapshot() {
 				passed += n
@@ -181,6 +183,7 @@ func RunActionErrors(t *testing.T, token string, newProcess func(t *testing.T, g
 			if handled != 3 {
 				t.Errorf("handled = %d, want 3", handled)
 			}
+			testutil.Settle(t, g) // the failed calls are made, and logged, off the update path
 			out := logs.String()
 			for _, action := range []string{"action=sendMessage", "action=answerCallbackQuery", "action=answerInlineQuery"} {
 				if !strings.Contains(out, action) {
@@ -206,12 +209,14 @@ func RunBusinessNotice(t *testing.T, newProcess func(t *testing.T, g *guard.Guar
 	api := telegramtest.Start(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	process := newProcess(t, testutil.NewGuard(t, st, core.Every(time.Hour), nil, nil), api.URL())
+	g := testutil.NewGuard(t, st, core.Every(time.Hour), nil, nil)
+	process := newProcess(t, g, api.URL())
 	for _, raw := range []map[string]any{
 		telegramtest.BusinessMessage("bc-1", 42, 42, "hi"), telegramtest.EditedBusinessMessage("bc-1", 42, 42, "hi!"),
 	} {
 		process(raw)
 	}
+	testutil.Settle(t, g)
 	calls := api.CallsTo("sendMessage")
 	if len(calls) != 1 || calls[0].Params["business_connection_id"] != "bc-1" || calls[0].Params["chat_id"] != "42" {
 		t.Fatalf("sendMessage calls = %+v, want one notice to chat 42 through business connection bc-1", calls)
@@ -225,7 +230,8 @@ func RunBusinessNotice(t *testing.T, newProcess func(t *testing.T, g *guard.Guar
 func RunWebhook(t *testing.T, api *telegramtest.Server, start func(g *guard.Guard) (string, E2EBot)) {
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	url, bot := start(testutil.NewGuard(t, st, core.PerMinute(2), nil, nil))
+	g := testutil.NewGuard(t, st, core.PerMinute(2), nil, nil)
+	url, bot := start(g)
 	api.SetWebhookSecret("s3cret")
 	api.DeliverToWebhooks(url)
 	for range 5 {
@@ -240,6 +246,7 @@ func RunWebhook(t *testing.T, api *telegramtest.Server, start func(g *guard.Guar
 		t.Fatal(err)
 	}
 	bot.Wait(t, 8)
+	testutil.Settle(t, g)
 	if got, want := bot.Passed.Snapshot(), map[string]int{"message:7": 2, "callback_query:8": 2}; !EqualCounts(got, want) {
 		t.Errorf("passed = %v, want %v", got, want)
 	}
