@@ -1,87 +1,47 @@
 package gotgbotlimit_test
 
 import (
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/PaulSonOfLars/gotgbot/v2"
-	"github.com/PaulSonOfLars/gotgbot/v2/ext"
-	"github.com/floodgate-go/floodgate/adapters/gotgbotlimit"
 	"github.com/floodgate-go/floodgate/core"
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/internal/adaptertest"
 	"github.com/floodgate-go/floodgate/internal/testutil"
 	"github.com/floodgate-go/floodgate/store/memorystore"
+	"github.com/floodgate-go/floodgate/telegramtest"
 )
 
 // TestAlbumsCommandsLanguages runs real gotgbot updates through the
-// processor: the items of a 5-photo album under 1/s all reach the handler,
-// with no notice, where 5 separate photos are throttled; the notice speaks
-// the sender's language; /report@OtherBot does not spend this bot's
-// /report budget, /report@floodgate_test_bot does. A bot built without
-// getMe (DisableTokenCheck) has its username asked once; one built by
-// NewBot's getMe is not asked again.
+// processor: an album counts once, the notice speaks the sender's
+// language, and /report@OtherBot is not this bot's command (a bot built
+// with DisableTokenCheck has its username asked with getMe once).
 func TestAlbumsCommandsLanguages(t *testing.T) {
 	t.Parallel()
-	api := testutil.StartBotAPI(t)
+	adaptertest.RunAlbumsCommandsLanguages(t, process)
+}
+
+// TestKnownUsername: a bot whose username NewBot's getMe filled is not
+// asked again, and its username tells commands for other bots apart.
+func TestKnownUsername(t *testing.T) {
+	t.Parallel()
+	api := telegramtest.Start(t)
 	st := memorystore.New(memorystore.WithClock(testutil.NewClock().Now))
 	t.Cleanup(func() { _ = st.Close() })
-	g := newGuard(t, st, core.PerSecond(1))
-	commands := newGuard(t, st, core.PerMinute(100), guard.WithCommandLimit("/report", core.Every(time.Hour)))
-	var passed adaptertest.Counter
-	count := funcHandler(func(_ *gotgbot.Bot, ctx *ext.Context) error {
-		passed.Add("message:" + strconv.FormatInt(ctx.EffectiveSender.Id(), 10))
-		return nil
-	})
-	b := newBot(t, api.URL()) // DisableTokenCheck: b.Username is ""
-	handle := func(g *guard.Guard, raws ...map[string]any) {
-		d := ext.NewDispatcher(&ext.DispatcherOpts{Processor: gotgbotlimit.Processor(g, nil), ErrorLog: discardLog})
-		d.AddHandler(count)
-		for _, raw := range raws {
-			// ProcessUpdate runs the processor in the caller's goroutine.
-			if err := d.ProcessUpdate(b, adaptertest.Decode[gotgbot.Update](t, raw), nil); err != nil {
-				t.Fatal(err)
-			}
+	g := newGuard(t, st, core.PerMinute(100), guard.WithCommandLimit("/report", core.Every(time.Hour)))
+	b := newBot(t, api.URL())
+	b.Username = telegramtest.DefaultBotUsername // as NewBot's getMe would
+	process := processBot(t, g, b)
+	passed := 0
+	for _, text := range []string{"/report@OtherBot", "/report@OtherBot", "/report@" + telegramtest.DefaultBotUsername, "/report"} {
+		if process(telegramtest.Message(6, -100, "supergroup", text)) {
+			passed++
 		}
 	}
-	ru := testutil.Message(3, 3, "private", "привет")
-	ru["message"].(map[string]any)["from"].(map[string]any)["language_code"] = "ru"
-	for range 5 {
-		handle(g, testutil.Photo(1, "13750462389425829"), testutil.Photo(2, ""))
-	}
-	handle(g, ru, ru)
-	handle(commands, testutil.Message(4, -100, "supergroup", "/report@OtherBot"), testutil.Message(4, -100, "supergroup", "/report@OtherBot"),
-		testutil.Message(5, -100, "supergroup", "/report@floodgate_test_bot"), testutil.Message(5, -100, "supergroup", "/report"))
 	settle(t, g)
-	settle(t, commands)
-	if got, want := passed.Snapshot(), map[string]int{"message:1": 5, "message:2": 1, "message:3": 1, "message:4": 2,
-		"message:5": 1}; !adaptertest.EqualCounts(got, want) {
-		t.Errorf("passed per sender %v, want %v", got, want)
-	}
-	notices := map[string]string{}
-	for _, c := range api.CallsTo("sendMessage") {
-		notices[c.Params["chat_id"]] = c.Params["text"]
-	}
-	t.Logf("notices by chat: %q", notices)
-	if len(notices) != 3 || !strings.HasPrefix(notices["2"], "Too many requests") ||
-		!strings.HasPrefix(notices["3"], "Слишком много запросов") || !strings.HasSuffix(notices["-100"], "in 3600s.") {
-		t.Errorf("notices by chat %q, want English to chats 2 and -100, Russian to chat 3, none for the album", notices)
-	}
-	if n := len(api.CallsTo("getMe")); n != 1 {
-		t.Errorf("getMe called %d times, want once (the username is remembered)", n)
-	}
-
-	// A bot that knows its username (NewBot's getMe) is not asked again.
-	b.Username = testutil.DefaultBotUsername
-	api.Reset()
-	other := newGuard(t, st, core.PerMinute(100), guard.WithCommandLimit("/report", core.Every(time.Hour)))
-	handle(other, testutil.Message(6, -100, "supergroup", "/report@OtherBot"), testutil.Message(6, -100, "supergroup", "/report@OtherBot"),
-		testutil.Message(7, -100, "supergroup", "/report@floodgate_test_bot"), testutil.Message(7, -100, "supergroup", "/report"))
-	settle(t, other)
-	if got := passed.Snapshot(); got["message:6"] != 2 || got["message:7"] != 1 {
-		t.Errorf("with b.Username set, passed per sender %v, want message:6 twice and message:7 once", got)
+	if passed != 3 {
+		t.Errorf("passed %d of /report@OtherBot ×2, /report@%s, /report; want 3 (the last one over the command's limit)",
+			passed, telegramtest.DefaultBotUsername)
 	}
 	if n := len(api.CallsTo("getMe")); n != 0 {
 		t.Errorf("getMe called %d times for a bot whose username is known, want none", n)

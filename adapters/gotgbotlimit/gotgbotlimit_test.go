@@ -126,6 +126,11 @@ func process(t *testing.T, g *guard.Guard, apiURL string) adaptertest.Process {
 	if apiURL != "" {
 		b = newBot(t, apiURL)
 	}
+	return processBot(t, g, b)
+}
+
+// processBot is process with the bot b (nil: none).
+func processBot(t *testing.T, g *guard.Guard, b *gotgbot.Bot) adaptertest.Process {
 	d := ext.NewDispatcher(nil)
 	proc := gotgbotlimit.Processor(g, nil)
 	return func(raw map[string]any) bool {
