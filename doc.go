@@ -7,8 +7,10 @@
 //
 //   - setup: from the environment to everything below in one call
 //     (setup.Open). Start here.
-//   - adapters/telebotlimit, adapters/telegolimit, adapters/tgbotapilimit:
-//     one line in a telebot v3, telego v1 or tgbotapi v5 bot.
+//   - adapters/telebotlimit, adapters/telegolimit, adapters/tgbotapilimit,
+//     adapters/gotelegramlimit, adapters/gotgbotlimit: one line in a
+//     telebot v3, telego v1, tgbotapi v5, go-telegram/bot v1 or gotgbot v2
+//     bot.
 //   - guard: what the adapters apply to each update: keys by user, chat or
 //     user-in-chat, a bypass list, limits per command, notices, penalties.
 //   - outbound: paces the bot's own requests to Telegram's limits, shared

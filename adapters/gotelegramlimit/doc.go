@@ -102,13 +102,27 @@
 // (unless bot.WithNotAsyncHandlers), so the middleware decides several
 // updates at once; the Guard is safe for concurrent use and the store
 // decides atomically, so counts are exact whatever the order, though which
-// updates of a burst pass depends on scheduling. The middleware decides and
-// makes its Bot API calls synchronously in the update's goroutine, under
-// the handler's context, which is the one given to Start or StartWebhook:
-// once it is cancelled an update in flight ends with context.Canceled and
-// follows guard.WithErrorAction. Several bot instances (processes) share
-// one limit, and one notice per cooldown, when their Guards use the same
-// Redis store and prefix.
+// updates of a burst pass depends on scheduling. The middleware decides in
+// the update's goroutine, under the handler's context, which is the one
+// given to Start or StartWebhook: once it is cancelled an update in flight
+// ends with context.Canceled and follows guard.WithErrorAction. The Bot API
+// calls a denial makes run off that path, on a goroutine of the Guard's,
+// with the context's values but a deadline of their own
+// (guard.WithActions), which go-telegram/bot's methods hand to the HTTP
+// client (and so to an outbound throttle): a notice a full lane would hold
+// for a minute is dropped, and no other update waits for it. Call
+// guard.Guard.Wait at shutdown, before closing the client's transport.
+// Several bot instances (processes) share one limit, and one notice per
+// cooldown, when their Guards use the same Redis store and prefix.
+//
+// # Albums, languages, commands
+//
+// The middleware fills guard.Update's MediaGroupID (the items of an album
+// are one event for the Guard), LanguageCode (from.language_code, for
+// localized texts: guard.TextFunc) and Command, which is "" for a command
+// addressed to another bot (/report@OtherBot; guard.CommandTo). Since
+// go-telegram/bot does not keep the bot's username, the middleware asks
+// getMe once, the first time a command names a bot, and remembers it.
 //
 // # Panics
 //

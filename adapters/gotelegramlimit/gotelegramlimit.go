@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/botname"
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 )
@@ -24,9 +25,10 @@ func Middleware(g *guard.Guard) bot.Middleware {
 	if g == nil {
 		panic("gotelegramlimit: Middleware needs a non-nil *guard.Guard (build one with guard.New)")
 	}
+	names := &usernames{}
 	return func(next bot.HandlerFunc) bot.HandlerFunc {
 		return func(ctx context.Context, b *bot.Bot, u *models.Update) {
-			if allow(ctx, b, g, u) {
+			if allow(ctx, b, g, u, names) {
 				next(ctx, b, u)
 			}
 		}
@@ -40,25 +42,35 @@ func Middleware(g *guard.Guard) bot.Middleware {
 // field nil) gives a partial guard.Update. Kinds guard has no name for
 // (business_connection, deleted_business_messages, message_reaction_count,
 // purchased_paid_media, chat_boost, removed_chat_boost) are KindOther with
-// no ids, so guard.WithUnkeyed decides them, as in the other adapters.
-func UpdateOf(u *models.Update) guard.Update {
+// no ids, so guard.WithUnkeyed decides them, as in the other adapters. It
+// does not know the bot, so a command addressed to any bot counts as a
+// command (guard.CommandOf); Middleware tells commands for other bots
+// apart.
+func UpdateOf(u *models.Update) guard.Update { return updateOf(u, nil) }
+
+// updateOf is UpdateOf for the bot whose username me returns ("" if not
+// known; me nil: not known), called only for a command that names a bot.
+func updateOf(u *models.Update, me func() string) guard.Update {
 	switch {
 	case u == nil:
 	case u.Message != nil:
-		return messageUpdate(guard.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message, me)
 	case u.EditedMessage != nil:
-		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage, me)
 	case u.ChannelPost != nil:
-		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost, me)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.BusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage, me)
 	case u.EditedBusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
+		// An edit, not a new message: not part of an album's one event.
+		cu := messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage, me)
+		cu.MediaGroupID = ""
+		return cu
 	case u.CallbackQuery != nil:
 		q := u.CallbackQuery
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: q.From.ID, Payload: q.Data}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: q.From.ID, Payload: q.Data, LanguageCode: q.From.LanguageCode}
 		// Neither is set under an inline message.
 		if m := q.Message.Message; m != nil {
 			cu.ChatID, cu.ChatType = m.Chat.ID, string(m.Chat.Type)
@@ -67,7 +79,8 @@ func UpdateOf(u *models.Update) guard.Update {
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.InlineQuery.From)}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: userID(u.InlineQuery.From),
+			LanguageCode: language(u.InlineQuery.From)}
 	case u.ChosenInlineResult != nil:
 		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.ID}
 	case u.ShippingQuery != nil:
@@ -92,10 +105,15 @@ func UpdateOf(u *models.Update) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *models.Message) guard.Update {
-	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: string(m.Chat.Type),
+func messageUpdate(kind guard.Kind, m *models.Message, me func() string) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.ID, ChatType: string(m.Chat.Type),
 		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+		LanguageCode: language(m.From), MediaGroupID: m.MediaGroupID,
 		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupID)}
+	if me != nil && botname.NamesBot(m.Text) { // ask for the username (getMe, once) only when it matters
+		cu.Command = guard.CommandTo(m.Text, me())
+	}
+	return cu
 }
 
 func memberUpdate(kind guard.Kind, from models.User, chat models.Chat) guard.Update {
@@ -109,6 +127,13 @@ func userID(u *models.User) int64 {
 	return u.ID
 }
 
+func language(u *models.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.LanguageCode
+}
+
 func chatID(c *models.Chat) int64 {
 	if c == nil {
 		return 0
@@ -120,10 +145,28 @@ func chatID(c *models.Chat) int64 {
 // the handler was called without a bot.
 var errNilBot = errors.New("gotelegramlimit: the handler was called with a nil *bot.Bot, nothing was sent")
 
+// usernames asks getMe for a bot's username, once per bot (see Middleware).
+type usernames struct{ c botname.Cache[*bot.Bot] }
+
+// of returns b's username, "" when it cannot be known (no bot, or getMe
+// failed: then it is asked again next time).
+func (n *usernames) of(ctx context.Context, b *bot.Bot) string {
+	if b == nil {
+		return ""
+	}
+	return n.c.Of(b, func() (string, error) {
+		me, err := b.GetMe(ctx)
+		if err != nil {
+			return "", err
+		}
+		return me.Username, nil
+	})
+}
+
 // allow decides u with g and, on a denial, answers it through b (see
 // guard.Guard.Respond).
-func allow(ctx context.Context, b *bot.Bot, g *guard.Guard, u *models.Update) bool {
-	cu := UpdateOf(u)
+func allow(ctx context.Context, b *bot.Bot, g *guard.Guard, u *models.Update, names *usernames) bool {
+	cu := updateOf(u, func() string { return names.of(ctx, b) })
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true

@@ -67,10 +67,11 @@ func process(t *testing.T, g *guard.Guard, apiURL string) adaptertest.Process {
 	if apiURL != "" {
 		b = newBot(t, apiURL)
 	}
+	handled := false
+	h := gotelegramlimit.Middleware(g)(func(context.Context, *bot.Bot, *models.Update) { handled = true })
 	return func(raw map[string]any) bool {
-		handled := false
-		gotelegramlimit.Middleware(g)(func(context.Context, *bot.Bot, *models.Update) { handled = true })(
-			context.Background(), b, adaptertest.Decode[models.Update](t, raw))
+		handled = false
+		h(context.Background(), b, adaptertest.Decode[models.Update](t, raw))
 		return handled
 	}
 }

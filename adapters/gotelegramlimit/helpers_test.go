@@ -104,3 +104,7 @@ func newGuard(t testing.TB, st core.Store, l core.Limit, opts ...guard.Option) *
 	t.Helper()
 	return testutil.NewGuard(t, st, l, nil, nil, opts...)
 }
+
+// settle waits for the answers and notices g is sending off the update
+// path (guard.Guard.Respond) to be done.
+func settle(t testing.TB, g *guard.Guard) { t.Helper(); testutil.Settle(t, g) }

@@ -103,11 +103,27 @@
 // updates at once; the Guard is safe for concurrent use and the store
 // decides atomically, so counts are exact whatever the order, though which
 // updates of a burst pass depends on scheduling. gotgbot gives processors
-// and handlers no context.Context, so each decision and its Bot API calls
-// run under context.Background(), bounded by the store's own timeouts
-// (store.Open sets them) and the bot's request timeout. Several bot
-// instances (processes) share one limit, and one notice per cooldown, when
-// their Guards use the same Redis store and prefix.
+// and handlers no context.Context, so each decision runs under
+// context.Background(), bounded by the store's own timeouts (store.Open
+// sets them). The Bot API calls a denial makes run off the update's path,
+// on a goroutine of the Guard's, under a deadline of their own
+// (guard.WithActions) that the processor hands to gotgbot's *WithContext
+// methods (and so to an outbound throttle in the bot's http.Client): a
+// notice a full lane would hold for a minute is dropped, and no other
+// update waits for it. Call guard.Guard.Wait at shutdown, before closing
+// the client's transport. Several bot instances (processes) share one
+// limit, and one notice per cooldown, when their Guards use the same Redis
+// store and prefix.
+//
+// # Albums, languages, commands
+//
+// The processor fills guard.Update's MediaGroupID (the items of an album
+// are one event for the Guard), LanguageCode (from.language_code, for
+// localized texts: guard.TextFunc) and Command, which is "" for a command
+// addressed to another bot (/report@OtherBot; guard.CommandTo with
+// b.Username, which gotgbot.NewBot fills from getMe; a bot built with
+// DisableTokenCheck has its username asked once, the first time a command
+// names a bot).
 //
 // # Panics
 //

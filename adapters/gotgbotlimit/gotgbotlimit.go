@@ -7,6 +7,7 @@ import (
 	"github.com/PaulSonOfLars/gotgbot/v2"
 	"github.com/PaulSonOfLars/gotgbot/v2/ext"
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/botname"
 )
 
 // Processor returns an ext.Processor that hands an update to next only when
@@ -17,9 +18,14 @@ import (
 //
 // It sees every update, whether or not a handler matches it. next nil
 // means ext.BaseProcessor{} (run the handler groups). A throttled update
-// is dropped and ProcessUpdate returns nil; before that it acts through b,
-// synchronously, as the package documentation describes. The error of a
-// passed update is next's (your handlers').
+// is dropped and ProcessUpdate returns nil at once; its answers and notice
+// go out through b off the update's path, under their own deadline
+// (guard.Guard.Respond, guard.WithActions), as the package documentation
+// describes. The error of a passed update is next's (your handlers'). A
+// command addressed to another bot (/cmd@OtherBot) is not this bot's
+// command (guard.CommandTo with the bot's username: b.Username, filled by
+// gotgbot.NewBot; with DisableTokenCheck, which leaves it "<missing>", it
+// is asked with getMe the first time a command names a bot).
 //
 // Processor panics when g is nil: a wiring mistake, reported when the bot
 // is built rather than on the first update.
@@ -30,16 +36,17 @@ func Processor(g *guard.Guard, next ext.Processor) ext.Processor {
 	if next == nil {
 		next = ext.BaseProcessor{}
 	}
-	return processor{g: g, next: next}
+	return processor{g: g, next: next, names: &usernames{}}
 }
 
 type processor struct {
-	g    *guard.Guard
-	next ext.Processor
+	g     *guard.Guard
+	next  ext.Processor
+	names *usernames
 }
 
 func (p processor) ProcessUpdate(d *ext.Dispatcher, b *gotgbot.Bot, ctx *ext.Context) error {
-	if ctx == nil || !allow(b, p.g, ctx.Update) {
+	if ctx == nil || !allow(b, p.g, ctx.Update, p.names) {
 		return nil
 	}
 	return p.next.ProcessUpdate(d, b, ctx)
@@ -56,17 +63,19 @@ func (p processor) ProcessUpdate(d *ext.Dispatcher, b *gotgbot.Bot, ctx *ext.Con
 // only the updates it matches are counted, the others go on unguarded.
 // Use Handler or Processor, not both: an update would be counted twice.
 //
-// Handler panics when g is nil.
+// Handler tells commands for other bots apart as Processor does. It
+// panics when g is nil.
 func Handler(g *guard.Guard, filter func(*ext.Context) bool) ext.Handler {
 	if g == nil {
 		panic("gotgbotlimit: Handler needs a non-nil *guard.Guard (build one with guard.New)")
 	}
-	return handler{g: g, filter: filter}
+	return handler{g: g, filter: filter, names: &usernames{}}
 }
 
 type handler struct {
 	g      *guard.Guard
 	filter func(*ext.Context) bool
+	names  *usernames
 }
 
 func (h handler) CheckUpdate(_ *gotgbot.Bot, ctx *ext.Context) bool {
@@ -74,7 +83,7 @@ func (h handler) CheckUpdate(_ *gotgbot.Bot, ctx *ext.Context) bool {
 }
 
 func (h handler) HandleUpdate(b *gotgbot.Bot, ctx *ext.Context) error {
-	if allow(b, h.g, ctx.Update) {
+	if allow(b, h.g, ctx.Update, h.names) {
 		return nil // matched: the dispatcher moves on to the next group
 	}
 	return ext.EndGroups
@@ -89,24 +98,35 @@ func (h handler) Name() string { return "floodgate" }
 // gives a partial guard.Update. Kinds guard has no name for
 // (business_connection, deleted_business_messages, message_reaction_count,
 // purchased_paid_media, chat_boost, removed_chat_boost) are KindOther with
-// no ids, so guard.WithUnkeyed decides them, as in the other adapters.
-func UpdateOf(u *gotgbot.Update) guard.Update {
+// no ids, so guard.WithUnkeyed decides them, as in the other adapters. It
+// does not know the bot, so a command addressed to any bot counts as a
+// command (guard.CommandOf); Processor and Handler tell commands for
+// other bots apart.
+func UpdateOf(u *gotgbot.Update) guard.Update { return updateOf(u, nil) }
+
+// updateOf is UpdateOf for the bot whose username me returns ("" if not
+// known; me nil: not known), called only for a command that names a bot.
+func updateOf(u *gotgbot.Update, me func() string) guard.Update {
 	switch {
 	case u == nil:
 	case u.Message != nil:
-		return messageUpdate(guard.KindMessage, u.Message)
+		return messageUpdate(guard.KindMessage, u.Message, me)
 	case u.EditedMessage != nil:
-		return messageUpdate(guard.KindEditedMessage, u.EditedMessage)
+		return messageUpdate(guard.KindEditedMessage, u.EditedMessage, me)
 	case u.ChannelPost != nil:
-		return messageUpdate(guard.KindChannelPost, u.ChannelPost)
+		return messageUpdate(guard.KindChannelPost, u.ChannelPost, me)
 	case u.EditedChannelPost != nil:
-		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost)
+		return messageUpdate(guard.KindEditedChannelPost, u.EditedChannelPost, me)
 	case u.BusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage)
+		return messageUpdate(guard.KindBusinessMessage, u.BusinessMessage, me)
 	case u.EditedBusinessMessage != nil:
-		return messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage)
+		// An edit, not a new message: not part of an album's one event.
+		cu := messageUpdate(guard.KindBusinessMessage, u.EditedBusinessMessage, me)
+		cu.MediaGroupID = ""
+		return cu
 	case u.CallbackQuery != nil:
-		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.Id, Payload: u.CallbackQuery.Data}
+		cu := guard.Update{Kind: guard.KindCallbackQuery, UserID: u.CallbackQuery.From.Id, Payload: u.CallbackQuery.Data,
+			LanguageCode: u.CallbackQuery.From.LanguageCode}
 		var chat *gotgbot.Chat
 		switch m := u.CallbackQuery.Message.(type) { // nil under an inline message
 		case gotgbot.Message:
@@ -127,7 +147,8 @@ func UpdateOf(u *gotgbot.Update) guard.Update {
 		}
 		return cu
 	case u.InlineQuery != nil:
-		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.Id}
+		return guard.Update{Kind: guard.KindInlineQuery, UserID: u.InlineQuery.From.Id,
+			LanguageCode: u.InlineQuery.From.LanguageCode}
 	case u.ChosenInlineResult != nil:
 		return guard.Update{Kind: guard.KindChosenInlineResult, UserID: u.ChosenInlineResult.From.Id}
 	case u.ShippingQuery != nil:
@@ -152,10 +173,17 @@ func UpdateOf(u *gotgbot.Update) guard.Update {
 	return guard.Update{Kind: guard.KindOther}
 }
 
-func messageUpdate(kind guard.Kind, m *gotgbot.Message) guard.Update {
-	return guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.Id, ChatType: m.Chat.Type,
-		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text),
+func messageUpdate(kind guard.Kind, m *gotgbot.Message, me func() string) guard.Update {
+	cu := guard.Update{Kind: kind, UserID: userID(m.From), ChatID: m.Chat.Id, ChatType: m.Chat.Type,
+		SenderChatID: chatID(m.SenderChat), Command: guard.CommandOf(m.Text), MediaGroupID: m.MediaGroupId,
 		Payload: guard.MessagePayload(m.Text, m.Caption, m.MediaGroupId)}
+	if m.From != nil {
+		cu.LanguageCode = m.From.LanguageCode
+	}
+	if me != nil && botname.NamesBot(m.Text) { // ask for the username (getMe, once) only when it matters
+		cu.Command = guard.CommandTo(m.Text, me())
+	}
+	return cu
 }
 
 func memberUpdate(kind guard.Kind, from gotgbot.User, chat gotgbot.Chat) guard.Update {
@@ -180,13 +208,40 @@ func chatID(c *gotgbot.Chat) int64 {
 // the dispatcher was given no bot.
 var errNilBot = errors.New("gotgbotlimit: the dispatcher was given a nil *gotgbot.Bot, nothing was sent")
 
+// usernames asks getMe for the username of a bot built without it
+// (BotOpts.DisableTokenCheck), once per bot (see Processor).
+type usernames struct{ c botname.Cache[*gotgbot.Bot] }
+
+// missing is the username gotgbot.NewBot gives a bot it did not ask getMe
+// about (BotOpts.DisableTokenCheck).
+const missing = "<missing>"
+
+// of returns b's username, "" when it cannot be known (no bot, or getMe
+// failed: then it is asked again next time).
+func (n *usernames) of(ctx context.Context, b *gotgbot.Bot) string {
+	switch {
+	case b == nil:
+		return ""
+	case b.Username != "" && b.Username != missing:
+		return b.Username
+	}
+	return n.c.Of(b, func() (string, error) {
+		me, err := b.GetMeWithContext(ctx, nil)
+		if err != nil {
+			return "", err
+		}
+		return me.Username, nil
+	})
+}
+
 // allow decides u with g and, on a denial, answers it through b (see
 // guard.Guard.Respond). gotgbot gives handlers no context.Context, so it
-// runs under context.Background(): the store's own timeouts (store.Open
-// sets them) and the bot's request timeouts bound it.
-func allow(b *gotgbot.Bot, g *guard.Guard, u *gotgbot.Update) bool {
+// decides under context.Background(): the store's own timeouts (store.Open
+// sets them) bound it; the calls on a denial get their own deadline
+// (guard.WithActions), which the *WithContext methods honour.
+func allow(b *gotgbot.Bot, g *guard.Guard, u *gotgbot.Update, names *usernames) bool {
 	ctx := context.Background()
-	cu := UpdateOf(u)
+	cu := updateOf(u, func() string { return names.of(ctx, b) })
 	v := g.Check(ctx, cu)
 	if v.Pass {
 		return true

@@ -72,7 +72,7 @@ func TestHandlerFilter(t *testing.T) {
 		api.Push(telegramtest.Message(adaptertest.E2ESpammer, adaptertest.E2ESpammer, "", "just text"))
 	}
 	p.wait(t, 10)
-	testutil.Settle(t, g) // the notice goes out beside the update path
+	settle(t, g)
 	if got, want := passed.Snapshot(), map[string]int{"command": 2, "text": 5}; !adaptertest.EqualCounts(got, want) {
 		t.Errorf("passed = %v, want %v", got, want)
 	}
@@ -126,6 +126,11 @@ func process(t *testing.T, g *guard.Guard, apiURL string) adaptertest.Process {
 	if apiURL != "" {
 		b = newBot(t, apiURL)
 	}
+	return processBot(t, g, b)
+}
+
+// processBot is process with the bot b (nil: none).
+func processBot(t *testing.T, g *guard.Guard, b *gotgbot.Bot) adaptertest.Process {
 	d := ext.NewDispatcher(nil)
 	proc := gotgbotlimit.Processor(g, nil)
 	return func(raw map[string]any) bool {

@@ -3,9 +3,9 @@ package telegolimit
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/floodgate-go/floodgate/guard"
+	"github.com/floodgate-go/floodgate/internal/botname"
 	"github.com/mymmrac/telego"
 	th "github.com/mymmrac/telego/telegohandler"
 	tu "github.com/mymmrac/telego/telegoutil"
@@ -119,7 +119,7 @@ func messageUpdate(kind guard.Kind, m *telego.Message, me *telego.Bot) guard.Upd
 		cu.LanguageCode = m.From.LanguageCode
 	}
 	// Ask for the bot's username (getMe, once) only when it matters.
-	if word, _, _ := strings.Cut(m.Text, " "); cu.Command != "" && me != nil && strings.Contains(word, "@") {
+	if me != nil && botname.NamesBot(m.Text) {
 		cu.Command = guard.CommandTo(m.Text, me.Username())
 	}
 	return cu

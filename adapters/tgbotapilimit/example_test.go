@@ -117,7 +117,9 @@ func ExampleCheck() {
 	for _, c := range api.CallsTo("answerCallbackQuery") {
 		fmt.Printf("answered: %q\n", c.Params["text"])
 	}
-	// Output:
+	// The two throttled callbacks are answered concurrently, in either order.
+
+	// Unordered output:
 	// handled: button 1
 	// handled: button 2
 	// answered: "done"

@@ -1,7 +1,11 @@
 // Command gotelegram is a starter bot built with github.com/go-telegram/bot
 // and floodgate: it greets, answers /help and /ping, answers its button,
 // and echoes any other text, with every update limited per user by a
-// floodgate Guard. Copy it and change the handlers.
+// floodgate Guard. A user who floods it is told once to slow down, in
+// Russian if their Telegram speaks Russian, in English otherwise
+// (guard.DefaultNoticeText; pass guard.WithNotice in setup.Options.Guard
+// for your own texts); a photo album counts as one message. Copy it and
+// change the handlers.
 //
 // Configuration comes from the environment:
 //
@@ -9,22 +13,23 @@
 //	TELEGRAM_API_URL     base URL of a local Bot API server (default: Telegram's)
 //	WEBHOOK_URL          public HTTPS URL Telegram posts updates to   } both for webhook mode,
 //	LISTEN_ADDR          address to serve it on, e.g. :8443          } neither for long polling
-//	WEBHOOK_SECRET       secret_token Telegram sends with each update (optional)
+//	WEBHOOK_SECRET       secret_token Telegram sends with each update (required in webhook mode)
+//	WEBHOOK_INSECURE     true: serve a webhook without WEBHOOK_SECRET (logs a warning;
+//	                     anyone who finds the URL can then post forged updates)
 //	FLOODGATE_STORE, FLOODGATE_LIMIT, REDIS_URL, ...   the store and limit: see package store
 //	METRICS_ADDR         serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
-// One instance can use the memory store (the default). Telegram lets only
-// one process poll a token, so several instances need webhook mode, behind
-// one URL, sharing one limit with FLOODGATE_STORE=redis.
+// One instance can use the memory store (the default). Several instances
+// need webhook mode, behind one WEBHOOK_URL, and share one limit with
+// FLOODGATE_STORE=redis: Telegram lets one process at a time long-poll a
+// token (a second one gets 409 Conflict, and this bot then stops saying so).
 package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +46,7 @@ import (
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
+	"github.com/floodgate-go/floodgate/webhook"
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 )
@@ -50,7 +56,6 @@ const (
 	updateTimeout   = 20 * time.Second // bound on handling one update
 	shutdownTimeout = 10 * time.Second // bound on finishing the updates in hand at exit
 	workers         = 16               // updates handled at once
-	maxUpdateBytes  = 1 << 20          // a webhook body larger than this is refused
 )
 
 func main() {
@@ -77,6 +82,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if (webhookURL == "") != (listenAddr == "") {
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
+	hookCfg, err := webhook.FromEnv(lookup) // WEBHOOK_SECRET, WEBHOOK_INSECURE
+	if err != nil {
+		return err
+	}
+	if err := hookCfg.Validate(); err != nil && webhookURL != "" {
+		return err // no secret, or one Telegram would refuse
+	}
+	hookCfg.Logger = log
+	// A 409 Conflict from getUpdates cancels ctx with webhook.ErrConflict.
+	ctx, conflict := context.WithCancelCause(ctx)
+	defer conflict(nil)
 	// redact removes the token from errors: HTTP errors quote the request
 	// URL, /bot<token>/<method>.
 	redact := func(what string, err error) error {
@@ -93,12 +109,16 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
+	// Runs first: the answers and notices still going out finish (each
+	// within its deadline, guard.WithActions) before the transport closes.
+	defer fg.Guard.Wait(context.WithoutCancel(ctx))
 	opts := []bot.Option{
 		// Outgoing flood control: sends wait for Telegram's limits, shared by
 		// every instance through the store; a 429 pauses the chat and retries.
 		// The client's timeout covers that wait and a long poll.
-		bot.WithHTTPClient(pollTimeout, gotelegramlimit.Client(fg.Throttle, &http.Client{Transport: transport,
-			Timeout: outbound.DefaultMaxWait + pollTimeout + 15*time.Second})),
+		bot.WithHTTPClient(pollTimeout, gotelegramlimit.Client(fg.Throttle, &http.Client{
+			Transport: webhook.ConflictTransport(transport, conflict),
+			Timeout:   outbound.DefaultMaxWait + pollTimeout + 15*time.Second})),
 		// Handlers run on the workers, so that when Start returns no handler
 		// is still running (by default each runs in a goroutine of its own
 		// that nothing waits for).
@@ -122,11 +142,18 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if api := get("TELEGRAM_API_URL"); api != "" {
 		opts = append(opts, bot.WithServerURL(strings.TrimRight(api, "/")))
 	}
-	b, err := bot.New(token, opts...) // calls getMe
+	// getMe once, here, for the username the commands are matched with,
+	// rather than in bot.New, which checks the token but forgets the answer.
+	opts = append(opts, bot.WithSkipGetMe())
+	b, err := bot.New(token, opts...)
 	if err != nil {
-		return redact("TELEGRAM_BOT_TOKEN or TELEGRAM_API_URL", err)
+		return redact("TELEGRAM_BOT_TOKEN", err)
 	}
-	registerHandlers(b, fg.Limiter.Limit(), failed)
+	me, err := b.GetMe(ctx)
+	if err != nil {
+		return redact("TELEGRAM_BOT_TOKEN or TELEGRAM_API_URL: getMe", err)
+	}
+	registerHandlers(b, me.Username, fg.Limiter.Limit(), failed)
 
 	botCtx, stopBot := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBot()
@@ -142,7 +169,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		go func() { defer close(done); b.Start(botCtx) }() // returns once no handler runs
 	} else {
 		mode = "webhook"
-		if server, err = startWebhook(ctx, botCtx, b, webhookURL, listenAddr, get("WEBHOOK_SECRET"), &deliveries); err != nil {
+		if server, err = startWebhook(ctx, botCtx, b, webhookURL, listenAddr, hookCfg, &deliveries); err != nil {
 			return redact("webhook", err)
 		}
 		close(done)
@@ -169,6 +196,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	case <-shutdownCtx.Done():
 		log.Warn("some updates were still being handled at exit")
 	}
+	if err := context.Cause(ctx); errors.Is(err, webhook.ErrConflict) {
+		return err
+	}
 	log.Info("floodgate bot stopped")
 	return nil
 }
@@ -185,10 +215,12 @@ func detach(next bot.HandlerFunc) bot.HandlerFunc {
 }
 
 // startWebhook listens on addr, serves the updates Telegram posts to the
-// path of webhookURL, and registers webhookURL with setWebhook. Each update
-// is handled in a goroutine of its own, under botCtx, counted in
-// deliveries (b.ProcessUpdate runs the middlewares and the handler).
-func startWebhook(ctx, botCtx context.Context, b *bot.Bot, webhookURL, addr, secret string, deliveries *sync.WaitGroup) (*http.Server, error) {
+// path of webhookURL behind webhook.Handler, and registers webhookURL with
+// setWebhook. Each update is handled in a goroutine of its own, under
+// botCtx, counted in deliveries (b.ProcessUpdate runs the middlewares and
+// the handler).
+func startWebhook(ctx, botCtx context.Context, b *bot.Bot, webhookURL, addr string, hookCfg webhook.Config,
+	deliveries *sync.WaitGroup) (*http.Server, error) {
 	u, err := url.Parse(webhookURL)
 	if err != nil || u.Host == "" {
 		return nil, errors.New("WEBHOOK_URL is not an absolute URL like https://bot.example.com/telegram")
@@ -197,36 +229,37 @@ func startWebhook(ctx, botCtx context.Context, b *bot.Bot, webhookURL, addr, sec
 	if path == "" {
 		path = "/"
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
-		if secret != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-			http.Error(w, "wrong secret token", http.StatusUnauthorized)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpdateBytes))
-		if err != nil {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
+	// Not b.WebhookHandler: it reads bodies without a limit. Here bodies
+	// over 1 MiB get 413, malformed ones 400, a missing or wrong secret 401
+	// (compared in constant time); the server has read, write and idle
+	// timeouts and a header cap.
+	hook, err := webhook.Handler(hookCfg, func(_ context.Context, body []byte) error {
 		var upd models.Update
 		if err := json.Unmarshal(body, &upd); err != nil {
-			http.Error(w, "not a Telegram update", http.StatusBadRequest) // 4xx: Telegram does not retry it
-			return
+			// A JSON object that is no update (a field of the wrong type):
+			// retrying it would not help, so it is answered 200 and dropped.
+			hookCfg.Logger.Warn("webhook: not a Telegram update, dropped", "error", err)
+			return nil
 		}
 		deliveries.Add(1) // before Shutdown can return: this request is still open
 		go func() {
 			defer deliveries.Done()
 			b.ProcessUpdate(botCtx, &upd)
 		}()
+		return nil
 	})
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, hook)
+	server := webhook.NewServer(mux)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
 	go func() { _ = server.Serve(ln) }() // returns http.ErrServerClosed at Shutdown
-	if _, err := b.SetWebhook(ctx, &bot.SetWebhookParams{URL: webhookURL, SecretToken: secret}); err != nil {
+	if _, err := b.SetWebhook(ctx, &bot.SetWebhookParams{URL: webhookURL, SecretToken: hookCfg.Secret}); err != nil {
 		_ = server.Close()
 		return nil, fmt.Errorf("setWebhook: %w", err)
 	}
@@ -234,27 +267,28 @@ func startWebhook(ctx, botCtx context.Context, b *bot.Bot, webhookURL, addr, sec
 }
 
 // isCommand matches a message that starts with command, with or without
-// the bot's name ("/Ping@my_bot" is "/ping").
-func isCommand(command string) bot.MatchFunc {
-	return func(u *models.Update) bool { return u.Message != nil && guard.CommandOf(u.Message.Text) == command }
+// this bot's name ("/Ping@my_bot" is "/ping" for my_bot; "/ping@other_bot"
+// is another bot's command).
+func isCommand(command, me string) bot.MatchFunc {
+	return func(u *models.Update) bool { return u.Message != nil && guard.CommandTo(u.Message.Text, me) == command }
 }
 
 // registerHandlers adds the bot's commands and its button (other text goes
 // to echo, the default handler); failed gets the errors of their Bot API
 // calls.
-func registerHandlers(b *bot.Bot, limit core.Limit, failed func(error)) {
+func registerHandlers(b *bot.Bot, me string, limit core.Limit, failed func(error)) {
 	reply := func(ctx context.Context, b *bot.Bot, chatID int64, text string, markup models.ReplyMarkup) {
 		_, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: chatID, Text: text, ReplyMarkup: markup})
 		failed(err)
 	}
-	b.RegisterHandlerMatchFunc(isCommand("/start"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/start", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, fmt.Sprintf("Hello! I echo what you send, up to %v. Try the button.", limit),
 			&models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{{{Text: "Ping", CallbackData: "ping"}}}})
 	})
-	b.RegisterHandlerMatchFunc(isCommand("/help"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/help", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, "/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)
 	})
-	b.RegisterHandlerMatchFunc(isCommand("/ping"), func(ctx context.Context, b *bot.Bot, u *models.Update) {
+	b.RegisterHandlerMatchFunc(isCommand("/ping", me), func(ctx context.Context, b *bot.Bot, u *models.Update) {
 		reply(ctx, b, u.Message.Chat.ID, "pong", nil)
 	})
 	b.RegisterHandler(bot.HandlerTypeCallbackQueryData, "ping", bot.MatchTypeExact, func(ctx context.Context, b *bot.Bot, u *models.Update) {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -130,6 +131,11 @@ func TestConfigErrors(t *testing.T) {
 		{"listen addr alone", env{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8443"},
 			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
 		{"bad limit", env{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
+		{"webhook without a secret", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
+			"no secret token: set one (WEBHOOK_SECRET"},
+		{"secret Telegram refuses", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
+			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
+		{"bad WEBHOOK_INSECURE", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run(context.Background(), tc.env.lookup, slog.New(slog.DiscardHandler))
@@ -175,12 +181,16 @@ func TestPolling(t *testing.T) {
 	if c := waitFor(t, api, "sendMessage", 4)[3]; !strings.Contains(c.Params["text"], "/ping") {
 		t.Errorf("/help answered %v", c.Params)
 	}
+	api.Push(telegramtest.Message(6, 6, "", "/ping@OtherBot")) // another bot's command: echoed, not answered
+	if c := waitFor(t, api, "sendMessage", 5)[4]; c.Params["text"] != "/ping@OtherBot" {
+		t.Errorf("/ping@OtherBot answered %v, want it echoed as text", c.Params)
+	}
 
 	// The limit: 3 of 10 messages from one user are echoed, one notice.
 	for i := 1; i <= 10; i++ {
 		api.Push(telegramtest.Message(5, 5, "", fmt.Sprintf("flood %d", i)))
 	}
-	waitFor(t, api, "sendMessage", 4+3+1) // the 3 echoes and the notice
+	waitFor(t, api, "sendMessage", 5+3+1) // the 3 echoes and the notice
 	bot.stop(t)                           // graceful: nothing fetched is left unhandled
 	if echoes, notices := countFlood(t, api, "5"); echoes != 3 || notices != 1 {
 		t.Errorf("flood of 10: %d echoes, %d notices; want 3 and 1", echoes, notices)
@@ -230,5 +240,53 @@ func TestWebhook(t *testing.T) {
 	}
 	if logs := bot.logs.String(); !strings.Contains(logs, "mode=webhook") || strings.Contains(logs, "level=ERROR") {
 		t.Errorf("log:\n%s", logs)
+	}
+}
+
+// TestWebhookHardening: the webhook refuses what Telegram never sends (a
+// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
+// it starts without a secret, warning that forged updates get through.
+func TestWebhookHardening(t *testing.T) {
+	api := telegramtest.Start(t)
+	addr := freeAddr(t)
+	url := "http://" + addr + "/hook"
+	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
+		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
+	waitFor(t, api, "setWebhook", 1)
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{strings.Repeat("x", 2<<20), http.StatusRequestEntityTooLarge}, {`{"update_id":`, http.StatusBadRequest},
+		{`{"update_id":1}`, http.StatusOK}} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%.20q...: status %d, want %d", tc.body, resp.StatusCode, tc.want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
+		t.Errorf("no warning about the missing secret:\n%s", logs)
+	}
+}
+
+// TestPollingConflict: when another process polls the token, getUpdates
+// answers 409 Conflict and the bot stops, saying why and that several
+// instances need webhook mode.
+func TestPollingConflict(t *testing.T) {
+	api := telegramtest.Start(t)
+	api.FailNextError("getUpdates", 1, http.StatusConflict,
+		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
+	err := run(ctx, e.lookup, slog.New(slog.DiscardHandler))
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
+		!strings.Contains(err.Error(), "webhook mode") {
+		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
 }

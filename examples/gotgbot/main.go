@@ -1,8 +1,11 @@
 // Command gotgbot is a starter bot built with
 // github.com/PaulSonOfLars/gotgbot/v2 and floodgate: it greets, answers
 // /help and /ping, answers its button, and echoes any other text, with
-// every update limited per user by a floodgate Guard. Copy it and change
-// the handlers.
+// every update limited per user by a floodgate Guard. A user who floods it
+// is told once to slow down, in Russian if their Telegram speaks Russian,
+// in English otherwise (guard.DefaultNoticeText; pass guard.WithNotice in
+// setup.Options.Guard for your own texts); a photo album counts as one
+// message. Copy it and change the handlers.
 //
 // Configuration comes from the environment:
 //
@@ -11,17 +14,21 @@
 //	WEBHOOK_URL          public HTTPS URL Telegram posts updates to,  } both for webhook mode,
 //	                     with a path, e.g. https://bot.example.com/tg } neither for
 //	LISTEN_ADDR          address to serve it on, e.g. :8443          } long polling
-//	WEBHOOK_SECRET       secret_token Telegram sends with each update (optional)
+//	WEBHOOK_SECRET       secret_token Telegram sends with each update (required in webhook mode)
+//	WEBHOOK_INSECURE     true: serve a webhook without WEBHOOK_SECRET (logs a warning;
+//	                     anyone who finds the URL can then post forged updates)
 //	FLOODGATE_STORE, FLOODGATE_LIMIT, REDIS_URL, ...   the store and limit: see package store
 //	METRICS_ADDR         serve Prometheus metrics at http://METRICS_ADDR/metrics (optional)
 //
-// One instance can use the memory store (the default). Telegram lets only
-// one process poll a token, so several instances need webhook mode, behind
-// one URL, sharing one limit with FLOODGATE_STORE=redis.
+// One instance can use the memory store (the default). Several instances
+// need webhook mode, behind one WEBHOOK_URL, and share one limit with
+// FLOODGATE_STORE=redis: Telegram lets one process at a time long-poll a
+// token (a second one gets 409 Conflict, and this bot then stops saying so).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +51,7 @@ import (
 	"github.com/floodgate-go/floodgate/guard"
 	"github.com/floodgate-go/floodgate/outbound"
 	"github.com/floodgate-go/floodgate/setup"
+	"github.com/floodgate-go/floodgate/webhook"
 )
 
 const (
@@ -76,6 +84,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	if (webhookURL == "") != (listenAddr == "") {
 		return errors.New("WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)")
 	}
+	hookCfg, err := webhook.FromEnv(lookup) // WEBHOOK_SECRET, WEBHOOK_INSECURE
+	if err != nil {
+		return err
+	}
+	if err := hookCfg.Validate(); err != nil && webhookURL != "" {
+		return err // no secret, or one Telegram would refuse
+	}
+	hookCfg.Logger = log
+	// A 409 Conflict from getUpdates cancels ctx with webhook.ErrConflict.
+	ctx, conflict := context.WithCancelCause(ctx)
+	defer conflict(nil)
 	// redact removes the token from errors: HTTP errors quote the request
 	// URL, /bot<token>/<method>.
 	redact := func(what string, err error) error {
@@ -95,13 +114,16 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
+	// Runs first: the answers and notices still going out finish (each
+	// within its deadline, guard.WithActions) before the transport closes.
+	defer fg.Guard.Wait(context.WithoutCancel(ctx))
 	apiURL := strings.TrimRight(get("TELEGRAM_API_URL"), "/")
 	b, err := gotgbot.NewBot(token, &gotgbot.BotOpts{ // calls getMe
 		BotClient: &gotgbot.BaseBotClient{
 			// Outgoing flood control: sends wait for Telegram's limits, shared
 			// by every instance through the store; a 429 pauses the chat and
 			// retries. The request timeout covers that wait.
-			Client:             *fg.Throttle.Client(&http.Client{Transport: transport}),
+			Client:             *fg.Throttle.Client(&http.Client{Transport: webhook.ConflictTransport(transport, conflict)}),
 			DefaultRequestOpts: &gotgbot.RequestOpts{APIURL: apiURL, Timeout: outbound.DefaultMaxWait + requestTimeout},
 		},
 		RequestOpts: &gotgbot.RequestOpts{APIURL: apiURL, Timeout: requestTimeout},
@@ -118,7 +140,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		},
 		UnhandledErrFunc: logErr("update not handled"),
 	})
-	registerHandlers(d, fg.Limiter.Limit())
+	registerHandlers(d, b.Username, fg.Limiter.Limit())
 	updater := ext.NewUpdater(d, &ext.UpdaterOpts{UnhandledErrFunc: func(err error) {
 		logErr("getUpdates failed")(err)
 		// gotgbot retries at once when this function is set: pause as it
@@ -127,6 +149,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	}})
 
 	var server *http.Server
+	var updates chan json.RawMessage  // webhook mode: what the server hands the dispatcher
+	dispatched := make(chan struct{}) // closed when the dispatcher has taken the last update
 	mode := "polling"
 	if webhookURL == "" {
 		err = updater.StartPolling(b, &ext.PollingOpts{
@@ -139,8 +163,12 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		}
 	} else {
 		mode = "webhook"
-		if server, err = startWebhook(updater, b, webhookURL, listenAddr, get("WEBHOOK_SECRET")); err != nil {
-			_ = updater.Stop()
+		updates = make(chan json.RawMessage)
+		go func() { defer close(dispatched); d.Start(b, updates) }()
+		if server, err = startWebhook(b, updates, webhookURL, listenAddr, hookCfg); err != nil {
+			close(updates)
+			<-dispatched
+			d.Stop()
 			return redact("webhook", err)
 		}
 	}
@@ -151,12 +179,17 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if server != nil {
-		// Shutdown waits for the deliveries in progress; each has queued its
-		// update for the dispatcher before it answered.
+		// Shutdown waits for the deliveries in progress; each has handed its
+		// update to the dispatcher before it answered.
 		if err := server.Shutdown(shutdownCtx); err != nil {
+			// A delivery may still be handing its update over: closing
+			// updates under it would panic, so leave it open and stop.
 			log.Warn("webhook server did not stop in time", "error", err)
 			_ = server.Close()
+			return nil
 		}
+		close(updates) // no delivery can still send to it
+		<-dispatched
 	}
 	stopped := make(chan error, 1)
 	// Stop ends long polling, closes the updates channel and waits for
@@ -170,54 +203,72 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 	case <-shutdownCtx.Done():
 		log.Warn("some updates were still being handled at exit")
 	}
+	if err := context.Cause(ctx); errors.Is(err, webhook.ErrConflict) {
+		return err
+	}
 	log.Info("floodgate bot stopped")
 	return nil
 }
 
-// startWebhook listens on addr, serves gotgbot's webhook handler at the
-// path of webhookURL, and registers webhookURL with setWebhook.
-func startWebhook(updater *ext.Updater, b *gotgbot.Bot, webhookURL, addr, secret string) (*http.Server, error) {
+// startWebhook listens on addr, serves the updates Telegram posts to the
+// path of webhookURL behind webhook.Handler, handing each to the
+// dispatcher on updates, and registers webhookURL with setWebhook.
+func startWebhook(b *gotgbot.Bot, updates chan<- json.RawMessage, webhookURL, addr string, hookCfg webhook.Config) (*http.Server, error) {
 	u, err := url.Parse(webhookURL)
 	if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return nil, errors.New("WEBHOOK_URL is not an absolute URL with a path, like https://bot.example.com/telegram")
 	}
-	// gotgbot answers 401 to a request without the secret.
-	if err := updater.AddWebhook(b, strings.TrimPrefix(u.Path, "/"), &ext.AddWebhookOpts{SecretToken: secret}); err != nil {
+	// Not the Updater's webhook handler: it reads bodies without a limit
+	// and compares the secret in variable time. Here bodies over 1 MiB get
+	// 413, malformed ones 400, a missing or wrong secret 401 (in constant
+	// time); the server has read, write and idle timeouts and a header cap.
+	hook, err := webhook.Handler(hookCfg, func(ctx context.Context, body []byte) error {
+		select {
+		case updates <- body: // the dispatcher decodes it and runs the processor
+			return nil
+		case <-ctx.Done(): // the request ended first: Telegram retries it
+			return ctx.Err()
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
-	server := &http.Server{Handler: updater.GetHandlerFunc("/"), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle(u.Path, hook)
+	server := webhook.NewServer(mux)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
 	go func() { _ = server.Serve(ln) }() // returns http.ErrServerClosed at Shutdown
-	if _, err := b.SetWebhook(webhookURL, &gotgbot.SetWebhookOpts{SecretToken: secret}); err != nil {
+	if _, err := b.SetWebhook(webhookURL, &gotgbot.SetWebhookOpts{SecretToken: hookCfg.Secret}); err != nil {
 		_ = server.Close()
 		return nil, fmt.Errorf("setWebhook: %w", err)
 	}
 	return server, nil
 }
 
-// command matches a message that starts with name, with or without the
-// bot's name ("/Ping@my_bot" is "/ping").
-func command(name string) func(*gotgbot.Message) bool {
-	return func(m *gotgbot.Message) bool { return guard.CommandOf(m.Text) == name }
+// command matches a message that starts with name, with or without this
+// bot's name, me ("/Ping@my_bot" is "/ping" for my_bot; "/ping@other_bot"
+// is another bot's command).
+func command(name, me string) func(*gotgbot.Message) bool {
+	return func(m *gotgbot.Message) bool { return guard.CommandTo(m.Text, me) == name }
 }
 
 // registerHandlers adds the bot's commands, its button and the echo.
-func registerHandlers(d *ext.Dispatcher, limit core.Limit) {
+func registerHandlers(d *ext.Dispatcher, me string, limit core.Limit) {
 	reply := func(text string, opts *gotgbot.SendMessageOpts) handlers.Response {
 		return func(b *gotgbot.Bot, ctx *ext.Context) error {
 			_, err := b.SendMessage(ctx.EffectiveChat.Id, text, opts)
 			return err
 		}
 	}
-	d.AddHandler(handlers.NewMessage(command("/start"), reply(
+	d.AddHandler(handlers.NewMessage(command("/start", me), reply(
 		fmt.Sprintf("Hello! I echo what you send, up to %v. Try the button.", limit),
 		&gotgbot.SendMessageOpts{ReplyMarkup: gotgbot.InlineKeyboardMarkup{
 			InlineKeyboard: [][]gotgbot.InlineKeyboardButton{{{Text: "Ping", CallbackData: "ping"}}}}})))
-	d.AddHandler(handlers.NewMessage(command("/help"), reply("/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)))
-	d.AddHandler(handlers.NewMessage(command("/ping"), reply("pong", nil)))
+	d.AddHandler(handlers.NewMessage(command("/help", me), reply("/start: greeting and a button\n/ping: pong\nAny other text: echoed back", nil)))
+	d.AddHandler(handlers.NewMessage(command("/ping", me), reply("pong", nil)))
 	d.AddHandler(handlers.NewCallback(callbackquery.Equal("ping"), func(b *gotgbot.Bot, ctx *ext.Context) error {
 		_, err := ctx.CallbackQuery.Answer(b, &gotgbot.AnswerCallbackQueryOpts{Text: "pong"})
 		return err

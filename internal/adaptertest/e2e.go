@@ -208,7 +208,9 @@ func EqualCounts(got, want map[string]int) bool {
 // EveryKindWant is what an adapter's UpdateOf must make of each update of
 // telegramtest.EveryKind(userID, chatID), chatID being a supergroup (the
 // -100… form) or a basic group: the same for every framework. Kinds guard
-// has no name for are KindOther with no ids.
+// has no name for are KindOther with no ids. The builders' users speak
+// English (language_code "en"), which the kinds that carry a sender's
+// language (messages, callbacks, inline queries) report.
 func EveryKindWant(userID, chatID int64) map[string]guard.Update {
 	typ := "group"
 	if chatID <= -1000000000000 {
@@ -220,11 +222,12 @@ func EveryKindWant(userID, chatID int64) map[string]guard.Update {
 	channel := func(k guard.Kind) guard.Update {
 		return guard.Update{Kind: k, ChatID: chatID, ChatType: "channel", SenderChatID: chatID}
 	}
-	private := guard.Update{Kind: guard.KindBusinessMessage, UserID: userID, ChatID: userID, ChatType: "private"}
+	speaking := func(u guard.Update) guard.Update { u.LanguageCode = "en"; return u }
+	private := speaking(guard.Update{Kind: guard.KindBusinessMessage, UserID: userID, ChatID: userID, ChatType: "private"})
 	other := guard.Update{Kind: guard.KindOther}
 	return map[string]guard.Update{
-		"message":                   inChat(guard.KindMessage),
-		"edited_message":            inChat(guard.KindEditedMessage),
+		"message":                   speaking(inChat(guard.KindMessage)),
+		"edited_message":            speaking(inChat(guard.KindEditedMessage)),
 		"channel_post":              channel(guard.KindChannelPost),
 		"edited_channel_post":       channel(guard.KindEditedChannelPost),
 		"business_connection":       other,
@@ -233,9 +236,9 @@ func EveryKindWant(userID, chatID int64) map[string]guard.Update {
 		"deleted_business_messages": other,
 		"message_reaction":          inChat(guard.KindMessageReaction),
 		"message_reaction_count":    other,
-		"inline_query":              {Kind: guard.KindInlineQuery, UserID: userID},
+		"inline_query":              {Kind: guard.KindInlineQuery, UserID: userID, LanguageCode: "en"},
 		"chosen_inline_result":      {Kind: guard.KindChosenInlineResult, UserID: userID},
-		"callback_query":            inChat(guard.KindCallbackQuery),
+		"callback_query":            speaking(inChat(guard.KindCallbackQuery)),
 		"shipping_query":            {Kind: guard.KindShippingQuery, UserID: userID},
 		"pre_checkout_query":        {Kind: guard.KindPreCheckoutQuery, UserID: userID},
 		"purchased_paid_media":      other,
