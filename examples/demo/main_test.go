@@ -115,6 +115,7 @@ func checkSuccess(t *testing.T, out, logs string, err error, firstLine string, w
 var want3 = want{sent: 50, passed: 19, dropped: 31, answered: 8, notices: 2}
 
 func TestMemory(t *testing.T) {
+	t.Parallel()
 	out, logs, err := runDemo(t, context.Background(), map[string]string{})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=floodgate-demo limit=3/m", want3)
 	if strings.Contains(out, "keys:") {
@@ -123,6 +124,7 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
+	t.Parallel()
 	srv := testutil.StartRedis(t)
 	out, logs, err := runDemo(t, context.Background(), map[string]string{"REDIS_URL": srv.URL()})
 	checkSuccess(t, out, logs, err,
@@ -143,6 +145,7 @@ func TestRedis(t *testing.T) {
 // TestOtherLimit: with FLOODGATE_LIMIT, the expected numbers follow its
 // burst (4: the spammer and the group get 4 through each).
 func TestOtherLimit(t *testing.T) {
+	t.Parallel()
 	out, logs, err := runDemo(t, context.Background(), map[string]string{"FLOODGATE_LIMIT": "5/h burst 4"})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=floodgate-demo limit=5/h burst 4",
 		want{sent: 50, passed: 21, dropped: 29, answered: 8, notices: 2})
@@ -155,6 +158,7 @@ func TestOtherLimit(t *testing.T) {
 // debounce, the old compromise: the pager gets 3 of 6 presses through
 // (and is told), and both taps of the double tap reach the handler.
 func TestOneBudget(t *testing.T) {
+	t.Parallel()
 	out, logs, err := runDemo(t, context.Background(), map[string]string{
 		"FLOODGATE_LIMIT_CALLBACK": "3/m", "FLOODGATE_DEBOUNCE": "off"})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=floodgate-demo limit=3/m",
@@ -168,6 +172,7 @@ func TestOneBudget(t *testing.T) {
 // everything through. The demo warns up front, marks the numbers that
 // differ, and fails.
 func TestMismatch(t *testing.T) {
+	t.Parallel()
 	out, _, err := runDemo(t, context.Background(), map[string]string{"FLOODGATE_LIMIT": "1000/ms burst 3"})
 	if !errors.Is(err, errMismatch) {
 		t.Fatalf("run = %v, want errMismatch", err)
@@ -191,6 +196,7 @@ func TestMismatch(t *testing.T) {
 // TestCancel: the demo stops promptly, everything shut down, when its
 // context ends (Ctrl-C).
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	for _, after := range []time.Duration{0, 50 * time.Millisecond, 300 * time.Millisecond, 800 * time.Millisecond} {
 		ctx, cancel := context.WithTimeout(context.Background(), after)
 		began := time.Now()
@@ -206,6 +212,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +240,7 @@ func TestConfigErrors(t *testing.T) {
 // (three bots cannot serve one address, so it is ignored), and a prefix
 // set the replaced middleware's way is kept.
 func TestEnvironment(t *testing.T) {
+	t.Parallel()
 	out, logs, err := runDemo(t, context.Background(), map[string]string{
 		"METRICS_ADDR": "not an address", "REDIS_KEY_PREFIX": "mybot"})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=mybot limit=3/m", want3)

@@ -119,6 +119,7 @@ func countFlood(t *testing.T, api *telegramtest.Server, chatID string) (echoes, 
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  env
@@ -148,6 +149,7 @@ func TestConfigErrors(t *testing.T) {
 
 // TestUnreachableAPI: a start-up failure is an error without the token.
 func TestUnreachableAPI(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t) // nothing listens there
 	err := run(context.Background(), env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": "http://" + addr}.lookup,
 		slog.New(slog.DiscardHandler))
@@ -157,6 +159,7 @@ func TestUnreachableAPI(t *testing.T) {
 }
 
 func TestPolling(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL() + "/", "FLOODGATE_LIMIT": "3/m"})
 	waitFor(t, api, "getUpdates", 1)
@@ -207,6 +210,7 @@ func TestPolling(t *testing.T) {
 // TestWebhook: in webhook mode the bot registers its URL with the secret,
 // refuses requests without it, and limits what Telegram delivers.
 func TestWebhook(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	hook := "http://" + addr + "/telegram"
@@ -247,6 +251,7 @@ func TestWebhook(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
@@ -278,6 +283,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")

@@ -59,6 +59,7 @@ func (in *instance) stop(t *testing.T) (time.Duration, error) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -90,6 +91,7 @@ func TestConfigErrors(t *testing.T) {
 // TestPolling runs the bot by long polling against the fake Bot API with
 // 3 updates per minute per user.
 func TestPolling(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	const alice, bob, spammer = 501, 502, 503
 	api.Push(telegramtest.Message(alice, alice, "", "/start"))
@@ -184,6 +186,7 @@ func scrapeMetrics(t *testing.T, addr string) string {
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
@@ -210,6 +213,7 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
@@ -245,6 +249,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")

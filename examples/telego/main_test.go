@@ -93,6 +93,7 @@ func waitFetched(t *testing.T, api *telegramtest.Server, lastID int64) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  env
@@ -123,6 +124,7 @@ func TestConfigErrors(t *testing.T) {
 
 // TestUnreachableAPI: a start-up failure is an error without the token.
 func TestUnreachableAPI(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +139,7 @@ func TestUnreachableAPI(t *testing.T) {
 }
 
 func TestPolling(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL() + "/", "FLOODGATE_LIMIT": "3/m"})
 	waitFor(t, api, "getUpdates", 1)
@@ -204,6 +207,7 @@ func TestPolling(t *testing.T) {
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions
 // (each is counted before its handler runs, so two echoes mean two counts).
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
@@ -232,6 +236,7 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
@@ -267,6 +272,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")

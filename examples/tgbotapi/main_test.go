@@ -68,6 +68,7 @@ func waitCtx(t *testing.T) context.Context {
 }
 
 func TestRunConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -98,6 +99,7 @@ func TestRunConfigErrors(t *testing.T) {
 // TestRunGetMeErrorHidesToken: an unreachable API fails at start-up, and
 // the error does not show the token.
 func TestRunGetMeErrorHidesToken(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +116,7 @@ func TestRunGetMeErrorHidesToken(t *testing.T) {
 // TestRunPolling drives run() by long polling: the commands, the button,
 // the echo, and a limit of 3 per minute with one notice.
 func TestRunPolling(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "3/m"})
@@ -194,6 +197,7 @@ func TestRunPolling(t *testing.T) {
 // TestWebhookSecret: with WEBHOOK_SECRET the bot passes it to setWebhook
 // and refuses deliveries that do not carry it.
 func TestWebhookSecret(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	hook := "http://" + addr + "/hook"
@@ -240,6 +244,7 @@ func TestWebhookSecret(t *testing.T) {
 
 // With METRICS_ADDR set, the bot serves /metrics and counts its decisions.
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
@@ -287,6 +292,7 @@ func TestMetricsAddr(t *testing.T) {
 // body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
 // it starts without a secret, warning that forged updates get through.
 func TestWebhookHardening(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	addr := freeAddr(t)
 	url := "http://" + addr + "/hook"
@@ -322,6 +328,7 @@ func TestWebhookHardening(t *testing.T) {
 // answers 409 Conflict and the bot stops, saying why and that several
 // instances need webhook mode.
 func TestPollingConflict(t *testing.T) {
+	t.Parallel()
 	api := telegramtest.Start(t)
 	api.FailNextError("getUpdates", 1, http.StatusConflict,
 		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
