@@ -110,3 +110,10 @@ func (c *FakeClock) Auto(stop <-chan struct{}) {
 
 // UseClock makes th take its time from c.
 func UseClock(th *Throttle, c *FakeClock) { th.clock = c }
+
+// Timers returns how many timers wait on the clock.
+func (c *FakeClock) Timers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -516,5 +517,92 @@ func TestPauseWithinMaxBlock(t *testing.T) {
 		if n := ev.count(outbound.Paused); n != 1 || ev.all[0].Wait != c.want || ev.all[0].Lane != "chat:7" {
 			t.Errorf("retry_after %v: events %+v, want one pause of chat:7 for %v", c.retryAfter, ev.all, c.want)
 		}
+	}
+}
+
+// decided signals each of a throttle's store decisions (one per Reserve).
+type decided struct{ n chan struct{} }
+
+func (d decided) Decision(core.DecisionEvent) { d.n <- struct{}{} }
+func (d decided) Fault(core.FaultEvent)       {}
+func (d decided) Breaker(core.BreakerEvent)   {}
+
+// TestRetryKeepsItsPlace: a request answered 429 does not queue again
+// behind the requests of its instance that asked after it: once it has
+// waited out retry_after it asks the store for its slot at once, although
+// every place in the instance's queue is taken (by requests whose slots
+// lie far ahead).
+func TestRetryKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	dec := decided{n: make(chan struct{}, 64)}
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMargin(0), outbound.WithObserver(dec),
+		outbound.WithMaxWait(time.Hour), outbound.WithLimits(outbound.Limits{Global: core.Window(1, 10*time.Second)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := outbound.NewFakeClock(time.Unix(1_700_000_000, 0))
+	outbound.UseClock(th, clk)
+	call := func(chat int) outbound.Call {
+		return outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(chat))}
+	}
+	awaitDecisions := func(n int) {
+		t.Helper()
+		for i := range n {
+			select {
+			case <-dec.n:
+			case <-time.After(10 * time.Second): // generous: only a broken throttle waits this long
+				t.Fatalf("%d of %d store decisions", i, n)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	attempts := 0
+	done := make(chan error, 1)
+	wg.Go(func() {
+		done <- th.Do(ctx, call(1), func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+			if _, err := io.ReadAll(body); err != nil { // the gate admits at the body's end
+				return outbound.Reply{}, err
+			}
+			attempts++
+			if attempts == 1 {
+				return outbound.Reply{ErrorCode: 429, RetryAfter: time.Second}, nil
+			}
+			return outbound.Reply{}, nil
+		})
+	})
+	awaitDecisions(1) // the first attempt's slot: now
+	// Fill the instance's queue (cap 16) with requests whose slots lie 10 s
+	// apart, and one more that waits for a place.
+	for i := range 17 {
+		wg.Go(func() {
+			_ = th.Do(ctx, call(100+i), func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+				_, err := io.ReadAll(body)
+				return outbound.Reply{}, err
+			})
+		})
+	}
+	awaitDecisions(16)
+	// The first request sleeps out retry_after, 16 wait for their slots,
+	// one waits for a place in the queue (its budget's timer).
+	for deadline := time.Now().Add(10 * time.Second); clk.Timers() < 18; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers, want 18", clk.Timers())
+		}
+	}
+	clk.Advance(time.Second) // the 429's retry_after is over; no other slot is due
+	awaitDecisions(1)        // the retry asked the store without a place in the queue
+	clk.Advance(170 * time.Second)
+	select {
+	case err := <-done:
+		if err != nil || attempts != 2 {
+			t.Fatalf("Do: %v after %d attempts, want nil after 2", err, attempts)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retry was not sent at its slot")
 	}
 }

@@ -102,11 +102,15 @@ func (s *sourceCount) Breaker(core.BreakerEvent) {}
 // timeout of 2 s, see scaleTimeout), send N messages at once, one goroutine per
 // message, to N distinct private chats, through the fake Bot API
 // enforcing Telegram's limits. It reports the script runs per delivered
-// message, the pace against the global limit, the 429s, and each
-// delivery's lateness against the ideal first-come schedule (the k-th
-// delivery floor(k/30) s after the first); it asserts what must hold at
-// any size: every message delivered once, no 429, one script run per
-// message (plus a few for retries).
+// message, the pace against the global limit, the 429s, the machine's
+// load average, and the lateness against the ideal first-come schedule at
+// exactly Telegram's global limit (the r-th request to ask goes when it
+// asks, or 1 s after the request 30 places before it): by rank (the k-th
+// delivery against the k-th ideal slot) and by message (each against its
+// own), with the first window's share (the start-up) and the margin's
+// (WithMargin) apart, and against the lanes the throttle keeps. It asserts
+// what must hold at any size: every message delivered once, no 429, one
+// script run per message (plus a few for retries); never a time.
 func TestScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time: a few seconds")
@@ -124,7 +128,8 @@ func scaleRun(t *testing.T, n int) {
 	admin := redis.NewClient(&redis.Options{Addr: rd.Addr})
 	t.Cleanup(func() { _ = admin.Close() })
 	global := outbound.DefaultLimits.Global
-	kept := global.Period + outbound.DefaultMargin // the period the throttle keeps (WithMargin)
+	margin := scaleMargin(t)
+	kept := global.Period + margin // the period the throttle keeps (WithMargin)
 	maxWait := time.Duration(n/global.Rate+60) * time.Second
 	obs := &sourceCount{}
 	clients := make([]*http.Client, instances)
@@ -138,7 +143,8 @@ func scaleRun(t *testing.T, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(maxWait), outbound.WithObserver(obs))
+		th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(maxWait), outbound.WithObserver(obs),
+			outbound.WithMargin(margin))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +166,7 @@ func scaleRun(t *testing.T, n int) {
 	}
 	warm.Wait()
 	before := scriptRuns(t, admin)
+	load0 := loadAvg()
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	asked := make([]time.Time, n)
@@ -184,6 +191,7 @@ func scaleRun(t *testing.T, n int) {
 	var times []time.Time
 	limited := 0
 	seen := map[string]int{}
+	delivered := map[string]time.Time{}
 	for _, c := range api.CallsTo("sendMessage") {
 		if c.RateLimited {
 			limited++
@@ -191,38 +199,66 @@ func scaleRun(t *testing.T, n int) {
 		}
 		times = append(times, c.Time)
 		seen[c.Params["chat_id"]]++
+		delivered[c.Params["chat_id"]] = c.Time
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	slices.SortFunc(asked, func(a, b time.Time) int { return a.Compare(b) })
-	// The ideal first-come schedule of the lanes the throttle keeps: the
-	// k-th request to ask goes when it asks, or one period (with the
-	// margin) after the request Rate places before it.
-	ideal := make([]time.Time, n)
-	for k, a := range asked {
-		ideal[k] = a
-		if k >= global.Rate {
-			ideal[k] = later(a, ideal[k-global.Rate].Add(kept))
-		}
+	// order[r] is the message that asked r-th.
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
 	}
-	late := make([]time.Duration, len(times))
-	// step is each send's own delay: how late it went after the instant the
-	// sends actually delivered before it allowed (or it asked).
-	var step []time.Duration
-	for k, at := range times {
-		late[k] = at.Sub(ideal[k])
-		if k >= global.Rate {
-			step = append(step, at.Sub(later(asked[k], times[k-global.Rate].Add(kept))))
+	slices.SortStableFunc(order, func(a, b int) int { return asked[a].Compare(asked[b]) })
+	// schedule is the ideal first-come schedule of a lane of Rate per
+	// period: the r-th request to ask goes when it asks, or one period
+	// after the request Rate places before it.
+	schedule := func(period time.Duration) []time.Time {
+		ideal := make([]time.Time, n)
+		for r, i := range order {
+			ideal[r] = asked[i]
+			if r >= global.Rate {
+				ideal[r] = later(asked[i], ideal[r-global.Rate].Add(period))
+			}
 		}
+		return ideal
 	}
-	slices.Sort(late)
-	slices.Sort(step)
+	// exact is the yardstick: a perfect first-come pacer at exactly
+	// Telegram's global limit; keptIdeal, the same at the lanes the throttle
+	// keeps (the period lengthened by the margin).
+	exact, keptIdeal := schedule(global.Period), schedule(kept)
 	pctOf := func(xs []time.Duration, p float64) time.Duration {
 		if len(xs) == 0 {
 			return 0
 		}
+		xs = slices.Sorted(slices.Values(xs))
 		return xs[min(len(xs)-1, int(math.Ceil(p*float64(len(xs))))-1)].Round(time.Microsecond)
 	}
-	pct := func(p float64) time.Duration { return pctOf(late, p) }
+	pcts := func(xs []time.Duration) string {
+		return fmt.Sprintf("p50 %v p99 %v max %v", pctOf(xs, 0.5), pctOf(xs, 0.99), pctOf(xs, 1))
+	}
+	// Lateness by rank: the k-th delivery against the k-th slot of the ideal
+	// schedule (who went does not matter); by message: each message against
+	// its own first-come slot (a message overtaken by later askers counts).
+	var byRank, byRankKept, byMsg, startup []time.Duration
+	for k, at := range times {
+		byRank = append(byRank, at.Sub(exact[k]))
+		byRankKept = append(byRankKept, at.Sub(keptIdeal[k]))
+		if k < global.Rate {
+			startup = append(startup, at.Sub(exact[k]))
+		}
+	}
+	for r, i := range order {
+		if at, ok := delivered[strconv.Itoa(1_000_000+i)]; ok {
+			byMsg = append(byMsg, at.Sub(exact[r]))
+		}
+	}
+	// step is each send's own delay: how late it went after the instant the
+	// sends actually delivered before it allowed (or it asked).
+	var step []time.Duration
+	for k, at := range times {
+		if k >= global.Rate {
+			step = append(step, at.Sub(later(asked[order[k]], times[k-global.Rate].Add(kept))))
+		}
+	}
 	pace := "n/a (one window)"
 	if len(times) == n && n > global.Rate {
 		// Telegram's limit allows the n sends in this span at best.
@@ -231,15 +267,17 @@ func scaleRun(t *testing.T, n int) {
 		pace = fmt.Sprintf("%.3f (%d sends in %v, the limit allows them in %v)", float64(idealSpan)/float64(span),
 			len(times), span.Round(time.Millisecond), idealSpan)
 	}
-	t.Logf("N=%d over %d instances: delivered %d, failed %d, 429s %d, script runs %d (%.3f per delivered message), "+
-		"decisions not by the store %d, pace vs the global limit %s, lateness vs the ideal first-come schedule "+
-		"p50 %v p99 %v max %v, took %v",
-		n, instances, len(times), failed.Load(), limited, runs, float64(runs)/float64(max(len(times), 1)),
-		obs.notStore.Load(), pace, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
-		pct(1).Round(time.Microsecond), elapsed.Round(time.Millisecond))
+	t.Logf("N=%d over %d instances, margin %v: delivered %d, failed %d, 429s %d, script runs %d (%.3f per delivered message), "+
+		"decisions not by the store %d, pace vs the global limit %s, took %v; load average %s at the start, %s at the end",
+		n, instances, margin, len(times), failed.Load(), limited, runs, float64(runs)/float64(max(len(times), 1)),
+		obs.notStore.Load(), pace, elapsed.Round(time.Millisecond), load0, loadAvg())
+	t.Logf("N=%d: lateness vs the ideal first-come schedule at exactly the global limit: by rank %s; by message %s",
+		n, pcts(byRank), pcts(byMsg))
+	t.Logf("N=%d: of which the start-up (the first window's deliveries): %s; the margin's share at the last send: %v",
+		n, pcts(startup), time.Duration((n-1)/global.Rate)*(kept-global.Period))
+	t.Logf("N=%d: lateness vs the ideal schedule of the lanes the throttle keeps (margin included), by rank: %s", n, pcts(byRankKept))
 	if len(step) > 0 {
-		t.Logf("N=%d: each send's own delay after the window let it go (sends after the first window): p50 %v p99 %v max %v",
-			n, pctOf(step, 0.5), pctOf(step, 0.99), pctOf(step, 1))
+		t.Logf("N=%d: each send's own delay after the window let it go (sends after the first window): %s", n, pcts(step))
 	}
 	if info, err := admin.Info(context.Background(), "commandstats").Result(); err == nil {
 		for line := range strings.SplitSeq(info, "\n") {
@@ -278,12 +316,35 @@ func later(a, b time.Time) time.Time {
 // while. Separate processes do not share that stall; the other end to end
 // tests use 2 s for the same reason.
 func scaleTimeout(t *testing.T) time.Duration {
-	if v := os.Getenv("FLOODGATE_SCALE_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("FLOODGATE_SCALE_TIMEOUT=%q: %v", v, err)
-		}
-		return d
+	return envDuration(t, "FLOODGATE_SCALE_TIMEOUT", 2*time.Second)
+}
+
+// envDuration returns the duration in the environment variable name, or
+// def when it is unset.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return 2 * time.Second
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return d
+}
+
+// loadAvg returns the machine's load averages (1, 5, 15 minutes), as
+// uptime prints them, or "unknown".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// scaleMargin is TestScale's margin (WithMargin): FLOODGATE_SCALE_MARGIN,
+// else DefaultMargin; to measure what the margin costs and buys.
+func scaleMargin(t *testing.T) time.Duration {
+	return envDuration(t, "FLOODGATE_SCALE_MARGIN", outbound.DefaultMargin)
 }

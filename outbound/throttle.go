@@ -452,9 +452,16 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		var g *gate
 		if throttled {
 			// Queue before the connection is made, so that a goroutine per
-			// recipient does not hold a connection per recipient open.
-			if err := r.queue(); err != nil {
-				return err
+			// recipient does not hold a connection per recipient open. A
+			// retry does not queue again: it asked first, so it must not
+			// wait behind every request that asked after it (with a
+			// goroutine per recipient, minutes), and retries are few (each
+			// waited out a 429 or a failed dial), so the slots they reserve
+			// ahead stay few.
+			if attempt == 0 {
+				if err := r.queue(); err != nil {
+					return err
+				}
 			}
 			if rd != nil {
 				// Admit at the body's end (see gate). decide runs on the
