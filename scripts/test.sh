@@ -36,12 +36,12 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
-# examples/ (the starter bots run as processes, several at once, and copied
+# internal/e2e (the starter bots and the demo run as processes, several at once, and copied
 # into modules of their own) runs on its own, after the rest, so that a dozen
 # bot processes and their builds do not share the CPUs with the wall-clock
 # tests of other packages.
-go test -race -count=1 -shuffle=on -timeout=15m $(go list ./... | grep -v '/examples$')
-go test -count=1 -shuffle=on -timeout=15m ./examples/
+go test -race -count=1 -shuffle=on -timeout=15m $(go list ./... | grep -v '/internal/e2e$')
+go test -count=1 -shuffle=on -timeout=15m ./internal/e2e/
 bench_log=$(mktemp)
 if ! go test -run='^$' -bench=. -benchtime=1x -timeout=10m ./... >"$bench_log" 2>&1; then
   cat "$bench_log"; echo "scripts/test.sh: a benchmark failed"; exit 1

@@ -1,9 +1,9 @@
-// Package examples_test runs the starter bots (examples/*) as their users
-// do: built into binaries, several at once on one Redis, or copied into a
-// module of their own. Each starter's own tests (main_test.go) use only
+// Package e2e_test runs the starter bots and the demo (examples/*) as
+// their users do: built into binaries, several at once on one Redis, or
+// copied into a module of their own. Each example's own tests use only
 // public packages, so that they still run in a copy; what needs this
-// repository (Redis launchers, the docs) is here.
-package examples_test
+// repository (Redis launchers, the docs) is here, outside examples/.
+package e2e_test
 
 import (
 	"bytes"
@@ -43,8 +43,13 @@ var (
 	binDir   string
 )
 
-// TestMain removes the built starters at the end.
+// TestMain works in examples/, where the starters' directories are, and
+// removes the built starters at the end.
 func TestMain(m *testing.M) {
+	if err := os.Chdir("../../examples"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	code := m.Run()
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
