@@ -2,7 +2,6 @@ package guard
 
 import (
 	"context"
-	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -46,9 +45,7 @@ func (g *Guard) albumOf(u Update) (core.Scope, bool) {
 	// enters a key.
 	id, err := strconv.ParseInt(u.MediaGroupID, 10, 64)
 	if err != nil || id <= 0 {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(u.MediaGroupID))
-		id = int64(h.Sum64() >> 1)
+		id = hash63(0, u.MediaGroupID)
 	}
 	return core.UserInChat(sender, id), true
 }

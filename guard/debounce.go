@@ -108,14 +108,15 @@ func (d *debouncer) record(u Update) (*core.Limiter, core.Scope, bool) {
 	default:
 		return nil, core.Scope{}, false
 	}
-	return lim, core.UserInChat(sender, payloadHash(u.ChatID, u.Payload)), true
+	return lim, core.UserInChat(sender, hash63(u.ChatID, u.Payload)), true
 }
 
-// payloadHash returns a 63-bit FNV-1a hash of chat and payload, the same
-// in every process. It is no defence against a sender who crafts
-// collisions, and needs none: a collision only drops that sender's own
-// update.
-func payloadHash(chat int64, payload string) int64 {
+// hash63 returns a 63-bit FNV-1a hash of chat and payload, the same in
+// every process and without allocating, for keys that must not carry
+// text a client sent (debounce payloads, forged media group ids). It is no
+// defence against a sender who crafts collisions, and needs none: a
+// collision only affects that sender's own updates.
+func hash63(chat int64, payload string) int64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for i := range 8 {
