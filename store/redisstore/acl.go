@@ -58,7 +58,7 @@ type PermissionError struct {
 	Missing []string
 	// Unchecked are commands that were not tried because trying them
 	// safely needs one in Missing (LPUSH and RPUSH create a key, which
-	// needs PEXPIRE or DEL to go again).
+	// needs PEXPIRE or DEL to go again); LINSERT too, which needs a list.
 	Unchecked []string
 	// Keys is set when the user may not touch the keys under the prefix
 	// (its key patterns do not cover them).
@@ -67,6 +67,9 @@ type PermissionError struct {
 	Prefix string
 }
 
+// Error names the missing commands and key access, and the ACL rule a bot
+// needs, e.g. "the Redis user may not run evalsha; a bot needs the ACL
+// rule: …". It never contains a password.
 func (e *PermissionError) Error() string {
 	var what []string
 	if len(e.Missing) > 0 {
@@ -91,7 +94,7 @@ func (e *PermissionError) Unwrap() error { return core.ErrMisconfigured }
 // <prefix>:{floodgate-probe}:probe (and the same with ":win"): PING,
 // TIME, GET, SET with a one-second TTL, PTTL, PEXPIRE, LRANGE, LTRIM, EVAL
 // and EVALSHA of the decision script (so it is loaded before the first
-// decision), then LPUSH, RPUSH, and DEL of both keys. It takes two round
+// decision), then LPUSH, RPUSH, LINSERT, and DEL of both keys. It takes two round
 // trips and leaves no key without a TTL.
 //
 // It returns nil when everything passed, a *PermissionError naming every
