@@ -294,8 +294,10 @@ func registerHandlers(bh *th.BotHandler, limit core.Limit) {
 }
 
 // telegoLog sends telego's log to slog, token removed. Errors telego
-// reports once ctx is done (the aborted long poll) are expected and logged
-// at debug level.
+// reports once ctx is done (the aborted long poll) are expected, and a
+// failed call ("Execution error ...") is returned to its caller too,
+// which reports it (a handler's error, floodgate's dropped notice): both
+// are logged at debug level.
 type telegoLog struct {
 	ctx   context.Context
 	log   *slog.Logger
@@ -306,7 +308,7 @@ func (l telegoLog) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, 
 
 func (l telegoLog) Errorf(format string, args ...any) {
 	level := slog.LevelError
-	if l.ctx.Err() != nil {
+	if l.ctx.Err() != nil || strings.HasPrefix(format, "Execution error") {
 		level = slog.LevelDebug
 	}
 	l.logf(level, format, args)
