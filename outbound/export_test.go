@@ -117,3 +117,7 @@ func (c *FakeClock) Timers() int {
 	defer c.mu.Unlock()
 	return len(c.timers)
 }
+
+// SetTurnWait sets how long a request of th waits for the one before it
+// in its instance's line to ask the store (default one second).
+func SetTurnWait(th *Throttle, d time.Duration) { th.turnWait = d }

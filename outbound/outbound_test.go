@@ -606,3 +606,128 @@ func TestRetryKeepsItsPlace(t *testing.T) {
 		t.Fatal("the retry was not sent at its slot")
 	}
 }
+
+// TestLineAsksInOrder: the requests of one instance ask the store in the
+// order they asked the throttle, however the transport orders their
+// bodies' ends. Eight requests take their places one after another; their
+// bodies then end in the reverse order, 20 ms apart (as when the first
+// holders of a burst are the last to get the CPU). With one send per
+// second, the k-th request must be the one admitted at second k.
+func TestLineAsksInOrder(t *testing.T) {
+	t.Parallel()
+	const n = 8
+	start := time.Unix(1_700_000_000, 0)
+	clk := outbound.NewFakeClock(start)
+	st := memorystore.New(memorystore.WithClock(clk.Now))
+	t.Cleanup(func() { _ = st.Close() })
+	dec := decided{n: make(chan struct{}, n)}
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMargin(0), outbound.WithMaxWait(time.Hour),
+		outbound.WithObserver(dec), outbound.WithLimits(outbound.Limits{Global: core.Window(1, time.Second)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbound.SetTurnWait(th, time.Hour) // only order, never the valve, may let a request ask
+	outbound.UseClock(th, clk)
+	var release, entered [n]chan struct{}
+	admitted := make(chan int, n)
+	errs := make(chan error, n)
+	for k := range n {
+		release[k], entered[k] = make(chan struct{}), make(chan struct{})
+		go func() {
+			errs <- th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+				ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(100+k))},
+				func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+					close(entered[k]) // Do calls send once the request holds its place
+					<-release[k]
+					if _, err := io.ReadAll(body); err != nil { // the gate admits at the body's end
+						return outbound.Reply{}, err
+					}
+					admitted <- k
+					return outbound.Reply{}, nil
+				})
+		}()
+		select {
+		case <-entered[k]:
+		case <-time.After(10 * time.Second): // generous: only a broken line waits this long
+			t.Fatalf("request %d never got its place", k)
+		}
+	}
+	for k := n - 1; k >= 0; k-- {
+		close(release[k])
+		time.Sleep(20 * time.Millisecond) // the adversary's order, not a wait for a result
+	}
+	for i := range n {
+		select {
+		case <-dec.n:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d requests asked the store", i, n)
+		}
+	}
+	// Every slot is given: second k's belongs to the k-th request.
+	for sec := range n {
+		if sec > 0 {
+			clk.Advance(time.Second)
+		}
+		select {
+		case k := <-admitted:
+			if k != sec {
+				t.Errorf("second %d: request %d admitted, want request %d", sec, k, sec)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("second %d: nobody admitted", sec)
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLineTurnIsBounded: a request whose body never ends (a stalled dial
+// or upload) holds up the request after it in its instance's line for at
+// most the turn's bound, not until it ends.
+func TestLineTurnIsBounded(t *testing.T) {
+	t.Parallel()
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbound.SetTurnWait(th, 10*time.Millisecond)
+	call := func(chat int) outbound.Call {
+		return outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(chat))}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stalled := make(chan error, 1)
+	entered := make(chan struct{})
+	go func() {
+		stalled <- th.Do(ctx, call(1), func(ctx context.Context, body io.Reader) (outbound.Reply, error) {
+			close(entered)
+			<-ctx.Done() // never reads its body
+			return outbound.Reply{}, ctx.Err()
+		})
+	}()
+	<-entered
+	done := make(chan error, 1)
+	go func() {
+		done <- th.Do(context.Background(), call(2), func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+			_, err := io.ReadAll(body)
+			return outbound.Reply{}, err
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second): // generous: the bound is 10 ms
+		t.Fatal("the request behind a stalled one was never sent")
+	}
+	cancel()
+	if err := <-stalled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("stalled request: %v, want context.Canceled", err)
+	}
+}

@@ -101,16 +101,18 @@ func (s *sourceCount) Breaker(core.BreakerEvent) {}
 // client over one redis-server (wrapped as store.Open wraps it, with a
 // timeout of 2 s, see scaleTimeout), send N messages at once, one goroutine per
 // message, to N distinct private chats, through the fake Bot API
-// enforcing Telegram's limits. It reports the script runs per delivered
-// message, the pace against the global limit, the 429s, the machine's
-// load average, and the lateness against the ideal first-come schedule at
-// exactly Telegram's global limit (the r-th request to ask goes when it
-// asks, or 1 s after the request 30 places before it): by rank (the k-th
-// delivery against the k-th ideal slot) and by message (each against its
-// own), with the first window's share (the start-up) and the margin's
-// (WithMargin) apart, and against the lanes the throttle keeps. It asserts
-// what must hold at any size: every message delivered once, no 429, one
-// script run per message (plus a few for retries); never a time.
+// enforcing Telegram's limits. A send asks when its request reaches the
+// throttle's client. It reports the script runs per delivered message, the
+// pace against the global limit, the 429s, the machine's load average, the
+// start-up (how long the process took to hand the N sends over, and when
+// the first went), and each message's lateness against the ideal
+// first-come schedule (the r-th send to ask goes when it asks, or one
+// period after the send Rate places before it): at the lanes the throttle
+// keeps from its first send, the same from the first ask, and at exactly
+// Telegram's limit (the margin, WithMargin, adds up there). It asserts
+// what must hold at any size: every message delivered once, at most a few
+// 429s (jitter on a busy machine), one script run per message (plus a few
+// for retries); never a time.
 func TestScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time: a few seconds")
@@ -123,6 +125,9 @@ func TestScale(t *testing.T) {
 
 func scaleRun(t *testing.T, n int) {
 	const instances = 3
+	// asked[i] is when send i reached the throttle: the start of its
+	// transport, outside the throttle.
+	asked := make([]time.Time, n)
 	api := testutil.StartBotAPI(t, testutil.WithFloodLimits(testutil.TelegramLimits()))
 	rd := testutil.StartRedis(t)
 	admin := redis.NewClient(&redis.Options{Addr: rd.Addr})
@@ -151,6 +156,13 @@ func scaleRun(t *testing.T, n int) {
 		tr := &http.Transport{MaxIdleConnsPerHost: 256}
 		t.Cleanup(tr.CloseIdleConnections)
 		clients[i] = th.Client(&http.Client{Transport: tr, Timeout: maxWait + time.Minute})
+		throttled := clients[i].Transport
+		clients[i].Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if k, ok := req.Context().Value(askKey{}).(int); ok {
+				asked[k] = time.Now() // the send asks the throttle now
+			}
+			return throttled.RoundTrip(req)
+		})
 	}
 	// Open each instance's connections first (a running bot has them), so
 	// the clock times sending, not dialing.
@@ -169,12 +181,17 @@ func scaleRun(t *testing.T, n int) {
 	load0 := loadAvg()
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	asked := make([]time.Time, n)
 	start := time.Now()
 	for i := range n {
 		wg.Go(func() {
-			asked[i] = time.Now()
-			resp, err := clients[i%instances].PostForm(api.URL()+"/bot"+token+"/sendMessage", msg(strconv.Itoa(1_000_000+i)))
+			req, err := http.NewRequestWithContext(context.WithValue(context.Background(), askKey{}, i), http.MethodPost,
+				api.URL()+"/bot"+token+"/sendMessage", strings.NewReader(msg(strconv.Itoa(1_000_000+i)).Encode()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := clients[i%instances].Do(req)
 			if err != nil {
 				if failed.Add(1) <= 3 {
 					t.Errorf("send %d: %v", i, err)
@@ -211,20 +228,28 @@ func scaleRun(t *testing.T, n int) {
 	// schedule is the ideal first-come schedule of a lane of Rate per
 	// period: the r-th request to ask goes when it asks, or one period
 	// after the request Rate places before it.
-	schedule := func(period time.Duration) []time.Time {
+	// A pacer that starts no earlier than from.
+	schedule := func(period time.Duration, from time.Time) []time.Time {
 		ideal := make([]time.Time, n)
 		for r, i := range order {
-			ideal[r] = asked[i]
+			ideal[r] = later(asked[i], from)
 			if r >= global.Rate {
-				ideal[r] = later(asked[i], ideal[r-global.Rate].Add(period))
+				ideal[r] = later(ideal[r], ideal[r-global.Rate].Add(period))
 			}
 		}
 		return ideal
 	}
-	// exact is the yardstick: a perfect first-come pacer at exactly
-	// Telegram's global limit; keptIdeal, the same at the lanes the throttle
-	// keeps (the period lengthened by the margin).
-	exact, keptIdeal := schedule(global.Period), schedule(kept)
+	// exact is the yardstick taken literally: a perfect first-come
+	// pacer at exactly Telegram's global limit, from the first ask;
+	// keptIdeal, the same at the lanes the throttle keeps (the period
+	// lengthened by the margin); steady, the same from the throttle's first
+	// send (the first window cannot go before the process has handed it
+	// over: see the start-up line).
+	var first time.Time
+	if len(times) > 0 {
+		first = times[0]
+	}
+	exact, keptIdeal, steady := schedule(global.Period, time.Time{}), schedule(kept, time.Time{}), schedule(kept, first)
 	pctOf := func(xs []time.Duration, p float64) time.Duration {
 		if len(xs) == 0 {
 			return 0
@@ -238,17 +263,16 @@ func scaleRun(t *testing.T, n int) {
 	// Lateness by rank: the k-th delivery against the k-th slot of the ideal
 	// schedule (who went does not matter); by message: each message against
 	// its own first-come slot (a message overtaken by later askers counts).
-	var byRank, byRankKept, byMsg, startup []time.Duration
+	var byRank, byRankKept, byMsg, byMsgKept, byMsgSteady []time.Duration
 	for k, at := range times {
 		byRank = append(byRank, at.Sub(exact[k]))
 		byRankKept = append(byRankKept, at.Sub(keptIdeal[k]))
-		if k < global.Rate {
-			startup = append(startup, at.Sub(exact[k]))
-		}
 	}
 	for r, i := range order {
 		if at, ok := delivered[strconv.Itoa(1_000_000+i)]; ok {
 			byMsg = append(byMsg, at.Sub(exact[r]))
+			byMsgKept = append(byMsgKept, at.Sub(keptIdeal[r]))
+			byMsgSteady = append(byMsgSteady, at.Sub(steady[r]))
 		}
 	}
 	// step is each send's own delay: how late it went after the instant the
@@ -271,11 +295,15 @@ func scaleRun(t *testing.T, n int) {
 		"decisions not by the store %d, pace vs the global limit %s, took %v; load average %s at the start, %s at the end",
 		n, instances, margin, len(times), failed.Load(), limited, runs, float64(runs)/float64(max(len(times), 1)),
 		obs.notStore.Load(), pace, elapsed.Round(time.Millisecond), load0, loadAvg())
-	t.Logf("N=%d: lateness vs the ideal first-come schedule at exactly the global limit: by rank %s; by message %s",
-		n, pcts(byRank), pcts(byMsg))
-	t.Logf("N=%d: of which the start-up (the first window's deliveries): %s; the margin's share at the last send: %v",
-		n, pcts(startup), time.Duration((n-1)/global.Rate)*(kept-global.Period))
-	t.Logf("N=%d: lateness vs the ideal schedule of the lanes the throttle keeps (margin included), by rank: %s", n, pcts(byRankKept))
+	if len(times) > 0 {
+		t.Logf("N=%d: start-up: the %d sends asked the throttle over %v (the process starting them); the first reached the API %v after the first ask",
+			n, n, asked[order[n-1]].Sub(asked[order[0]]).Round(time.Microsecond), times[0].Sub(asked[order[0]]).Round(time.Microsecond))
+	}
+	t.Logf("N=%d: lateness by message vs the ideal first-come schedule of the lanes the throttle keeps, from its first send: %s",
+		n, pcts(byMsgSteady))
+	t.Logf("N=%d: the same from the first ask (start-up included): %s; by rank %s", n, pcts(byMsgKept), pcts(byRankKept))
+	t.Logf("N=%d: vs a pacer at exactly the global limit from the first ask: by message %s; by rank %s (the margin's share at the last send: %v)",
+		n, pcts(byMsg), pcts(byRank), time.Duration((n-1)/global.Rate)*(kept-global.Period))
 	if len(step) > 0 {
 		t.Logf("N=%d: each send's own delay after the window let it go (sends after the first window): %s", n, pcts(step))
 	}
@@ -302,6 +330,10 @@ func scaleRun(t *testing.T, n int) {
 		t.Errorf("%d script runs for %d messages: a send must cost one", runs, n)
 	}
 }
+
+// askKey marks a TestScale request with its index, for the client that
+// records when it asked.
+type askKey struct{}
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

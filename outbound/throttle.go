@@ -88,13 +88,16 @@ type Throttle struct {
 	botID    string
 	events   func(Event)
 	clock    clock
-	// ahead holds one token per request of this instance whose slot the
-	// global lane set and that is still waiting for it: at most cap(ahead)
-	// (the global rate, at least 16), so the slots reserved ahead, which every
-	// Reserve reads, stay few however many goroutines send at once. The
-	// others wait here, in the order they asked (a channel's waiting
-	// senders are served first in, first out).
-	ahead chan struct{}
+	// line lets at most the global rate (at least 16) of this instance's
+	// requests hold a slot that lies ahead, so the slots reserved ahead,
+	// which every Reserve reads, stay few however many goroutines send at
+	// once; the others wait in it, and its holders ask the store, in the
+	// order they asked (see queue).
+	line *queue
+	// places is line's capacity, for error messages.
+	places int
+	// turnWait is the longest a holder waits for its turn (see queue).
+	turnWait time.Duration
 }
 
 // clock is the throttle's time: the real clock, or a test's.
@@ -318,7 +321,8 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
 		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{},
-		ahead: make(chan struct{}, max(c.limits.Global.Rate, 16))}
+		places: max(c.limits.Global.Rate, 16), turnWait: turnWait}
+	t.line = newQueue(t.places)
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -413,6 +417,17 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 	if t.botID != "" {
 		r.bot = t.botID
 	}
+	throttled := throttledMethod(ep.method) && r.bot != ""
+	if throttled {
+		// Queue first, before reading the body and before the connection
+		// is made: the request's rank is the moment it asked, and a
+		// goroutine per recipient must not hold a connection per recipient
+		// open.
+		if err := r.queue(); err != nil {
+			return err
+		}
+		defer r.dequeue()
+	}
 	var p params
 	p.fromValues(u.Query())
 	kind, boundary := kindOf(c.ContentType)
@@ -432,7 +447,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		sniffBytes(&p, kind, body)
 	}
 	r.chat = p.chat
-	throttled := throttledMethod(ep.method) && r.bot != ""
+	if throttled && body == nil && stream != nil {
+		// A streamed body may take long to reach its end: it takes its rank
+		// then, holding up nobody before.
+		r.place.Load().unordered()
+	}
 
 	for attempt := 0; ; attempt++ {
 		var rd io.Reader
@@ -451,18 +470,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		var lanes []core.Lane
 		var g *gate
 		if throttled {
-			// Queue before the connection is made, so that a goroutine per
-			// recipient does not hold a connection per recipient open. A
-			// retry does not queue again: it asked first, so it must not
-			// wait behind every request that asked after it (with a
-			// goroutine per recipient, minutes), and retries are few (each
-			// waited out a 429 or a failed dial), so the slots they reserve
-			// ahead stay few.
-			if attempt == 0 {
-				if err := r.queue(); err != nil {
-					return err
-				}
-			}
+			// A retry does not queue again (its place is gone): it asked
+			// first, so it must not wait behind every request that asked
+			// after it (with a goroutine per recipient, minutes), and
+			// retries are few (each waited out a 429 or a failed dial), so
+			// the slots they reserve ahead stay few.
 			if rd != nil {
 				// Admit at the body's end (see gate). decide runs on the
 				// goroutine that reads the body; the gate orders its writes
@@ -545,7 +557,7 @@ type run struct {
 	bot      string
 	chat     string
 	deadline time.Time
-	queued   atomic.Bool // holds a token of t.ahead
+	place    atomic.Pointer[place] // its place in t.line, while it holds one
 }
 
 // lanes returns the request's lanes: global (or paid) first, then its
@@ -582,7 +594,13 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 		if dl, ok := r.ctx.Deadline(); ok {
 			within = min(within, dl.Sub(now))
 		}
+		if err := r.turn(closed); err != nil {
+			return err
+		}
 		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
+		if p := r.place.Load(); p != nil {
+			p.done()
+		}
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
@@ -617,12 +635,13 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 	}
 }
 
-// queue waits, in the order requests asked, until fewer than cap(ahead)
-// requests of this instance wait for their slot, or the budget ends.
+// queue waits, in the order requests asked, until the request holds a
+// place in the instance's line (see queue), or the budget ends.
 func (r *run) queue() error {
+	p := r.t.line.enter()
 	select {
-	case r.t.ahead <- struct{}{}:
-		r.queued.Store(true)
+	case <-p.granted:
+		r.place.Store(p)
 		return nil
 	default:
 	}
@@ -633,25 +652,49 @@ func (r *run) queue() error {
 	c, stop := r.t.clock.After(budget)
 	defer stop()
 	select {
-	case r.t.ahead <- struct{}{}:
-		r.queued.Store(true)
+	case <-p.granted:
+		r.place.Store(p)
 		return nil
 	case <-c:
-		err := fmt.Errorf("outbound: %s to chat %q: %w: %d requests of this instance queued ahead of it for the whole maximum wait of %v",
-			r.method, r.chat, ErrWaitTooLong, cap(r.t.ahead), r.t.maxWait)
+		r.t.line.leave(p)
+		err := fmt.Errorf("outbound: %s: %w: %d requests of this instance queued ahead of it for the whole maximum wait of %v",
+			r.method, ErrWaitTooLong, r.t.places, r.t.maxWait)
 		r.event(Event{Kind: Refused, Err: err})
 		return err
 	case <-r.ctx.Done():
+		r.t.line.leave(p)
 		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
 		return r.ctx.Err()
 	}
 }
 
-// dequeue gives back the request's place in the queue, once: when its
+// turn waits until the holder before this request in the line has asked
+// the store, at most turnWait (real time: it bounds a stalled dial or
+// upload, not a lane), so that the holders ask in the order they asked.
+func (r *run) turn(closed <-chan struct{}) error {
+	p := r.place.Load()
+	if p == nil || p.turn == nil {
+		return nil
+	}
+	tm := time.NewTimer(r.t.turnWait)
+	defer tm.Stop()
+	select {
+	case <-p.turn:
+	case <-tm.C:
+	case <-r.ctx.Done():
+		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
+		return r.ctx.Err()
+	case <-closed:
+		return errGateClosed
+	}
+	return nil
+}
+
+// dequeue gives back the request's place in the line, once: when its
 // wait for its slot ends, or when it ends without one.
 func (r *run) dequeue() {
-	if r.queued.CompareAndSwap(true, false) {
-		<-r.t.ahead
+	if p := r.place.Swap(nil); p != nil {
+		r.t.line.leave(p)
 	}
 }
 
