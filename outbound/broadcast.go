@@ -47,9 +47,13 @@ type Broadcast struct {
 	// does not send faster than the lanes allow; it only reserves slots
 	// further ahead.
 	Workers int
-	// Progress, when set, is called once per recipient done, one call at
-	// a time, in the order they finish. Persist Progress.Cursor there (a
-	// file, a Redis key: json.Marshal it) to resume after a crash.
+	// Progress, when set, is called when a recipient's message leaves
+	// (Outcome Sending: the throttle admitted it and releases its last
+	// byte once Progress returns) and once the recipient is done, one call
+	// at a time. Persist Progress.Cursor there (a file, a Redis key:
+	// json.Marshal it) to resume after a crash without sending anything
+	// twice. It runs before each message leaves, so keep it quick: a
+	// millisecond per call holds a window of 30 sends 30 ms.
 	Progress func(Progress)
 }
 
@@ -70,9 +74,14 @@ const (
 	// not found", a 429 whose retry_after exceeds the maximum wait, or
 	// ErrWaitTooLong.
 	Failed
+	// Sending: not an end. The message was admitted and is leaving for
+	// Telegram; the recipient's outcome follows when Telegram answers.
+	// Progress reports it so that the cursor persisted from then on lists
+	// the recipient in Cursor.Sending.
+	Sending
 )
 
-// String returns "sent", "blocked", "migrated" or "failed".
+// String returns "sent", "blocked", "migrated", "failed" or "sending".
 func (o Outcome) String() string {
 	switch o {
 	case Sent:
@@ -83,6 +92,8 @@ func (o Outcome) String() string {
 		return "migrated"
 	case Failed:
 		return "failed"
+	case Sending:
+		return "sending"
 	}
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -90,15 +101,21 @@ func (o Outcome) String() string {
 // Cursor is how far a broadcast got: every position before Next is done
 // (sent, or given up as blocked or failed), and so is every position in
 // Done. Sends finish out of order, so Done holds the few finished ahead of
-// Next. It marshals to JSON as {"next":N,"done":[...]}.
+// Next. Sending holds the positions whose message had left (the throttle
+// admitted it) but whose answer had not come back. It marshals to JSON as
+// {"next":N,"done":[...],"sending":[...]}.
 //
-// A recipient is done once Telegram answered it. A send cut short by a
-// crash, or by the context ending, is not done: a resumed run sends it,
-// so a message whose answer was lost in a crash may arrive twice; one
-// that was reported done never does.
+// A resumed run sends what is neither done nor sending, and nothing else:
+// a recipient in Sending is not sent again (its message left; a crash
+// lost only the answer) and is counted as Unconfirmed. So a crash sends
+// no message twice. It may lose one: a crash in the microseconds between
+// a message's Progress(Sending) returning and its last byte leaving the
+// process, or while a message Telegram answered 429 waits for its retry;
+// that recipient is Unconfirmed and got nothing.
 type Cursor struct {
-	Next int   `json:"next"`
-	Done []int `json:"done,omitempty"`
+	Next    int   `json:"next"`
+	Done    []int `json:"done,omitempty"`
+	Sending []int `json:"sending,omitempty"`
 }
 
 // Progress is one recipient done, with the broadcast's state after it.
@@ -121,8 +138,9 @@ type Progress struct {
 // Summary counts a broadcast's recipients.
 type Summary struct {
 	// Sent, Blocked, Migrated and Failed count this run's recipients by
-	// Outcome; Skipped those the Resume cursor counted as done.
-	Sent, Blocked, Migrated, Failed, Skipped int
+	// Outcome; Skipped those the Resume cursor counted as done;
+	// Unconfirmed those it listed as Sending (not sent again).
+	Sent, Blocked, Migrated, Failed, Skipped, Unconfirmed int
 	// Elapsed is the run's duration.
 	Elapsed time.Duration
 	// Cursor is where a resumed run would start.
@@ -130,10 +148,10 @@ type Summary struct {
 }
 
 // String returns the counts in one line, e.g. "sent 4990, blocked 7,
-// migrated 1, failed 2, skipped 0 in 2m46s".
+// migrated 1, failed 2, skipped 0, unconfirmed 0 in 2m46s".
 func (s Summary) String() string {
-	return fmt.Sprintf("sent %d, blocked %d, migrated %d, failed %d, skipped %d in %v",
-		s.Sent, s.Blocked, s.Migrated, s.Failed, s.Skipped, s.Elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("sent %d, blocked %d, migrated %d, failed %d, skipped %d, unconfirmed %d in %v",
+		s.Sent, s.Blocked, s.Migrated, s.Failed, s.Skipped, s.Unconfirmed, s.Elapsed.Round(time.Millisecond))
 }
 
 // Broadcast sends b's message to every chat in b.Chats through the
@@ -141,7 +159,8 @@ func (s Summary) String() string {
 // recipient is done or ctx ends. When ctx ends it sends nothing new, and
 // waits for the sends in flight (at most Workers, each within the maximum
 // wait) to be answered, so that its cursor is exact. It follows migrate_to_chat_id once, counts
-// 403 answers as Blocked, and reports each recipient to b.Progress. A
+// 403 answers as Blocked, and reports each message leaving and each
+// recipient done to b.Progress (see Cursor for what a resumed run sends). A
 // failed recipient never stops the broadcast; the error is ctx's when it
 // ended first (the Summary's Cursor then says where to resume), or one
 // wrapping core.ErrInvalidOption for a Broadcast missing Token, Chats or
@@ -172,11 +191,21 @@ func (t *Throttle) Broadcast(ctx context.Context, b Broadcast) (Summary, error) 
 		chat int64
 	}
 	jobs, results := make(chan job), make(chan Progress)
-	sum := Summary{}
-	done, skip := map[int]bool{}, map[int]bool{} // skip: the producer's, read-only
+	st := &broadcastState{progress: b.Progress, start: start, now: t.clock.Now,
+		done: map[int]bool{}, sending: map[int]bool{}}
+	skip := map[int]bool{} // the producer's, read-only
 	for _, p := range b.Resume.Done {
-		done[p], skip[p] = true, true
+		st.done[p], skip[p] = true, true
 	}
+	for _, p := range b.Resume.Sending {
+		st.done[p], skip[p] = true, true
+	}
+	// The skipped count is only known for positions below Resume.Next and
+	// in Resume.Done and Resume.Sending.
+	st.sum.Skipped = b.Resume.Next + len(b.Resume.Done)
+	st.sum.Unconfirmed = len(b.Resume.Sending)
+	st.cur = Cursor{Next: b.Resume.Next}
+	st.advance()
 	go func() {
 		defer close(jobs)
 		pos := 0
@@ -203,7 +232,8 @@ func (t *Throttle) Broadcast(ctx context.Context, b Broadcast) (Summary, error) 
 		wg.Go(func() {
 			for j := range jobs {
 				pr := Progress{Position: j.pos, Chat: j.chat}
-				pr.Outcome, pr.MigratedTo, pr.Err = t.deliver(sendCtx, hc, base, b.Message, j.chat)
+				leaving := context.WithValue(sendCtx, admittedKey{}, func() { st.leaving(j.pos, j.chat) })
+				pr.Outcome, pr.MigratedTo, pr.Err = t.deliver(leaving, hc, base, b.Message, j.chat)
 				results <- pr
 			}
 		})
@@ -212,40 +242,84 @@ func (t *Throttle) Broadcast(ctx context.Context, b Broadcast) (Summary, error) 
 		wg.Wait()
 		close(results)
 	}()
-	// The skipped count is only known for positions below Resume.Next and
-	// in Resume.Done.
-	sum.Skipped = b.Resume.Next + len(done)
-	cur := Cursor{Next: b.Resume.Next}
-	advance := func() {
-		for done[cur.Next] {
-			delete(done, cur.Next)
-			cur.Next++
-		}
-		cur.Done = slices.Sorted(maps.Keys(done))
-	}
-	advance()
 	for r := range results {
-		switch r.Outcome {
-		case Sent:
-			sum.Sent++
-		case Blocked:
-			sum.Blocked++
-		case Migrated:
-			sum.Migrated++
-		default:
-			sum.Failed++
-		}
-		done[r.Position] = true
-		advance()
-		if b.Progress != nil {
-			r.Cursor = Cursor{Next: cur.Next, Done: slices.Clone(cur.Done)}
-			sum.Elapsed, sum.Cursor = t.clock.Now().Sub(start), r.Cursor
-			r.Summary = sum
-			b.Progress(r)
-		}
+		st.finished(r)
 	}
-	sum.Elapsed, sum.Cursor = t.clock.Now().Sub(start), cur
-	return sum, ctx.Err()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sum.Elapsed, st.sum.Cursor = t.clock.Now().Sub(start), st.cursor()
+	return st.sum, ctx.Err()
+}
+
+// broadcastState is a Broadcast's count and cursor, updated when a
+// message leaves (on the transport's goroutine) and when a recipient is
+// done (on Broadcast's).
+type broadcastState struct {
+	progress func(Progress)
+	start    time.Time
+	now      func() time.Time
+
+	mu      sync.Mutex // held across progress: one call at a time
+	sum     Summary
+	cur     Cursor       // Next only; cursor() fills in the rest
+	done    map[int]bool // done at or after cur.Next
+	sending map[int]bool // left, not answered
+}
+
+// leaving records that pos's message is about to leave and reports it
+// before it does, so that the cursor persisted says so.
+func (s *broadcastState) leaving(pos int, chat int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sending[pos] { // a retry after a 429, or the migrated group's second send
+		return
+	}
+	s.sending[pos] = true
+	s.report(Progress{Position: pos, Chat: chat, Outcome: Sending})
+}
+
+// finished records that r's recipient is done and reports it.
+func (s *broadcastState) finished(r Progress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Outcome {
+	case Sent:
+		s.sum.Sent++
+	case Blocked:
+		s.sum.Blocked++
+	case Migrated:
+		s.sum.Migrated++
+	default:
+		s.sum.Failed++
+	}
+	delete(s.sending, r.Position)
+	s.done[r.Position] = true
+	s.advance()
+	s.report(r)
+}
+
+// advance moves the cursor over the positions done. Under mu.
+func (s *broadcastState) advance() {
+	for s.done[s.cur.Next] {
+		delete(s.done, s.cur.Next)
+		s.cur.Next++
+	}
+}
+
+// cursor returns the cursor now. Under mu.
+func (s *broadcastState) cursor() Cursor {
+	return Cursor{Next: s.cur.Next, Done: slices.Sorted(maps.Keys(s.done)), Sending: slices.Sorted(maps.Keys(s.sending))}
+}
+
+// report calls progress with the cursor and the summary now. Under mu.
+func (s *broadcastState) report(p Progress) {
+	if s.progress == nil {
+		return
+	}
+	p.Cursor = s.cursor()
+	s.sum.Elapsed, s.sum.Cursor = s.now().Sub(s.start), p.Cursor
+	p.Summary = s.sum
+	s.progress(p)
 }
 
 func (b *Broadcast) check() error {
@@ -258,8 +332,9 @@ func (b *Broadcast) check() error {
 		return fmt.Errorf("outbound: %w: Broadcast.Message is nil", core.ErrInvalidOption)
 	case b.Workers < 0:
 		return fmt.Errorf("outbound: %w: Broadcast.Workers must not be negative, got %d", core.ErrInvalidOption, b.Workers)
-	case b.Resume.Next < 0 || slices.ContainsFunc(b.Resume.Done, func(p int) bool { return p < b.Resume.Next }):
-		return fmt.Errorf("outbound: %w: Broadcast.Resume %+v: positions must be ≥ 0 and Done after Next", core.ErrInvalidOption, b.Resume)
+	case b.Resume.Next < 0 || slices.ContainsFunc(slices.Concat(b.Resume.Done, b.Resume.Sending), func(p int) bool { return p < b.Resume.Next }):
+		return fmt.Errorf("outbound: %w: Broadcast.Resume %+v: positions must be ≥ 0, and Done and Sending after Next",
+			core.ErrInvalidOption, b.Resume)
 	}
 	return nil
 }

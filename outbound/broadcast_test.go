@@ -79,6 +79,7 @@ func TestBroadcastHelper(t *testing.T) {
 	var mu sync.Mutex
 	var saved outbound.Cursor // what a bot would persist
 	var progress []outbound.Progress
+	doneCount := 0
 	ctx, cancel := context.WithCancel(context.Background())
 	b := outbound.Broadcast{
 		Token: token, Server: front, Chats: slices.Values(chats), Workers: 8,
@@ -90,8 +91,10 @@ func TestBroadcastHelper(t *testing.T) {
 			defer mu.Unlock()
 			progress = append(progress, p)
 			saved = p.Cursor
-			if len(progress) == 25 {
-				cancel()
+			if p.Outcome != outbound.Sending {
+				if doneCount++; doneCount == 25 {
+					cancel()
+				}
 			}
 		},
 	}
@@ -140,7 +143,25 @@ func TestBroadcastHelper(t *testing.T) {
 		t.Errorf("resumed run: %v, cursor %+v; want %d skipped and the cursor at the end", second, second.Cursor,
 			resume.Next+len(resume.Done))
 	}
+	// Each recipient is reported leaving, listed in Cursor.Sending until
+	// it is done, then reported done, once each.
+	leftAt := map[int]int{}
+	for k, p := range progress {
+		if p.Outcome == outbound.Sending {
+			if _, twice := leftAt[p.Position]; twice || !slices.Contains(p.Cursor.Sending, p.Position) {
+				t.Errorf("report %d: %+v: want each position leaving once, listed in Cursor.Sending", k, p)
+			}
+			leftAt[p.Position] = k
+			continue
+		}
+		if _, ok := leftAt[p.Position]; !ok || slices.Contains(p.Cursor.Sending, p.Position) {
+			t.Errorf("report %d: %+v: done without leaving first, or still listed as sending", k, p)
+		}
+	}
 	for _, p := range progress {
+		if p.Outcome == outbound.Sending {
+			continue
+		}
 		if p.Chat == oldGroup && (p.Outcome != outbound.Migrated || p.MigratedTo != newGroup) {
 			t.Errorf("migrated group: %+v", p)
 		}
@@ -162,9 +183,39 @@ func TestBroadcastRejects(t *testing.T) {
 		"workers":     {Token: token, Chats: chats, Message: msg, Workers: -1},
 		"bad cursor":  {Token: token, Chats: chats, Message: msg, Resume: outbound.Cursor{Next: 5, Done: []int{3}}},
 		"neg. cursor": {Token: token, Chats: chats, Message: msg, Resume: outbound.Cursor{Next: -1}},
+		"sending":     {Token: token, Chats: chats, Message: msg, Resume: outbound.Cursor{Next: 5, Sending: []int{4}}},
 	} {
 		if _, err := th.Broadcast(context.Background(), b); !errors.Is(err, core.ErrInvalidOption) {
 			t.Errorf("%s: %v, want core.ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// TestBroadcastResumeSending: a run resumed from a cursor that lists
+// positions as sending (their messages left before a crash, their answers
+// were lost) does not send them again, and counts them as unconfirmed.
+func TestBroadcastResumeSending(t *testing.T) {
+	t.Parallel()
+	api := testutil.StartBotAPI(t)
+	th := newThrottle(t, nil, nil, nil)
+	chats := []int64{3001, 3002, 3003, 3004, 3005, 3006}
+	sum, err := th.Broadcast(context.Background(), outbound.Broadcast{
+		Token: token, Server: api.URL(), Chats: slices.Values(chats),
+		Resume:  outbound.Cursor{Next: 1, Done: []int{3}, Sending: []int{2, 5}},
+		Message: func(int64) (string, map[string]any) { return "sendMessage", map[string]any{"text": "news"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sentTo []string
+	for _, c := range api.CallsTo("sendMessage") {
+		sentTo = append(sentTo, c.Params["chat_id"])
+	}
+	slices.Sort(sentTo)
+	if want := []string{"3002", "3005"}; !slices.Equal(sentTo, want) {
+		t.Errorf("sent to %v, want %v (neither done nor sending)", sentTo, want)
+	}
+	if sum.Sent != 2 || sum.Skipped != 2 || sum.Unconfirmed != 2 || sum.Cursor.Next != 6 || len(sum.Cursor.Sending) != 0 {
+		t.Errorf("summary %v, cursor %+v: want 2 sent, 2 skipped, 2 unconfirmed, the cursor at the end", sum, sum.Cursor)
 	}
 }

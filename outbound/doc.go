@@ -39,9 +39,12 @@
 // # Waits, 429s and errors
 //
 // A request asks the store once for its slot (core.Store.Reserve: the
-// earliest instant every lane admits it, recorded at once, so requests are
-// served first come, first served across instances) and waits for it
-// locally. It waits at most WithMaxWait (and its context's deadline) in
+// earliest instant every lane admits it, recorded at once) and waits for
+// it locally. One instance's requests ask in the order they asked the
+// throttle; across instances, slots go in the order requests reach the
+// store. At most the global rate (30) of an instance's requests hold a slot
+// ahead; the others wait in the instance, in order, before a connection is
+// made, so a goroutine per recipient is fine. It waits at most WithMaxWait (and its context's deadline) in
 // total; a slot beyond that fails at once with an error wrapping
 // ErrWaitTooLong, unsent. A 429 pauses the request's chat lane for
 // retry_after through the store, then the request is sent again, up to

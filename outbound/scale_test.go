@@ -1,6 +1,7 @@
 package outbound_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -263,17 +264,30 @@ func scaleRun(t *testing.T, n int) {
 	// Lateness by rank: the k-th delivery against the k-th slot of the ideal
 	// schedule (who went does not matter); by message: each message against
 	// its own first-come slot (a message overtaken by later askers counts).
-	var byRank, byRankKept, byMsg, byMsgKept, byMsgSteady []time.Duration
+	var byRank, byRankKept, byRankSteady, byMsg, byMsgKept, byMsgSteady []time.Duration
 	for k, at := range times {
 		byRank = append(byRank, at.Sub(exact[k]))
 		byRankKept = append(byRankKept, at.Sub(keptIdeal[k]))
+		byRankSteady = append(byRankSteady, at.Sub(steady[k]))
 	}
+	type late struct {
+		r, i int
+		by   time.Duration
+	}
+	var latest []late
 	for r, i := range order {
 		if at, ok := delivered[strconv.Itoa(1_000_000+i)]; ok {
 			byMsg = append(byMsg, at.Sub(exact[r]))
 			byMsgKept = append(byMsgKept, at.Sub(keptIdeal[r]))
 			byMsgSteady = append(byMsgSteady, at.Sub(steady[r]))
+			latest = append(latest, late{r, i, at.Sub(steady[r])})
 		}
+	}
+	slices.SortFunc(latest, func(a, b late) int { return cmp.Compare(b.by, a.by) })
+	for _, l := range latest[:min(3, len(latest))] {
+		t.Logf("N=%d: late: send %d (instance %d, %d-th to ask, at +%v) reached the API at +%v, %v after its ideal slot",
+			n, l.i, l.i%instances, l.r, asked[l.i].Sub(start).Round(time.Microsecond),
+			delivered[strconv.Itoa(1_000_000+l.i)].Sub(start).Round(time.Millisecond), l.by.Round(time.Millisecond))
 	}
 	// step is each send's own delay: how late it went after the instant the
 	// sends actually delivered before it allowed (or it asked).
@@ -299,8 +313,8 @@ func scaleRun(t *testing.T, n int) {
 		t.Logf("N=%d: start-up: the %d sends asked the throttle over %v (the process starting them); the first reached the API %v after the first ask",
 			n, n, asked[order[n-1]].Sub(asked[order[0]]).Round(time.Microsecond), times[0].Sub(asked[order[0]]).Round(time.Microsecond))
 	}
-	t.Logf("N=%d: lateness by message vs the ideal first-come schedule of the lanes the throttle keeps, from its first send: %s",
-		n, pcts(byMsgSteady))
+	t.Logf("N=%d: lateness vs the ideal first-come schedule of the lanes the throttle keeps, from its first send: by message %s; by rank %s",
+		n, pcts(byMsgSteady), pcts(byRankSteady))
 	t.Logf("N=%d: the same from the first ask (start-up included): %s; by rank %s", n, pcts(byMsgKept), pcts(byRankKept))
 	t.Logf("N=%d: vs a pacer at exactly the global limit from the first ask: by message %s; by rank %s (the margin's share at the last send: %v)",
 		n, pcts(byMsg), pcts(byRank), time.Duration((n-1)/global.Rate)*(kept-global.Period))

@@ -417,6 +417,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 	if t.botID != "" {
 		r.bot = t.botID
 	}
+	leaving, _ := ctx.Value(admittedKey{}).(func())
 	throttled := throttledMethod(ep.method) && r.bot != ""
 	if throttled {
 		// Queue first, before reading the body and before the connection
@@ -490,7 +491,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 					}
 					q.paid = q.paid || found.paid
 					ls := r.lanes(q)
-					return ls, r.admit(ls, closed)
+					err := r.admit(ls, closed)
+					if err == nil && leaving != nil {
+						leaving()
+					}
+					return ls, err
 				})
 				rd = g
 			} else {
@@ -498,7 +503,12 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 				if err := r.admit(lanes, nil); err != nil {
 					return err
 				}
+				if leaving != nil {
+					leaving()
+				}
 			}
+		} else if leaving != nil {
+			leaving()
 		}
 		reply, err := send(ctx, rd)
 		if g != nil {
@@ -548,6 +558,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		r.event(Event{Kind: Retried, Wait: wait, Attempt: attempt + 1})
 	}
 }
+
+// admittedKey is the context key of a func() that Do calls when the
+// request is admitted, just before its last byte (or, unthrottled, the
+// request) leaves: Broadcast records there that a message left.
+type admittedKey struct{}
 
 // run is one request's way through the throttle.
 type run struct {
