@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -121,3 +122,7 @@ func (c *FakeClock) Timers() int {
 // SetTurnWait sets how long a request of th waits for the one before it
 // in its instance's line to ask the store (default one second).
 func SetTurnWait(th *Throttle, d time.Duration) { th.turnWait = d }
+
+// OnQueue makes th call fn with each throttled request's context as the
+// request joins its instance's line.
+func OnQueue(th *Throttle, fn func(context.Context)) { th.queueing = fn }

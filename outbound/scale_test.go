@@ -127,8 +127,10 @@ func TestScale(t *testing.T) {
 func scaleRun(t *testing.T, n int) {
 	const instances = 3
 	// asked[i] is when send i reached the throttle: the start of its
-	// transport, outside the throttle.
-	asked := make([]time.Time, n)
+	// transport, outside the throttle; queued[i], when it joined its
+	// instance's line, inside (a goroutine may stall between the two while
+	// the process starts thousands of others).
+	asked, queued := make([]time.Time, n), make([]time.Time, n)
 	api := testutil.StartBotAPI(t, testutil.WithFloodLimits(testutil.TelegramLimits()))
 	rd := testutil.StartRedis(t)
 	admin := redis.NewClient(&redis.Options{Addr: rd.Addr})
@@ -154,6 +156,11 @@ func scaleRun(t *testing.T, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		outbound.OnQueue(th, func(ctx context.Context) {
+			if k, ok := ctx.Value(askKey{}).(int); ok {
+				queued[k] = time.Now()
+			}
+		})
 		tr := &http.Transport{MaxIdleConnsPerHost: 256}
 		t.Cleanup(tr.CloseIdleConnections)
 		clients[i] = th.Client(&http.Client{Transport: tr, Timeout: maxWait + time.Minute})
@@ -220,26 +227,32 @@ func scaleRun(t *testing.T, n int) {
 		delivered[c.Params["chat_id"]] = c.Time
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	// order[r] is the message that asked r-th.
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+	// orderOf returns the messages in the order of at: order[r] is the
+	// message that asked r-th.
+	orderOf := func(at []time.Time) []int {
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
+		return order
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return asked[a].Compare(asked[b]) })
-	// schedule is the ideal first-come schedule of a lane of Rate per
-	// period: the r-th request to ask goes when it asks, or one period
-	// after the request Rate places before it.
-	// A pacer that starts no earlier than from.
-	schedule := func(period time.Duration, from time.Time) []time.Time {
+	order, qorder := orderOf(asked), orderOf(queued)
+	// scheduleOf is the ideal first-come schedule of a lane of Rate per
+	// period, from the asks at in their order: the r-th request to ask goes
+	// when it asks (but not before from), or one period after the request
+	// Rate places before it.
+	scheduleOf := func(order []int, at []time.Time, period time.Duration, from time.Time) []time.Time {
 		ideal := make([]time.Time, n)
 		for r, i := range order {
-			ideal[r] = later(asked[i], from)
+			ideal[r] = later(at[i], from)
 			if r >= global.Rate {
 				ideal[r] = later(ideal[r], ideal[r-global.Rate].Add(period))
 			}
 		}
 		return ideal
 	}
+	schedule := func(period time.Duration, from time.Time) []time.Time { return scheduleOf(order, asked, period, from) }
 	// exact is the yardstick taken literally: a perfect first-come
 	// pacer at exactly Telegram's global limit, from the first ask;
 	// keptIdeal, the same at the lanes the throttle keeps (the period
@@ -251,6 +264,18 @@ func scaleRun(t *testing.T, n int) {
 		first = times[0]
 	}
 	exact, keptIdeal, steady := schedule(global.Period, time.Time{}), schedule(kept, time.Time{}), schedule(kept, first)
+	// steadyQ is steady in the order the sends joined their lines.
+	steadyQ := scheduleOf(qorder, queued, kept, first)
+	var byMsgQueued []time.Duration
+	for r, i := range qorder {
+		if at, ok := delivered[strconv.Itoa(1_000_000+i)]; ok {
+			byMsgQueued = append(byMsgQueued, at.Sub(steadyQ[r]))
+		}
+	}
+	var stalled []time.Duration // from asking to joining the line
+	for i := range n {
+		stalled = append(stalled, queued[i].Sub(asked[i]))
+	}
 	pctOf := func(xs []time.Duration, p float64) time.Duration {
 		if len(xs) == 0 {
 			return 0
@@ -285,8 +310,8 @@ func scaleRun(t *testing.T, n int) {
 	}
 	slices.SortFunc(latest, func(a, b late) int { return cmp.Compare(b.by, a.by) })
 	for _, l := range latest[:min(3, len(latest))] {
-		t.Logf("N=%d: late: send %d (instance %d, %d-th to ask, at +%v) reached the API at +%v, %v after its ideal slot",
-			n, l.i, l.i%instances, l.r, asked[l.i].Sub(start).Round(time.Microsecond),
+		t.Logf("N=%d: late: send %d (instance %d, %d-th to ask, at +%v, joined the line at +%v) reached the API at +%v, %v after its ideal slot",
+			n, l.i, l.i%instances, l.r, asked[l.i].Sub(start).Round(time.Microsecond), queued[l.i].Sub(start).Round(time.Microsecond),
 			delivered[strconv.Itoa(1_000_000+l.i)].Sub(start).Round(time.Millisecond), l.by.Round(time.Millisecond))
 	}
 	// step is each send's own delay: how late it went after the instant the
@@ -315,6 +340,8 @@ func scaleRun(t *testing.T, n int) {
 	}
 	t.Logf("N=%d: lateness vs the ideal first-come schedule of the lanes the throttle keeps, from its first send: by message %s; by rank %s",
 		n, pcts(byMsgSteady), pcts(byRankSteady))
+	t.Logf("N=%d: the same in the order the sends joined their instance's line: by message %s (from asking to joining: %s)",
+		n, pcts(byMsgQueued), pcts(stalled))
 	t.Logf("N=%d: the same from the first ask (start-up included): %s; by rank %s", n, pcts(byMsgKept), pcts(byRankKept))
 	t.Logf("N=%d: vs a pacer at exactly the global limit from the first ask: by message %s; by rank %s (the margin's share at the last send: %v)",
 		n, pcts(byMsg), pcts(byRank), time.Duration((n-1)/global.Rate)*(kept-global.Period))

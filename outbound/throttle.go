@@ -98,6 +98,9 @@ type Throttle struct {
 	places int
 	// turnWait is the longest a holder waits for its turn (see queue).
 	turnWait time.Duration
+	// queueing, when set (by tests), is called with a request's context as
+	// it joins the line.
+	queueing func(context.Context)
 }
 
 // clock is the throttle's time: the real clock, or a test's.
@@ -653,6 +656,9 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 // queue waits, in the order requests asked, until the request holds a
 // place in the instance's line (see queue), or the budget ends.
 func (r *run) queue() error {
+	if r.t.queueing != nil {
+		r.t.queueing(r.ctx)
+	}
 	p := r.t.line.enter()
 	select {
 	case <-p.granted:
