@@ -41,8 +41,14 @@ type Broadcast struct {
 	// itself. It is called from several goroutines at once.
 	Message func(chat int64) (method string, params map[string]any)
 	// Resume is the Cursor a stopped run last reported (zero: from the
-	// start). Recipients it counts as done are skipped, never sent again.
+	// start). Recipients it counts as done are skipped, never sent again;
+	// so are those it lists as sending, unless ResendUnconfirmed.
 	Resume Cursor
+	// ResendUnconfirmed makes a resumed run send again the recipients
+	// Resume lists as sending (their message left before a crash; its
+	// answer was lost): a crash then loses no message but may deliver one
+	// twice. Default false: none twice, a rare one lost (see Cursor).
+	ResendUnconfirmed bool
 	// Workers is how many sends are in flight at once (default 30). More
 	// does not send faster than the lanes allow; it only reserves slots
 	// further ahead.
@@ -105,7 +111,8 @@ func (o Outcome) String() string {
 // admitted it) but whose answer had not come back. It marshals to JSON as
 // {"next":N,"done":[...],"sending":[...]}.
 //
-// A resumed run sends what is neither done nor sending, and nothing else:
+// A resumed run sends what is neither done nor sending, and nothing else
+// (Broadcast.ResendUnconfirmed sends the sending ones too):
 // a recipient in Sending is not sent again (its message left; a crash
 // lost only the answer) and is counted as Unconfirmed. So a crash sends
 // no message twice. It may lose one: a crash in the microseconds between
@@ -139,7 +146,8 @@ type Progress struct {
 type Summary struct {
 	// Sent, Blocked, Migrated and Failed count this run's recipients by
 	// Outcome; Skipped those the Resume cursor counted as done;
-	// Unconfirmed those it listed as Sending (not sent again).
+	// Unconfirmed those it listed as Sending (not sent again; 0 with
+	// ResendUnconfirmed).
 	Sent, Blocked, Migrated, Failed, Skipped, Unconfirmed int
 	// Elapsed is the run's duration.
 	Elapsed time.Duration
@@ -197,13 +205,15 @@ func (t *Throttle) Broadcast(ctx context.Context, b Broadcast) (Summary, error) 
 	for _, p := range b.Resume.Done {
 		st.done[p], skip[p] = true, true
 	}
-	for _, p := range b.Resume.Sending {
-		st.done[p], skip[p] = true, true
+	if !b.ResendUnconfirmed {
+		for _, p := range b.Resume.Sending {
+			st.done[p], skip[p] = true, true
+		}
+		st.sum.Unconfirmed = len(b.Resume.Sending)
 	}
 	// The skipped count is only known for positions below Resume.Next and
 	// in Resume.Done and Resume.Sending.
 	st.sum.Skipped = b.Resume.Next + len(b.Resume.Done)
-	st.sum.Unconfirmed = len(b.Resume.Sending)
 	st.cur = Cursor{Next: b.Resume.Next}
 	st.advance()
 	go func() {

@@ -193,29 +193,40 @@ func TestBroadcastRejects(t *testing.T) {
 
 // TestBroadcastResumeSending: a run resumed from a cursor that lists
 // positions as sending (their messages left before a crash, their answers
-// were lost) does not send them again, and counts them as unconfirmed.
+// were lost) does not send them again, and counts them as unconfirmed;
+// with ResendUnconfirmed it sends them again.
 func TestBroadcastResumeSending(t *testing.T) {
 	t.Parallel()
-	api := testutil.StartBotAPI(t)
-	th := newThrottle(t, nil, nil, nil)
-	chats := []int64{3001, 3002, 3003, 3004, 3005, 3006}
-	sum, err := th.Broadcast(context.Background(), outbound.Broadcast{
-		Token: token, Server: api.URL(), Chats: slices.Values(chats),
-		Resume:  outbound.Cursor{Next: 1, Done: []int{3}, Sending: []int{2, 5}},
-		Message: func(int64) (string, map[string]any) { return "sendMessage", map[string]any{"text": "news"} },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sentTo []string
-	for _, c := range api.CallsTo("sendMessage") {
-		sentTo = append(sentTo, c.Params["chat_id"])
-	}
-	slices.Sort(sentTo)
-	if want := []string{"3002", "3005"}; !slices.Equal(sentTo, want) {
-		t.Errorf("sent to %v, want %v (neither done nor sending)", sentTo, want)
-	}
-	if sum.Sent != 2 || sum.Skipped != 2 || sum.Unconfirmed != 2 || sum.Cursor.Next != 6 || len(sum.Cursor.Sending) != 0 {
-		t.Errorf("summary %v, cursor %+v: want 2 sent, 2 skipped, 2 unconfirmed, the cursor at the end", sum, sum.Cursor)
+	for _, tc := range []struct {
+		resend      bool
+		want        []string
+		sent, uncon int
+	}{
+		{false, []string{"3002", "3005"}, 2, 2}, // neither done nor sending
+		{true, []string{"3002", "3003", "3005", "3006"}, 4, 0},
+	} {
+		api := testutil.StartBotAPI(t)
+		th := newThrottle(t, nil, nil, nil)
+		chats := []int64{3001, 3002, 3003, 3004, 3005, 3006}
+		sum, err := th.Broadcast(context.Background(), outbound.Broadcast{
+			Token: token, Server: api.URL(), Chats: slices.Values(chats), ResendUnconfirmed: tc.resend,
+			Resume:  outbound.Cursor{Next: 1, Done: []int{3}, Sending: []int{2, 5}},
+			Message: func(int64) (string, map[string]any) { return "sendMessage", map[string]any{"text": "news"} },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sentTo []string
+		for _, c := range api.CallsTo("sendMessage") {
+			sentTo = append(sentTo, c.Params["chat_id"])
+		}
+		slices.Sort(sentTo)
+		if !slices.Equal(sentTo, tc.want) {
+			t.Errorf("resend %v: sent to %v, want %v", tc.resend, sentTo, tc.want)
+		}
+		if sum.Sent != tc.sent || sum.Skipped != 2 || sum.Unconfirmed != tc.uncon || sum.Cursor.Next != 6 || len(sum.Cursor.Sending) != 0 {
+			t.Errorf("resend %v: summary %v, cursor %+v: want %d sent, 2 skipped, %d unconfirmed, the cursor at the end",
+				tc.resend, sum, sum.Cursor, tc.sent, tc.uncon)
+		}
 	}
 }
