@@ -215,11 +215,14 @@ func scaleRun(t *testing.T, n int) {
 
 	var times []time.Time
 	limited := 0
+	var limitedAt []time.Duration // the first few 429s, from the start
 	seen := map[string]int{}
 	delivered := map[string]time.Time{}
 	for _, c := range api.CallsTo("sendMessage") {
 		if c.RateLimited {
-			limited++
+			if limited++; limited <= 5 {
+				limitedAt = append(limitedAt, c.Time.Sub(start).Round(time.Millisecond))
+			}
 			continue
 		}
 		times = append(times, c.Time)
@@ -345,6 +348,9 @@ func scaleRun(t *testing.T, n int) {
 	t.Logf("N=%d: the same from the first ask (start-up included): %s; by rank %s", n, pcts(byMsgKept), pcts(byRankKept))
 	t.Logf("N=%d: vs a pacer at exactly the global limit from the first ask: by message %s; by rank %s (the margin's share at the last send: %v)",
 		n, pcts(byMsg), pcts(byRank), time.Duration((n-1)/global.Rate)*(kept-global.Period))
+	if limited > 0 {
+		t.Logf("N=%d: the first 429s at %v after the start", n, limitedAt)
+	}
 	if len(step) > 0 {
 		t.Logf("N=%d: each send's own delay after the window let it go (sends after the first window): %s", n, pcts(step))
 	}
