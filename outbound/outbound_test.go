@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -729,5 +730,68 @@ func TestLineTurnIsBounded(t *testing.T) {
 	cancel()
 	if err := <-stalled; !errors.Is(err, context.Canceled) {
 		t.Fatalf("stalled request: %v, want context.Canceled", err)
+	}
+}
+
+// stallingStore answers one Reserve call late, as a process does whose
+// goroutine waits behind thousands of others for the CPU after the store
+// answered.
+type stallingStore struct {
+	core.Store
+	stall    atomic.Bool // the next Reserve call answers late
+	reserves atomic.Int32
+}
+
+func (s *stallingStore) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	s.reserves.Add(1)
+	res, err := s.Store.Reserve(ctx, lanes, n, from, within)
+	if s.stall.CompareAndSwap(true, false) {
+		time.Sleep(200 * time.Millisecond) // the stall this test is about, not a wait for a result
+	}
+	return res, err
+}
+
+// TestLateTakesNewSlot: a request whose store answer reached it 200 ms
+// late (far past the 25 ms margin) does not go on that slot, which the
+// next window's sends would crowd: it asks for a new one, and says so.
+func TestLateTakesNewSlot(t *testing.T) {
+	t.Parallel()
+	mem := memorystore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := &stallingStore{Store: mem}
+	ev := newEvents()
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithEvents(ev.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(chat int) error {
+		return th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(chat))},
+			func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+				_, err := io.ReadAll(body)
+				return outbound.Reply{}, err
+			})
+	}
+	if err := send(1); err != nil { // a prompt answer: the round trip the throttle expects
+		t.Fatal(err)
+	}
+	before := st.reserves.Load()
+	st.stall.Store(true)
+	if err := send(2); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reserves.Load() - before; n != 2 {
+		t.Errorf("the late request asked the store %d times, want 2 (a new slot after the late one)", n)
+	}
+	var late []outbound.Event
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if e.Kind == outbound.Late {
+			late = append(late, e)
+		}
+	}
+	ev.mu.Unlock()
+	if len(late) != 1 || late[0].Chat != "2" || late[0].Wait < 100*time.Millisecond {
+		t.Errorf("Late events %+v, want one for chat 2, at least 100 ms late", late)
 	}
 }

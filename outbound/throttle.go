@@ -101,7 +101,21 @@ type Throttle struct {
 	// queueing, when set (by tests), is called with a request's context as
 	// it joins the line.
 	queueing func(context.Context)
+	// late is how far past its slot a request may be released (see
+	// admit): the margin, at least minLate.
+	late time.Duration
+	// rtt is the shortest Reserve round trip seen, in ns (0: none yet):
+	// the store's answer is taken to be computed rtt/2 after the call.
+	rtt atomic.Int64
 }
+
+// minLate is the least lateness admit tolerates before it takes a new
+// slot, whatever the margin: timers and the scheduler are that precise.
+const minLate = 5 * time.Millisecond
+
+// maxLateRetries bounds how many new slots one admission takes because it
+// was released late: a process stalled that long draws a 429 at worst.
+const maxLateRetries = 2
 
 // clock is the throttle's time: the real clock, or a test's.
 type clock interface {
@@ -223,9 +237,14 @@ const (
 	// Refused: the request was not sent: its wait would have exceeded the
 	// maximum wait or its deadline (ErrWaitTooLong), or its context ended.
 	Refused
+	// Late: the request was ready to go Event.Wait after its slot, more
+	// than the margin (at least 5 ms): the process stalled. Sent then, it
+	// could reach Telegram with the next window's sends; it asks the store
+	// for a new slot instead (at most twice), and this slot goes unused.
+	Late
 )
 
-// String returns "waited", "paused", "retried" or "refused".
+// String returns "waited", "paused", "retried", "refused" or "late".
 func (k EventKind) String() string {
 	switch k {
 	case Waited:
@@ -236,6 +255,8 @@ func (k EventKind) String() string {
 		return "retried"
 	case Refused:
 		return "refused"
+	case Late:
+		return "late"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -324,7 +345,7 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
 		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{},
-		places: max(c.limits.Global.Rate, 16), turnWait: turnWait}
+		places: max(c.limits.Global.Rate, 16), turnWait: turnWait, late: max(c.margin, minLate)}
 	t.line = newQueue(t.places)
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
@@ -606,16 +627,20 @@ func (r *run) lanes(p params) []core.Lane {
 // lane by one send and never lets it exceed its limit.
 func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 	defer r.dequeue()
+	lateRetries := 0
 	for {
+		if err := r.turn(closed); err != nil {
+			return err
+		}
 		now := r.t.clock.Now()
 		within := min(r.deadline.Sub(now), core.MaxBlock)
 		if dl, ok := r.ctx.Deadline(); ok {
 			within = min(within, dl.Sub(now))
 		}
-		if err := r.turn(closed); err != nil {
-			return err
-		}
+		asked := time.Now() // real time, whatever the throttle's clock: lateness is the process's
 		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
+		replied := time.Now()
+		rtt := replied.Sub(asked)
 		if p := r.place.Load(); p != nil {
 			p.done()
 		}
@@ -624,18 +649,38 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			return fmt.Errorf("outbound: %s: %w", r.method, err)
 		}
 		if res.Allowed {
-			if res.RetryAfter <= 0 {
-				return nil
+			if res.Source == core.SourceStore {
+				r.t.noteRTT(rtt)
 			}
-			if len(lanes) > 1 && res.Limit == lanes[len(lanes)-1].Limit && res.Limit != lanes[0].Limit {
-				// A busy chat set the slot: it adds one slot to the global
-				// lane, not a run of them, and must not hold others up.
-				r.dequeue()
+			if res.RetryAfter > 0 {
+				if len(lanes) > 1 && res.Limit == lanes[len(lanes)-1].Limit && res.Limit != lanes[0].Limit {
+					// A busy chat set the slot: it adds one slot to the global
+					// lane, not a run of them, and must not hold others up.
+					r.dequeue()
+				}
+				if err := r.wait(res.RetryAfter, closed); err != nil {
+					return err
+				}
 			}
-			if err := r.wait(res.RetryAfter, closed); err != nil {
-				return err
+			// A request released more than r.t.late after its slot (the
+			// store's answer or the timer reached a stalled process: 10 000
+			// goroutines starting at once) would reach Telegram in the next
+			// window's company: it takes a new slot instead, leaving this
+			// one unused. The store answered about half a round trip after
+			// the call; the wait's own delay counts on the real clock only
+			// (a test's clock jumps).
+			late := rtt - r.t.halfRTT()
+			if _, real := r.t.clock.(realClock); real && res.RetryAfter > 0 {
+				late += time.Since(replied) - res.RetryAfter
 			}
-			r.event(Event{Kind: Waited, Wait: res.RetryAfter})
+			if late > r.t.late && lateRetries < maxLateRetries {
+				lateRetries++
+				r.event(Event{Kind: Late, Wait: late})
+				continue
+			}
+			if res.RetryAfter > 0 {
+				r.event(Event{Kind: Waited, Wait: res.RetryAfter})
+			}
 			return nil
 		}
 		if res.Source == core.SourcePolicy {
@@ -652,6 +697,23 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 		}
 	}
 }
+
+// noteRTT records d if it is the shortest Reserve round trip yet.
+func (t *Throttle) noteRTT(d time.Duration) {
+	for {
+		old := t.rtt.Load()
+		if old != 0 && old <= int64(d) {
+			return
+		}
+		if t.rtt.CompareAndSwap(old, max(int64(d), 1)) {
+			return
+		}
+	}
+}
+
+// halfRTT is half the shortest Reserve round trip seen: how long after a
+// call the store is taken to have computed its answer.
+func (t *Throttle) halfRTT() time.Duration { return time.Duration(t.rtt.Load() / 2) }
 
 // queue waits, in the order requests asked, until the request holds a
 // place in the instance's line (see queue), or the budget ends.
