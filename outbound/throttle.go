@@ -216,7 +216,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // through a proxy whose URLs carry no token. The id must be positive.
 func WithBotID(id int64) Option { return func(c *config) { c.botID = id } }
 
-// WithEvents calls fn for each wait, pause, retry and refusal (see Event),
+// WithEvents calls fn for each wait, pause, retry, refusal and late release (see Event),
 // e.g. to count them in metrics. fn runs on the request's goroutine and
 // must be quick. Default: none.
 func WithEvents(fn func(Event)) Option { return func(c *config) { c.events = fn } }
