@@ -746,7 +746,11 @@ func (s *stallingStore) Reserve(ctx context.Context, lanes []core.Lane, n int, f
 	s.reserves.Add(1)
 	res, err := s.Store.Reserve(ctx, lanes, n, from, within)
 	if s.stall.CompareAndSwap(true, false) {
-		time.Sleep(200 * time.Millisecond) // the stall this test is about, not a wait for a result
+		select { // the stall these tests are about, not a wait for a result
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done(): // a store's timeout cuts it short, as with Redis
+			return core.Result{}, ctx.Err()
+		}
 	}
 	return res, err
 }
@@ -793,5 +797,38 @@ func TestLateTakesNewSlot(t *testing.T) {
 	ev.mu.Unlock()
 	if len(late) != 1 || late[0].Chat != "2" || late[0].Wait < 100*time.Millisecond {
 		t.Errorf("Late events %+v, want one for chat 2, at least 100 ms late", late)
+	}
+}
+
+// TestLateRuleSparesTheFallback: a decision the fallback made after the
+// store's timeout is not "late" for having waited for that timeout: the
+// request does not ask again (during an outage that would triple every
+// send's wait).
+func TestLateRuleSparesTheFallback(t *testing.T) {
+	t.Parallel()
+	mem, fb := memorystore.New(), memorystore.New()
+	t.Cleanup(func() { _ = mem.Close(); _ = fb.Close() })
+	slow := &stallingStore{Store: mem}
+	st, err := core.Resilient(slow, core.Resilience{Fallback: fb, Timeout: 50 * time.Millisecond, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := newEvents()
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithEvents(ev.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.stall.Store(true) // the store answers after the 50 ms timeout
+	err = th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+		ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=7")},
+		func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+			_, err := io.ReadAll(body)
+			return outbound.Reply{}, err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := slow.reserves.Load(); n != 1 || ev.count(outbound.Late) != 0 {
+		t.Errorf("%d calls to the store, %d Late events; want 1 and 0", n, ev.count(outbound.Late))
 	}
 }

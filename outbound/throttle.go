@@ -669,11 +669,13 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			// one unused. The store answered about half a round trip after
 			// the call; the wait's own delay counts on the real clock only
 			// (a test's clock jumps).
+			// Only the store's slots: a fallback or policy decision came
+			// after the store's timeout, and is timed from then.
 			late := rtt - r.t.halfRTT()
 			if _, real := r.t.clock.(realClock); real && res.RetryAfter > 0 {
 				late += time.Since(replied) - res.RetryAfter
 			}
-			if late > r.t.late && lateRetries < maxLateRetries {
+			if res.Source == core.SourceStore && late > r.t.late && lateRetries < maxLateRetries {
 				lateRetries++
 				r.event(Event{Kind: Late, Wait: late})
 				continue
