@@ -667,15 +667,16 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 			// goroutines starting at once) would reach Telegram in the next
 			// window's company: it takes a new slot instead, leaving this
 			// one unused. The store answered about half a round trip after
-			// the call; the wait's own delay counts on the real clock only
-			// (a test's clock jumps).
+			// the call.
 			// Only the store's slots: a fallback or policy decision came
-			// after the store's timeout, and is timed from then.
+			// after the store's timeout, and is timed from then. Only on
+			// the real clock: a test's clock, and its store's, jump.
 			late := rtt - r.t.halfRTT()
-			if _, real := r.t.clock.(realClock); real && res.RetryAfter > 0 {
+			if res.RetryAfter > 0 {
 				late += time.Since(replied) - res.RetryAfter
 			}
-			if res.Source == core.SourceStore && late > r.t.late && lateRetries < maxLateRetries {
+			if _, real := r.t.clock.(realClock); real && res.Source == core.SourceStore && late > r.t.late &&
+				lateRetries < maxLateRetries {
 				lateRetries++
 				r.event(Event{Kind: Late, Wait: late})
 				continue
