@@ -131,6 +131,7 @@ func scaleRun(t *testing.T, n int) {
 	// instance's line, inside (a goroutine may stall between the two while
 	// the process starts thousands of others).
 	asked, queued := make([]time.Time, n), make([]time.Time, n)
+	var lateAsks atomic.Int64 // new slots asked for after a late release (outbound.Late)
 	api := testutil.StartBotAPI(t, testutil.WithFloodLimits(testutil.TelegramLimits()))
 	rd := testutil.StartRedis(t)
 	admin := redis.NewClient(&redis.Options{Addr: rd.Addr})
@@ -152,7 +153,11 @@ func scaleRun(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(maxWait), outbound.WithObserver(obs),
-			outbound.WithMargin(margin))
+			outbound.WithMargin(margin), outbound.WithEvents(func(e outbound.Event) {
+				if e.Kind == outbound.Late {
+					lateAsks.Add(1)
+				}
+			}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,9 +338,10 @@ func scaleRun(t *testing.T, n int) {
 		pace = fmt.Sprintf("%.3f (%d sends in %v, the limit allows them in %v)", float64(idealSpan)/float64(span),
 			len(times), span.Round(time.Millisecond), idealSpan)
 	}
-	t.Logf("N=%d over %d instances, margin %v: delivered %d, failed %d, 429s %d, script runs %d (%.3f per delivered message), "+
-		"decisions not by the store %d, pace vs the global limit %s, took %v; load average %s at the start, %s at the end",
-		n, instances, margin, len(times), failed.Load(), limited, runs, float64(runs)/float64(max(len(times), 1)),
+	t.Logf("N=%d over %d instances, margin %v: delivered %d, failed %d, 429s %d, script runs %d (%.3f per delivered message; "+
+		"%d new slots after late releases), decisions not by the store %d, pace vs the global limit %s, took %v; "+
+		"load average %s at the start, %s at the end",
+		n, instances, margin, len(times), failed.Load(), limited, runs, float64(runs)/float64(max(len(times), 1)), lateAsks.Load(),
 		obs.notStore.Load(), pace, elapsed.Round(time.Millisecond), load0, loadAvg())
 	if len(times) > 0 {
 		t.Logf("N=%d: start-up: the %d sends asked the throttle over %v (the process starting them); the first reached the API %v after the first ask",
@@ -373,8 +379,11 @@ func scaleRun(t *testing.T, n int) {
 	if limited > n/10+2 {
 		t.Errorf("%d of %d sends answered 429", limited, n)
 	}
-	if runs > int64(n)+int64(n)/5+3 {
-		t.Errorf("%d script runs for %d messages: a send must cost one", runs, n)
+	// A send costs one run; a retry after a 429 one more, and so does each
+	// new slot after a late release (a stalled process: a busy CI machine).
+	if extra := runs - int64(len(times)) - int64(limited) - lateAsks.Load(); extra > 3 {
+		t.Errorf("%d script runs for %d messages (%d 429s, %d late releases): %d more than one per send", runs, len(times),
+			limited, lateAsks.Load(), extra)
 	}
 }
 
