@@ -123,7 +123,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		Transport: &pollTransport{ctx: ctx, base: webhook.ConflictTransport(transport, conflict), log: log}})
 	b, err := tele.NewBot(tele.Settings{
 		Token:       token,
-		URL:         env("TELEGRAM_API_URL"), // "" means https://api.telegram.org
+		URL:         strings.TrimRight(env("TELEGRAM_API_URL"), "/"), // "" means https://api.telegram.org; telebot adds "/bot"
 		Client:      client,
 		Synchronous: true, // ProcessUpdate returns when the handler is done; poll and the HTTP server add the concurrency
 		OnError: func(err error, _ tele.Context) {

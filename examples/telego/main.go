@@ -128,6 +128,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return fmt.Errorf("TELEGRAM_BOT_TOKEN: %w", err) // telego's errors do not repeat the token
 	}
 
+	// getMe checks the token and tells the bot's username, which tells
+	// "/ping@OtherBot" (another bot's command, in a group) from its own.
+	me, err := bot.GetMe(ctx)
+	if err != nil {
+		return redact("TELEGRAM_BOT_TOKEN or TELEGRAM_API_URL: getMe", err)
+	}
+
 	var updates <-chan telego.Update
 	var server *http.Server
 	stopWebhook := func() {}
@@ -162,7 +169,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), log *slog.Logg
 		return ctx.Next(u)
 	})
 	bh.Use(telegolimit.Middleware(fg.Guard)) // before the handlers: routes match in registration order
-	registerHandlers(bh, fg.Limiter.Limit())
+	registerHandlers(bh, fg.Limiter.Limit(), me.Username)
 
 	// telegohandler clones each update through JSON for every route with
 	// predicates. telego's JSON library builds its codec on first use, in
@@ -268,7 +275,14 @@ func startWebhook(ctx context.Context, bot *telego.Bot, webhookURL, addr string,
 }
 
 // registerHandlers adds the bot's commands, its button and the echo.
-func registerHandlers(bh *th.BotHandler, limit core.Limit) {
+// username is the bot's: a command addressed to another bot is echoed,
+// not answered (telegohandler's CommandEqual accepts any "@botname").
+func registerHandlers(bh *th.BotHandler, limit core.Limit, username string) {
+	command := func(name string) th.Predicate {
+		return func(_ context.Context, u telego.Update) bool {
+			return u.Message != nil && guard.CommandTo(u.Message.Text, username) == "/"+name
+		}
+	}
 	reply := func(ctx *th.Context, m telego.Message, text string) error {
 		_, err := ctx.Bot().SendMessage(ctx, tu.Message(m.Chat.ChatID(), text))
 		return err
@@ -278,13 +292,13 @@ func registerHandlers(bh *th.BotHandler, limit core.Limit) {
 			WithReplyMarkup(tu.InlineKeyboard(tu.InlineKeyboardRow(tu.InlineKeyboardButton("Ping").WithCallbackData("ping"))))
 		_, err := ctx.Bot().SendMessage(ctx, msg)
 		return err
-	}, th.CommandEqual("start"))
+	}, command("start"))
 	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		return reply(ctx, m, "/start: greeting and a button\n/ping: pong\nAny other text: echoed back")
-	}, th.CommandEqual("help"))
+	}, command("help"))
 	bh.HandleMessage(func(ctx *th.Context, m telego.Message) error {
 		return reply(ctx, m, "pong")
-	}, th.CommandEqual("ping"))
+	}, command("ping"))
 	bh.HandleCallbackQuery(func(ctx *th.Context, q telego.CallbackQuery) error {
 		return ctx.Bot().AnswerCallbackQuery(ctx, tu.CallbackQuery(q.ID).WithText("pong"))
 	}, th.CallbackDataEqual("ping"))
