@@ -16,10 +16,17 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/telegramtest"
+	"github.com/floodgate-go/floodgate/telegramtest/startertest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestStarter runs the starters' conformance suite: configuration errors,
+// polling, webhook mode, a flood, a 409 Conflict (see startertest.Run).
+func TestStarter(t *testing.T) {
+	startertest.Run(t, startertest.Starter{Run: run, Framework: "telebot"})
+}
 
 // testToken matches the format of real tokens.
 const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -55,36 +62,6 @@ func (in *instance) stop(t *testing.T) (time.Duration, error) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("run did not return within 20 s of ctx cancel; log:\n%s", in.logs)
 		return 0, nil
-	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"no token", map[string]string{}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather"},
-		{"blank token", map[string]string{"TELEGRAM_BOT_TOKEN": "  "}, "TELEGRAM_BOT_TOKEN is not set"},
-		{"webhook url only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://example.com/hook"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
-		{"listen addr only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8443"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
-		{"bad limit", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
-		{"webhook without a secret", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
-			"no secret token: set one (WEBHOOK_SECRET"},
-		{"secret Telegram refuses", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
-			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
-		{"bad WEBHOOK_INSECURE", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			err := run(t.Context(), lookup, slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
-			}
-		})
 	}
 }
 
@@ -206,45 +183,6 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if _, err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
-	}
-}
-
-// TestWebhookHardening: the webhook refuses what Telegram never sends (a
-// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
-// it starts without a secret, warning that forged updates get through.
-func TestWebhookHardening(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	addr := freeAddr(t)
-	url := "http://" + addr + "/hook"
-	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := api.WaitCalls(ctx, "setWebhook", 1); err != nil {
-		t.Fatal(err)
-	}
-	telegramtest.CheckWebhookHardened(t, url, "")
-	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
-		t.Errorf("no warning about the missing secret:\n%s", logs)
-	}
-}
-
-// TestPollingConflict: when another process polls the token, getUpdates
-// answers 409 Conflict and the bot stops, saying why and that several
-// instances need webhook mode.
-func TestPollingConflict(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	api.FailNextError("getUpdates", 1, http.StatusConflict,
-		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e := map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
-	err := run(ctx, func(k string) (string, bool) { v, ok := e[k]; return v, ok }, slog.New(slog.DiscardHandler))
-	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
-		!strings.Contains(err.Error(), "webhook mode") {
-		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/telegramtest"
+	"github.com/floodgate-go/floodgate/telegramtest/startertest"
 	"go.uber.org/goleak"
 )
 
@@ -92,78 +93,29 @@ func waitFetched(t *testing.T, api *telegramtest.Server, lastID int64) {
 	}
 }
 
-func TestConfigErrors(t *testing.T) {
+// TestStarter runs the starters' conformance suite: configuration errors,
+// polling, webhook mode, a flood, a 409 Conflict (see startertest.Run).
+func TestStarter(t *testing.T) {
+	startertest.Run(t, startertest.Starter{Run: run, Framework: "telego"})
+}
+
+// TestBadToken: telego refuses a token of the wrong shape before any call.
+func TestBadToken(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		env  env
-		want string
-	}{
-		{"no token", env{}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
-		{"blank token", env{"TELEGRAM_BOT_TOKEN": "  "}, "TELEGRAM_BOT_TOKEN is not set"},
-		{"bad token", env{"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN: telego: invalid token format"},
-		{"webhook url alone", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
-		{"listen addr alone", env{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8443"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together"},
-		{"bad limit", env{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "lots"}, "FLOODGATE_LIMIT"},
-		{"webhook without a secret", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
-			"no secret token: set one (WEBHOOK_SECRET"},
-		{"secret Telegram refuses", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
-			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
-		{"bad WEBHOOK_INSECURE", env{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), tc.env.lookup, slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
-			}
-		})
+	err := run(context.Background(), env{"TELEGRAM_BOT_TOKEN": "not-a-token"}.lookup, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKEN: telego: invalid token format") {
+		t.Fatalf("run = %v, want telego's invalid token format error", err)
 	}
 }
 
-// TestUnreachableAPI: a start-up failure is an error without the token.
-func TestUnreachableAPI(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // connection refused from now on
-	err = run(context.Background(), env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": "http://" + addr}.lookup,
-		slog.New(slog.DiscardHandler))
-	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "deleteWebhook") {
-		t.Fatalf("run = %v, want a deleteWebhook error without the token", err)
-	}
-}
-
-func TestPolling(t *testing.T) {
+// TestGracefulStop: the updates fetched when the bot is stopped are all
+// handled before run returns: a flood of 10 at 3/m gives 3 echoes and one
+// notice, though the stop comes as soon as the last update was fetched.
+func TestGracefulStop(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL() + "/", "FLOODGATE_LIMIT": "3/m"})
+	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "3/m"})
 	waitFor(t, api, "getUpdates", 1)
-
-	api.Push(telegramtest.Message(1, 1, "", "/ping"))
-	if c := waitFor(t, api, "sendMessage", 1)[0]; c.Params["text"] != "pong" || c.Params["chat_id"] != "1" {
-		t.Errorf("/ping answered %v, want pong to chat 1", c.Params)
-	}
-	api.Push(telegramtest.Message(2, 2, "", "hello there"))
-	if c := waitFor(t, api, "sendMessage", 2)[1]; c.Params["text"] != "hello there" || c.Params["chat_id"] != "2" {
-		t.Errorf("echo answered %v, want hello there to chat 2", c.Params)
-	}
-	api.Push(telegramtest.Message(3, 3, "", "/start"))
-	if c := waitFor(t, api, "sendMessage", 3)[2]; !strings.Contains(c.Params["reply_markup"], `"callback_data":"ping"`) {
-		t.Errorf("/start answered %v, want a button with callback data ping", c.Params)
-	}
-	api.Push(telegramtest.CallbackQuery(3, 3, "ping"))
-	if c := waitFor(t, api, "answerCallbackQuery", 1)[0]; c.Params["text"] != "pong" {
-		t.Errorf("button answered %v, want pong", c.Params)
-	}
-	api.Push(telegramtest.Message(4, 4, "", "/help"))
-	if c := waitFor(t, api, "sendMessage", 4)[3]; !strings.Contains(c.Params["text"], "/ping") {
-		t.Errorf("/help answered %v", c.Params)
-	}
 
 	// The limit: 3 of 10 messages from one user are echoed, one notice.
 	var last int64
@@ -195,11 +147,7 @@ func TestPolling(t *testing.T) {
 	if echoes != 3 || notices != 1 {
 		t.Errorf("flood of 10: %d echoes, %d notices; want 3 and 1", echoes, notices)
 	}
-	logs := bot.logs.String()
-	if want := `msg="floodgate bot started" framework=telego mode=polling config="backend=memory prefix=floodgate limit=3/m"`; !strings.Contains(logs, want) {
-		t.Errorf("log lacks %s:\n%s", want, logs)
-	}
-	if strings.Contains(logs, "level=ERROR") || strings.Contains(logs, testToken) {
+	if logs := bot.logs.String(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, testToken) {
 		t.Errorf("log has errors or the token:\n%s", logs)
 	}
 }
@@ -230,45 +178,6 @@ func TestMetricsAddr(t *testing.T) {
 		}
 	}
 	bot.stop(t)
-}
-
-// TestWebhookHardening: the webhook refuses what Telegram never sends (a
-// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
-// it starts without a secret, warning that forged updates get through.
-func TestWebhookHardening(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	addr := freeAddr(t)
-	url := "http://" + addr + "/hook"
-	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := api.WaitCalls(ctx, "setWebhook", 1); err != nil {
-		t.Fatal(err)
-	}
-	telegramtest.CheckWebhookHardened(t, url, "")
-	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
-		t.Errorf("no warning about the missing secret:\n%s", logs)
-	}
-}
-
-// TestPollingConflict: when another process polls the token, getUpdates
-// answers 409 Conflict and the bot stops, saying why and that several
-// instances need webhook mode.
-func TestPollingConflict(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	api.FailNextError("getUpdates", 1, http.StatusConflict,
-		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e := env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
-	err := run(ctx, e.lookup, slog.New(slog.DiscardHandler))
-	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
-		!strings.Contains(err.Error(), "webhook mode") {
-		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
-	}
 }
 
 // logBuffer collects the bot's log, written from several goroutines.

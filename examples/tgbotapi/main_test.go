@@ -15,10 +15,17 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/telegramtest"
+	"github.com/floodgate-go/floodgate/telegramtest/startertest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestStarter runs the starters' conformance suite: configuration errors,
+// polling, webhook mode, a flood, a 409 Conflict (see startertest.Run).
+func TestStarter(t *testing.T) {
+	startertest.Run(t, startertest.Starter{Run: run, Framework: "tgbotapi"})
+}
 
 const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -65,35 +72,6 @@ func waitCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func TestRunConfigErrors(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"no token", map[string]string{}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
-		{"blank token", map[string]string{"TELEGRAM_BOT_TOKEN": "  "}, "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token"},
-		{"webhook url only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)"},
-		{"listen addr only", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "LISTEN_ADDR": ":8080"},
-			"WEBHOOK_URL and LISTEN_ADDR must be set together (webhook mode) or both left unset (long polling)"},
-		{"bad limit", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "FLOODGATE_LIMIT": "fast"}, "FLOODGATE_LIMIT"},
-		{"webhook without a secret", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443"},
-			"no secret token: set one (WEBHOOK_SECRET"},
-		{"secret Telegram refuses", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_URL": "https://x.example/hook", "LISTEN_ADDR": ":8443",
-			"WEBHOOK_SECRET": "not allowed!"}, "secret token may only hold"},
-		{"bad WEBHOOK_INSECURE", map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "WEBHOOK_INSECURE": "maybe"}, "WEBHOOK_INSECURE"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), lookupIn(tc.env), slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("run() = %v, want an error containing %q", err, tc.want)
-			}
-		})
-	}
 }
 
 // TestRunGetMeErrorHidesToken: an unreachable API fails at start-up, and
@@ -285,45 +263,6 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
-	}
-}
-
-// TestWebhookHardening: the webhook refuses what Telegram never sends (a
-// body over 1 MiB gets 413, malformed JSON 400), and with WEBHOOK_INSECURE
-// it starts without a secret, warning that forged updates get through.
-func TestWebhookHardening(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	addr := freeAddr(t)
-	url := "http://" + addr + "/hook"
-	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
-		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := api.WaitCalls(ctx, "setWebhook", 1); err != nil {
-		t.Fatal(err)
-	}
-	telegramtest.CheckWebhookHardened(t, url, "")
-	if logs := bot.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "forged updates") {
-		t.Errorf("no warning about the missing secret:\n%s", logs)
-	}
-}
-
-// TestPollingConflict: when another process polls the token, getUpdates
-// answers 409 Conflict and the bot stops, saying why and that several
-// instances need webhook mode.
-func TestPollingConflict(t *testing.T) {
-	t.Parallel()
-	api := telegramtest.Start(t)
-	api.FailNextError("getUpdates", 1, http.StatusConflict,
-		"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e := map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL()}
-	err := run(ctx, lookupIn(e), slog.New(slog.DiscardHandler))
-	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "409 Conflict: another instance is polling") ||
-		!strings.Contains(err.Error(), "webhook mode") {
-		t.Fatalf("run = %v (ctx: %v), want it to stop at once on the conflict, saying so", err, ctx.Err())
 	}
 }
 
