@@ -170,8 +170,17 @@ func BlockWindow(l core.Limit, times []int64, now int64, d time.Duration) (log [
 // (ResetAfter for the binding lane; each lane's own newest event + Period
 // in general).
 //
+// A long log is read at its two ends only, so that a call costs the same
+// with ten thousand slots reserved ahead as with ten: when a lane holds
+// more than 2·Span live events, Reserve reads its Span oldest (the slots
+// nearest now, and a Block's mark) and its Span newest (the queue's tail).
+// A slot is looked for among the oldest first, then after the tail's
+// Span-th newest event plus Period: a gap in between is not used, which
+// may give a later slot than the whole log would, never one the lane
+// cannot admit.
+//
 // No slot precedes an instant that holds Rate events on a lane (a Block's
-// mark, see BlockWindow).
+// mark, see BlockWindow), among the events read.
 //
 // The Result says: Allowed, that the slot was recorded; RetryAfter, at−now
 // (when denied, how far the earliest slot lies, beyond within); Remaining,
@@ -184,25 +193,25 @@ func BlockWindow(l core.Limit, times []int64, now int64, d time.Duration) (log [
 // Period, ahead of now or not; slots may be recorded between two already
 // recorded (a busy chat's late slot does not hold up other chats).
 func Reserve(lanes []core.Lane, logs [][]int64, now int64, n int, from, within time.Duration) core.Result {
-	live := make([][]int64, len(lanes))
+	views := make([]view, len(lanes))
 	for i, ln := range lanes {
 		p := ln.Limit.Period.Microseconds()
 		gone := 0
 		for gone < len(logs[i]) && logs[i][gone]+p <= now {
 			gone++
 		}
-		live[i] = logs[i][gone:]
+		views[i] = newView(ln.Limit, logs[i][gone:], n)
 	}
 	at, bind := now+max(from.Microseconds(), 0), 0
-	for i, ln := range lanes {
-		if b := barrier(ln.Limit, live[i]); b > at {
+	for i, v := range views {
+		if b := v.barrier(); b > at {
 			at, bind = b, i
 		}
 	}
 	for moved := true; moved; {
 		moved = false
-		for i, ln := range lanes {
-			if t := earliest(ln.Limit, live[i], at, n); t > at {
+		for i, v := range views {
+			if t := v.earliest(at); t > at {
 				at, bind, moved = t, i, true
 			}
 		}
@@ -211,25 +220,80 @@ func Reserve(lanes []core.Lane, logs [][]int64, now int64, n int, from, within t
 	res := core.Result{Limit: l, RetryAfter: micros(at - now)}
 	p := l.Period.Microseconds()
 	inWindow := n
-	for _, t := range live[bind] {
-		if t > at-p && t <= at {
-			inWindow++
+	for _, seg := range views[bind].segs() {
+		for _, t := range seg {
+			if t > at-p && t <= at {
+				inWindow++
+			}
 		}
 	}
 	res.Remaining = max(l.Rate-inWindow, 0)
 	newest := at
-	if k := len(live[bind]); k > 0 {
-		newest = max(newest, live[bind][k-1])
+	if live := views[bind].live; len(live) > 0 {
+		newest = max(newest, live[len(live)-1])
 	}
 	res.ResetAfter = micros(newest + p - now)
 	if micros(at-now) > within {
 		return res
 	}
 	res.Allowed = true
-	for i := range lanes {
-		logs[i] = insertAt(live[i], at, n)
+	for i, v := range views {
+		logs[i] = insertAt(v.live, at, n)
 	}
 	return res
+}
+
+// Span is how many live events Reserve reads at each end of a lane's log
+// longer than twice that: two windows' worth and the cost, enough to hold
+// a Block's mark at the old end and the last full windows at the tail.
+func Span(l core.Limit, n int) int { return 2*l.Rate + n }
+
+// view is one lane's live log (oldest first) as Reserve reads it: whole
+// when it holds at most 2·Span events, else its two ends, old and fresh.
+type view struct {
+	l          core.Limit
+	n          int
+	live       []int64
+	old, fresh []int64 // nil when the log is read whole
+}
+
+func newView(l core.Limit, live []int64, n int) view {
+	v := view{l: l, n: n, live: live}
+	if s := Span(l, n); len(live) > 2*s {
+		v.old, v.fresh = live[:s], live[len(live)-s:]
+	}
+	return v
+}
+
+// segs returns the parts of the log Reserve reads.
+func (v view) segs() [][]int64 {
+	if v.old == nil {
+		return [][]int64{v.live}
+	}
+	return [][]int64{v.old, v.fresh}
+}
+
+// barrier is barrier over the events read.
+func (v view) barrier() int64 {
+	b := int64(0)
+	for _, seg := range v.segs() {
+		b = max(b, barrier(v.l, seg))
+	}
+	return b
+}
+
+// earliest is earliest over the events read: among the old end while the
+// old end alone decides (a slot at least Period before its newest event),
+// else from the fresh end's oldest event plus Period on.
+func (v view) earliest(t int64) int64 {
+	if v.old == nil {
+		return earliest(v.l, v.live, t, v.n)
+	}
+	p := v.l.Period.Microseconds()
+	if r := earliest(v.l, v.old, t, v.n); r <= v.old[len(v.old)-1]-p {
+		return r
+	}
+	return earliest(v.l, v.fresh, max(t, v.fresh[0]+p), v.n)
 }
 
 // earliest returns the earliest instant from t on at which n more events

@@ -466,6 +466,83 @@ func TestReserveBarrierAndGaps(t *testing.T) {
 	}
 }
 
+// TestReserveLongLanesNeverExceed reserves thousands of slots ahead on a
+// global lane and busy chats' lanes (long logs, read at their two ends),
+// with Blocks, and checks every slot against every event ever recorded:
+// no window of any lane ever holds more than Rate, no slot precedes
+// now+from, and a lane that is never delayed by another (one chat per
+// send) gets the first-come schedule: slot i at ⌊i/Rate⌋ periods.
+func TestReserveLongLanesNeverExceed(t *testing.T) {
+	t.Parallel()
+	global := core.Lane{Key: "global", Limit: core.Window(3, time.Second)}
+	chats := []core.Lane{{Key: "a", Limit: core.Window(1, time.Second)}, {Key: "b", Limit: core.Window(2, 3*time.Second)}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	all := map[string][]int64{} // every event recorded, per lane
+	logs := map[string][]int64{}
+	now := epoch
+	for step := range 4000 {
+		now += rng.Int64N(us(20 * time.Millisecond))
+		lanes := []core.Lane{global}
+		if c := rng.IntN(4); c < len(chats) {
+			lanes = append(lanes, chats[c])
+		}
+		if step%500 == 499 {
+			l := lanes[len(lanes)-1]
+			d := time.Duration(1+rng.IntN(3)) * time.Second
+			logs[l.Key], _ = decide.BlockWindow(l.Limit, logs[l.Key], now, d)
+			for _, at := range logs[l.Key][:l.Limit.Rate] {
+				all[l.Key] = append(all[l.Key], at) // the mark counts as events
+			}
+			continue
+		}
+		from := time.Duration(rng.IntN(3)) * 500 * time.Millisecond
+		ls := make([][]int64, len(lanes))
+		for i, l := range lanes {
+			ls[i] = logs[l.Key]
+		}
+		res := decide.Reserve(lanes, ls, now, 1, from, time.Hour)
+		if !res.Allowed {
+			t.Fatalf("step %d: refused within an hour: %+v", step, res)
+		}
+		at := now + us(res.RetryAfter)
+		if at < now+us(from) {
+			t.Fatalf("step %d: slot %v before from %v", step, res.RetryAfter, from)
+		}
+		for i, l := range lanes {
+			logs[l.Key] = ls[i]
+			all[l.Key] = append(all[l.Key], at)
+			// Every window holding at: count per window around it.
+			p := us(l.Limit.Period)
+			for _, lo := range all[l.Key] {
+				if lo > at || lo+p <= at {
+					continue
+				}
+				in := 0
+				for _, e := range all[l.Key] {
+					if e >= lo && e < lo+p {
+						in++
+					}
+				}
+				if in > l.Limit.Rate {
+					t.Fatalf("step %d: lane %s holds %d events in [%d, %d) µs, more than %v", step, l.Key, in, lo-epoch, lo+p-epoch, l.Limit)
+				}
+			}
+		}
+	}
+	if len(logs["global"]) <= 2*decide.Span(global.Limit, 1) {
+		t.Fatalf("the global lane holds %d live events at the end: the test never read a long log", len(logs["global"]))
+	}
+
+	// One chat per send: the lane keeps the first-come schedule however long.
+	logs1 := [][]int64{nil}
+	for i := range 3000 {
+		res := decide.Reserve([]core.Lane{global}, logs1, epoch, 1, 0, time.Hour)
+		if want := time.Duration(i/3) * time.Second; !res.Allowed || res.RetryAfter != want {
+			t.Fatalf("send %d: %+v, want the slot %v", i, res, want)
+		}
+	}
+}
+
 func TestLanesAllOrNothing(t *testing.T) {
 	t.Parallel()
 	wide, narrow := core.Window(5, time.Second), core.Window(1, time.Second)

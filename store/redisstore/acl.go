@@ -16,7 +16,7 @@ import (
 // scripts (gcra.lua, window.lua, block.lua, reserve.lua), in the order ACLRule lists
 // them. TestCommandsCoverScripts keeps it in step with the scripts.
 var commands = []string{"ping", "evalsha", "eval", "time", "get", "set", "pttl", "pexpire", "del",
-	"lrange", "ltrim", "lpush", "rpush", "linsert"}
+	"lrange", "llen", "ltrim", "lpush", "rpush", "linsert"}
 
 // Commands returns the Redis commands a Store needs the right to run, in
 // lower case: those it sends and those its scripts call, plus PING (which
@@ -27,7 +27,7 @@ func Commands() []string { return append([]string(nil), commands...) }
 // start with prefix + ":" (core.WithPrefix): its keys and its commands,
 // nothing else, e.g. for prefix "floodgate":
 //
-//	resetkeys ~floodgate:* resetchannels -@all +ping +evalsha +eval +time +get +set +pttl +pexpire +del +lrange +ltrim +lpush +rpush +linsert +linsert
+//	resetkeys ~floodgate:* resetchannels -@all +ping +evalsha +eval +time +get +set +pttl +pexpire +del +lrange +llen +ltrim +lpush +rpush +linsert
 //
 // Use it as ACL SETUSER <user> on ><password> <rule>. A database other
 // than 0 also needs +select; a cluster client needs +cluster|slots. The
@@ -117,6 +117,7 @@ func (s *Store) CheckPermissions(ctx context.Context, prefix string) error {
 		"pttl":    pipe.PTTL(ctx, key),
 		"pexpire": pipe.PExpire(ctx, key, 1_000_000_000),
 		"lrange":  pipe.LRange(ctx, list, 0, 0),
+		"llen":    pipe.LLen(ctx, list),
 		"ltrim":   pipe.LTrim(ctx, list, 0, -1),
 		"eval":    pipe.Eval(ctx, gcraSource, []string{key}, probeArgs...),
 		"evalsha": pipe.EvalSha(ctx, gcra.Hash(), []string{key}, probeArgs...),

@@ -72,6 +72,51 @@ var reserveCases = []suiteCase{
 		},
 	},
 	{
+		name: "ReserveLongQueue",
+		why: "a goroutine per recipient reserves thousands of slots ahead: each call must read a bounded part of " +
+			"the lane (its two ends), still queue every send behind the last and never exceed a window, and " +
+			"drop the events that left the window, however many",
+		run: func(t *testing.T, s *suiteRun) {
+			global, chat := s.reserveLanes() // 2 per second: a long lane past 2·Span = 10 live events
+			for i := range 40 {
+				expectSlot(t, fmt.Sprintf("send %d", i), s.reserve(t, 1, 0, time.Minute, global, chat(fmt.Sprint(i))),
+					true, time.Duration(i/2)*time.Second)
+			}
+			// Half the queue has left the window: the next slot is still the tail.
+			s.clock.Advance(10 * time.Second)
+			expectSlot(t, "10s later, behind the 40th", s.reserve(t, 1, 0, time.Minute, global, chat("late")),
+				true, 10*time.Second)
+			// Everything but the last has left: the old end is read past
+			// more than a Span of expired events, and dropped.
+			s.clock.Advance(19*time.Second + 500*time.Millisecond)
+			expectSlot(t, "29.5s later", s.reserve(t, 1, 0, time.Minute, global, chat("later")), true, 0)
+		},
+	},
+	{
+		name: "ReserveLongLaneGaps",
+		why: "a busy chat's slots stretch a lane far ahead: a send to another chat must still get a slot near " +
+			"now (the lane's old end is read), while a gap deep inside a long lane may go unused, but a " +
+			"slot is never given that a window cannot hold",
+		run: func(t *testing.T, s *suiteRun) {
+			global, chat := s.reserveLanes()
+			for i := range 20 { // one per second on the global lane, 0s..19s
+				expectSlot(t, fmt.Sprintf("busy send %d", i), s.reserve(t, 1, 0, time.Minute, global, chat("busy")),
+					true, time.Duration(i)*time.Second)
+			}
+			expectSlot(t, "another chat, now", s.reserve(t, 1, 0, time.Minute, global, chat("a")), true, 0)
+			expectSlot(t, "a third chat, at 1s", s.reserve(t, 1, 0, time.Minute, global, chat("b")), true, time.Second)
+			// A Block's mark sits at the old end, where it is read: the
+			// lane's events up to 4s make way for it, the slot is 5s.
+			s.block(t, global.Key, global.Limit, 5*time.Second)
+			expectSlot(t, "after a 5s Block", s.reserve(t, 1, 0, time.Minute, global, chat("c")), true, 5*time.Second)
+			// From 10s the whole lane has room at 10s, but that gap lies
+			// between its two ends: the slot is the first the fresh end
+			// decides (its oldest event, 15s, plus the period).
+			expectSlot(t, "from 10s, inside the long lane", s.reserve(t, 1, 10*time.Second, time.Minute, global, chat("d")),
+				true, 16*time.Second)
+		},
+	},
+	{
 		name: "ReserveConcurrentExact",
 		why:  "instances reserving at once on shared lanes must never be given more slots than a window holds",
 		run: func(t *testing.T, s *suiteRun) {
