@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/floodgate-go/floodgate/core"
 )
 
 // DefaultLimits are the lanes New fills in, for the tests of package
@@ -126,3 +128,10 @@ func SetTurnWait(th *Throttle, d time.Duration) { th.turnWait = d }
 // OnQueue makes th call fn with each throttled request's context as the
 // request joins its instance's line.
 func OnQueue(th *Throttle, fn func(context.Context)) { th.queueing = fn }
+
+// OnBook makes th call fn with each throttled request's context and each
+// answer the store gave it, with the real times of the call and the
+// answer.
+func OnBook(th *Throttle, fn func(ctx context.Context, res core.Result, asked, replied time.Time)) {
+	th.booked = fn
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -529,90 +530,94 @@ func (d decided) Decision(core.DecisionEvent) { d.n <- struct{}{} }
 func (d decided) Fault(core.FaultEvent)       {}
 func (d decided) Breaker(core.BreakerEvent)   {}
 
-// TestRetryKeepsItsPlace: a request answered 429 does not queue again
-// behind the requests of its instance that asked after it: once it has
-// waited out retry_after it asks the store for its slot at once, although
-// every place in the instance's queue is taken (by requests whose slots
-// lie far ahead).
-func TestRetryKeepsItsPlace(t *testing.T) {
+// TestWaitsWithoutConnection: a form or JSON request books its slot as it
+// asks and reaches the transport (which makes a connection) only shortly
+// before it (sendLead, 1 s), so a goroutine per recipient does not hold a
+// connection per recipient open for minutes. At one send per second, of
+// four requests the first two reach the transport at once, the third when
+// the clock reaches 1 s, the fourth at 2 s; each is sent at its slot.
+func TestWaitsWithoutConnection(t *testing.T) {
 	t.Parallel()
-	st := memorystore.New()
+	clk := outbound.NewFakeClock(time.Unix(1_700_000_000, 0))
+	st := memorystore.New(memorystore.WithClock(clk.Now))
 	t.Cleanup(func() { _ = st.Close() })
-	dec := decided{n: make(chan struct{}, 64)}
-	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMargin(0), outbound.WithObserver(dec),
-		outbound.WithMaxWait(time.Hour), outbound.WithLimits(outbound.Limits{Global: core.Window(1, 10*time.Second)}))
+	dec := decided{n: make(chan struct{}, 4)}
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMargin(0), outbound.WithMaxWait(time.Hour),
+		outbound.WithObserver(dec), outbound.WithLimits(outbound.Limits{Global: core.Window(1, time.Second)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := outbound.NewFakeClock(time.Unix(1_700_000_000, 0))
 	outbound.UseClock(th, clk)
-	call := func(chat int) outbound.Call {
-		return outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
-			ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(chat))}
+	const n = 4
+	entered, sent := make(chan int, n), make(chan int, n)
+	errs := make(chan error, n)
+	for k := range n {
+		go func() {
+			errs <- th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+				ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(100+k))},
+				func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+					entered <- k
+					if _, err := io.ReadAll(body); err != nil { // released at the slot
+						return outbound.Reply{}, err
+					}
+					sent <- k
+					return outbound.Reply{}, nil
+				})
+		}()
+		// One at a time, so that request k has slot k s.
+		select {
+		case <-dec.n:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("request %d never asked the store", k)
+		}
 	}
-	awaitDecisions := func(n int) {
+	expect := func(c chan int, what string, want ...int) {
 		t.Helper()
-		for i := range n {
+		var got []int // in any order: requests of one instant have none
+		for range want {
 			select {
-			case <-dec.n:
+			case k := <-c:
+				got = append(got, k)
 			case <-time.After(10 * time.Second): // generous: only a broken throttle waits this long
-				t.Fatalf("%d of %d store decisions", i, n)
+				t.Fatalf("%s: %v, want %v", what, got, want)
 			}
 		}
+		if slices.Sort(got); !slices.Equal(got, want) {
+			t.Fatalf("%s: %v, want %v", what, got, want)
+		}
+		select {
+		case k := <-c:
+			t.Fatalf("%s: request %d too early", what, k)
+		case <-time.After(50 * time.Millisecond): // a check for absence, not a wait for a result
+		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	attempts := 0
-	done := make(chan error, 1)
-	wg.Go(func() {
-		done <- th.Do(ctx, call(1), func(_ context.Context, body io.Reader) (outbound.Reply, error) {
-			if _, err := io.ReadAll(body); err != nil { // the gate admits at the body's end
-				return outbound.Reply{}, err
-			}
-			attempts++
-			if attempts == 1 {
-				return outbound.Reply{ErrorCode: 429, RetryAfter: time.Second}, nil
-			}
-			return outbound.Reply{}, nil
-		})
-	})
-	awaitDecisions(1) // the first attempt's slot: now
-	// Fill the instance's queue (cap 16) with requests whose slots lie 10 s
-	// apart, and one more that waits for a place.
-	for i := range 17 {
-		wg.Go(func() {
-			_ = th.Do(ctx, call(100+i), func(_ context.Context, body io.Reader) (outbound.Reply, error) {
-				_, err := io.ReadAll(body)
-				return outbound.Reply{}, err
-			})
-		})
-	}
-	awaitDecisions(16)
-	// The first request sleeps out retry_after, 16 wait for their slots,
-	// one waits for a place in the queue (its budget's timer).
-	for deadline := time.Now().Add(10 * time.Second); clk.Timers() < 18; time.Sleep(time.Millisecond) {
+	// Timers: request 1 waits at its body's end, 2 and 3 before the transport.
+	for deadline := time.Now().Add(10 * time.Second); clk.Timers() < n-1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d timers, want 18", clk.Timers())
+			t.Fatalf("%d timers, want %d", clk.Timers(), n-1)
 		}
 	}
-	clk.Advance(time.Second) // the 429's retry_after is over; no other slot is due
-	awaitDecisions(1)        // the retry asked the store without a place in the queue
-	clk.Advance(170 * time.Second)
-	select {
-	case err := <-done:
-		if err != nil || attempts != 2 {
-			t.Fatalf("Do: %v after %d attempts, want nil after 2", err, attempts)
+	expect(entered, "at 0s, reached the transport", 0, 1)
+	expect(sent, "at 0s, sent", 0)
+	for sec := 1; sec < n; sec++ {
+		clk.Advance(time.Second)
+		if sec+1 < n {
+			expect(entered, fmt.Sprintf("at %ds, reached the transport", sec), sec+1)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the retry was not sent at its slot")
+		expect(sent, fmt.Sprintf("at %ds, sent", sec), sec)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // TestLineAsksInOrder: the requests of one instance ask the store in the
 // order they asked the throttle, however the transport orders their
-// bodies' ends. Eight requests take their places one after another; their
-// bodies then end in the reverse order, 20 ms apart (as when the first
+// bodies' ends. Eight multipart requests (which ask at their body's end)
+// join the line one after another; their bodies then end in the reverse
+// order, 20 ms apart (as when the first
 // holders of a burst are the last to get the CPU). With one send per
 // second, the k-th request must be the one admitted at second k.
 func TestLineAsksInOrder(t *testing.T) {
@@ -636,10 +641,12 @@ func TestLineAsksInOrder(t *testing.T) {
 	for k := range n {
 		release[k], entered[k] = make(chan struct{}), make(chan struct{})
 		go func() {
-			errs <- th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
-				ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(100+k))},
+			// Multipart: its chat is found at the body's end, where it asks.
+			body := "--b\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n" + strconv.Itoa(100+k) + "\r\n--b--\r\n"
+			errs <- th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendDocument",
+				ContentType: "multipart/form-data; boundary=b", Body: []byte(body)},
 				func(_ context.Context, body io.Reader) (outbound.Reply, error) {
-					close(entered[k]) // Do calls send once the request holds its place
+					close(entered[k]) // Do calls send once the request is in line
 					<-release[k]
 					if _, err := io.ReadAll(body); err != nil { // the gate admits at the body's end
 						return outbound.Reply{}, err
@@ -651,7 +658,7 @@ func TestLineAsksInOrder(t *testing.T) {
 		select {
 		case <-entered[k]:
 		case <-time.After(10 * time.Second): // generous: only a broken line waits this long
-			t.Fatalf("request %d never got its place", k)
+			t.Fatalf("request %d never reached the transport", k)
 		}
 	}
 	for k := n - 1; k >= 0; k-- {

@@ -11,44 +11,31 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// TestQueue: places go first come, first served; a request that gives up
-// while waiting leaves the line; each holder's turn follows the holder
-// before it until that one has asked.
+// TestQueue: each request's turn follows the request before it until that
+// one has asked; a request that leaves (asked or gave up) lets the next
+// ask; an empty line asks at once.
 func TestQueue(t *testing.T) {
-	q := newQueue(2)
-	a, b, c, d := q.enter(), q.enter(), q.enter(), q.enter()
-	if !isClosed(a.granted) || !isClosed(b.granted) || isClosed(c.granted) || isClosed(d.granted) {
-		t.Fatal("want a and b granted, c and d waiting")
+	var q queue
+	a, b, c := q.enter(nil), q.enter(nil), q.enter(nil)
+	if a.turn != nil || b.turn != (<-chan struct{})(a.asked) || c.turn != (<-chan struct{})(b.asked) {
+		t.Fatal("a must ask first, b after a, c after b")
 	}
-	if a.turn != nil || b.turn != (<-chan struct{})(a.asked) {
-		t.Fatal("a must ask first, b after a")
+	q.leave(b) // gave up before asking
+	if !isClosed(b.asked) || isClosed(a.asked) {
+		t.Fatal("b's leaving must let c ask, and only c")
 	}
-	q.leave(c) // gave up while waiting
-	q.leave(a) // a's slot came due: its place goes to d, not c
-	if !isClosed(a.asked) || !isClosed(d.granted) || isClosed(c.granted) {
-		t.Fatal("a's place must go to d, the first still waiting")
+	a.done() // a asked
+	d := q.enter(nil)
+	if d.turn != (<-chan struct{})(c.asked) {
+		t.Fatal("d must ask after c, the last that has not asked")
 	}
-	if d.turn != (<-chan struct{})(b.asked) {
-		t.Fatal("d must ask after b, the holder before it that has not asked")
+	c.unordered() // a streamed upload: takes no turn, holds nobody up
+	if !isClosed(d.turn) {
+		t.Fatal("c took no turn: d may ask")
 	}
-	b.done() // b asked
-	e := q.enter()
-	if isClosed(e.granted) {
-		t.Fatal("both places are held (b, d): e must wait")
-	}
-	q.leave(b)
-	if !isClosed(e.granted) || e.turn != (<-chan struct{})(d.asked) {
-		t.Fatal("b's place must go to e, whose turn follows d's")
-	}
-	d.unordered() // a streamed upload: takes no turn, holds nobody up
 	q.leave(d)
-	q.leave(e)
-	q.leave(e) // idempotent
-	f := q.enter()
-	if !isClosed(f.granted) || f.turn != nil {
-		t.Fatal("with the line empty, f must be granted at once and ask at once")
-	}
-	if q.free != 1 {
-		t.Fatalf("%d free places, want 1", q.free)
+	q.leave(d) // idempotent
+	if e := q.enter(nil); e.turn != nil {
+		t.Fatal("with everyone asked, e must ask at once")
 	}
 }

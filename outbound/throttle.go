@@ -88,19 +88,18 @@ type Throttle struct {
 	botID    string
 	events   func(Event)
 	clock    clock
-	// line lets at most the global rate (at least 16) of this instance's
-	// requests hold a slot that lies ahead, so the slots reserved ahead,
-	// which every Reserve reads, stay few however many goroutines send at
-	// once; the others wait in it, and its holders ask the store, in the
-	// order they asked (see queue).
+	// line makes this instance's requests ask the store in the order they
+	// asked (see queue).
 	line *queue
-	// places is line's capacity, for error messages.
-	places int
-	// turnWait is the longest a holder waits for its turn (see queue).
+	// turnWait is the longest a request waits for its turn (see queue).
 	turnWait time.Duration
 	// queueing, when set (by tests), is called with a request's context as
-	// it joins the line.
+	// it joins the line, in line.
 	queueing func(context.Context)
+	// booked, when set (by tests), is called with a request's context and
+	// each answer the store gave it, with the real times of the call and
+	// the answer.
+	booked func(ctx context.Context, res core.Result, asked, replied time.Time)
 	// late is how far past its slot a request may be released (see
 	// admit): the margin, at least minLate.
 	late time.Duration
@@ -345,8 +344,7 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
 		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{},
-		places: max(c.limits.Global.Rate, 16), turnWait: turnWait, late: max(c.margin, minLate)}
-	t.line = newQueue(t.places)
+		line: &queue{}, turnWait: turnWait, late: max(c.margin, minLate)}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -445,12 +443,8 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 	throttled := throttledMethod(ep.method) && r.bot != ""
 	if throttled {
 		// Queue first, before reading the body and before the connection
-		// is made: the request's rank is the moment it asked, and a
-		// goroutine per recipient must not hold a connection per recipient
-		// open.
-		if err := r.queue(); err != nil {
-			return err
-		}
+		// is made: the request's rank is the moment it asked.
+		r.queue()
 		defer r.dequeue()
 	}
 	var p params
@@ -496,10 +490,8 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 		var g *gate
 		if throttled {
 			// A retry does not queue again (its place is gone): it asked
-			// first, so it must not wait behind every request that asked
-			// after it (with a goroutine per recipient, minutes), and
-			// retries are few (each waited out a 429 or a failed dial), so
-			// the slots they reserve ahead stay few.
+			// first, so it takes no turn behind the requests that asked
+			// after it.
 			if rd != nil {
 				// Admit at the body's end (see gate). decide runs on the
 				// goroutine that reads the body; the gate orders its writes
@@ -508,6 +500,23 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 				if kind == bodyMultipart {
 					bd = boundary
 				}
+				var booked *slot
+				if kind != bodyMultipart {
+					// The lanes are known now: book the slot as the request
+					// asks, and hand the request to the transport shortly
+					// before it (sendLead), not a connection per waiting
+					// recipient.
+					b, err := r.book(r.lanes(p), nil)
+					if err != nil {
+						return err
+					}
+					if d := b.due.Sub(t.clock.Now()) - sendLead; d > 0 {
+						if err := r.wait(d, nil); err != nil {
+							return err
+						}
+					}
+					booked = &b
+				}
 				g = newGate(rd, bd, func(found params, closed <-chan struct{}) ([]core.Lane, error) {
 					q := p
 					if found.chat != "" {
@@ -515,7 +524,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 					}
 					q.paid = q.paid || found.paid
 					ls := r.lanes(q)
-					err := r.admit(ls, closed)
+					err := r.admit(ls, closed, booked)
 					if err == nil && leaving != nil {
 						leaving()
 					}
@@ -524,7 +533,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 				rd = g
 			} else {
 				lanes = r.lanes(p)
-				if err := r.admit(lanes, nil); err != nil {
+				if err := r.admit(lanes, nil, nil); err != nil {
 					return err
 				}
 				if leaving != nil {
@@ -617,20 +626,25 @@ func (r *run) lanes(p params) []core.Lane {
 	return lanes
 }
 
-// admit asks the store once for the request's slot on every lane, the
-// earliest instant they all admit it (core.Store.Reserve: recorded at once,
-// so later requests queue behind it), and waits until then. A slot beyond
-// the budget records nothing and fails at once with ErrWaitTooLong; so
-// does a store the failure policy refuses (FailClosed), without polling.
-// A request whose wait ends early (its context, or the body's reader gave
-// up) does not give its slot back: the slot goes unused, which slows the
-// lane by one send and never lets it exceed its limit.
-func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
-	defer r.dequeue()
-	lateRetries := 0
+// slot is a request's slot as the store gave it.
+type slot struct {
+	res     core.Result
+	due     time.Time     // when it comes, on the throttle's clock
+	rtt     time.Duration // the Reserve call's round trip (real time)
+	replied time.Time     // when the store's answer came (real time)
+}
+
+// book asks the store once, in the request's turn, for its slot on every
+// lane: the earliest instant they all admit it (core.Store.Reserve:
+// recorded at once, so later requests queue behind it). A slot beyond the
+// budget records nothing and fails at once with ErrWaitTooLong; so does a
+// store the failure policy refuses (FailClosed), without polling. A store
+// that refuses for its own reason (an in-process store at its key cap) is
+// asked again when it says.
+func (r *run) book(lanes []core.Lane, closed <-chan struct{}) (slot, error) {
 	for {
 		if err := r.turn(closed); err != nil {
-			return err
+			return slot{}, err
 		}
 		now := r.t.clock.Now()
 		within := min(r.deadline.Sub(now), core.MaxBlock)
@@ -640,66 +654,89 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}) error {
 		asked := time.Now() // real time, whatever the throttle's clock: lateness is the process's
 		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
 		replied := time.Now()
-		rtt := replied.Sub(asked)
 		if p := r.place.Load(); p != nil {
 			p.done()
 		}
+		if r.t.booked != nil && err == nil {
+			r.t.booked(r.ctx, res, asked, replied)
+		}
 		if err != nil {
 			r.event(Event{Kind: Refused, Err: err})
-			return fmt.Errorf("outbound: %s: %w", r.method, err)
+			return slot{}, fmt.Errorf("outbound: %s: %w", r.method, err)
 		}
 		if res.Allowed {
 			if res.Source == core.SourceStore {
-				r.t.noteRTT(rtt)
+				r.t.noteRTT(replied.Sub(asked))
 			}
-			if res.RetryAfter > 0 {
-				if len(lanes) > 1 && res.Limit == lanes[len(lanes)-1].Limit && res.Limit != lanes[0].Limit {
-					// A busy chat set the slot: it adds one slot to the global
-					// lane, not a run of them, and must not hold others up.
-					r.dequeue()
-				}
-				if err := r.wait(res.RetryAfter, closed); err != nil {
-					return err
-				}
-			}
-			// A request released more than r.t.late after its slot (the
-			// store's answer or the timer reached a stalled process: 10 000
-			// goroutines starting at once) would reach Telegram in the next
-			// window's company: it takes a new slot instead, leaving this
-			// one unused. The store answered about half a round trip after
-			// the call.
-			// Only the store's slots: a fallback or policy decision came
-			// after the store's timeout, and is timed from then. Only on
-			// the real clock: a test's clock, and its store's, jump.
-			late := rtt - r.t.halfRTT()
-			if res.RetryAfter > 0 {
-				late += time.Since(replied) - res.RetryAfter
-			}
-			if _, real := r.t.clock.(realClock); real && res.Source == core.SourceStore && late > r.t.late &&
-				lateRetries < maxLateRetries {
-				lateRetries++
-				r.event(Event{Kind: Late, Wait: late})
-				continue
-			}
-			if res.RetryAfter > 0 {
-				r.event(Event{Kind: Waited, Wait: res.RetryAfter})
-			}
-			return nil
+			return slot{res: res, due: r.t.clock.Now().Add(res.RetryAfter), rtt: replied.Sub(asked), replied: replied}, nil
 		}
 		if res.Source == core.SourcePolicy {
 			err := fmt.Errorf("outbound: %s to chat %q: %w: the store is out and its failure policy refuses sends",
 				r.method, r.chat, ErrWaitTooLong)
 			r.event(Event{Kind: Refused, Err: err})
-			return err
+			return slot{}, err
 		}
 		// Not recorded: the slot lies beyond the budget, or the store
-		// refused for its own reason (an in-process store at its key cap)
-		// and says when to ask again.
+		// refused for its own reason and says when to ask again.
 		if err := r.sleep(max(res.RetryAfter, time.Millisecond), closed); err != nil {
-			return err
+			return slot{}, err
 		}
 	}
 }
+
+// admit waits until the request's slot comes, booking it first unless
+// booked holds it. A request whose wait ends early (its context, or the
+// body's reader gave up) does not give its slot back: the slot goes
+// unused, which slows the lane by one send and never lets it exceed its
+// limit.
+func (r *run) admit(lanes []core.Lane, closed <-chan struct{}, booked *slot) error {
+	defer r.dequeue()
+	for lateRetries := 0; ; lateRetries++ {
+		s := booked
+		booked = nil
+		if s == nil {
+			b, err := r.book(lanes, closed)
+			if err != nil {
+				return err
+			}
+			s = &b
+		}
+		if d := s.due.Sub(r.t.clock.Now()); d > 0 {
+			if err := r.wait(d, closed); err != nil {
+				return err
+			}
+		}
+		// A request released more than r.t.late after its slot (the
+		// store's answer or the timer reached a stalled process: 10 000
+		// goroutines starting at once) would reach Telegram in the next
+		// window's company: it takes a new slot instead, leaving this
+		// one unused. The store answered about half a round trip after
+		// the call.
+		// Only the store's slots: a fallback or policy decision came
+		// after the store's timeout, and is timed from then. Only on
+		// the real clock: a test's clock, and its store's, jump.
+		late := s.rtt - r.t.halfRTT()
+		if s.res.RetryAfter > 0 {
+			late += time.Since(s.replied) - s.res.RetryAfter
+		}
+		if _, real := r.t.clock.(realClock); real && s.res.Source == core.SourceStore && late > r.t.late &&
+			lateRetries < maxLateRetries {
+			r.event(Event{Kind: Late, Wait: late})
+			continue
+		}
+		if s.res.RetryAfter > 0 {
+			r.event(Event{Kind: Waited, Wait: s.res.RetryAfter})
+		}
+		return nil
+	}
+}
+
+// sendLead is how long before its slot a request whose lanes are known
+// before its body is written (a form or JSON body) is handed to the
+// transport: time to make a connection, so that the last byte leaves at
+// the slot. Until then it waits without a connection, however far ahead
+// its slot lies.
+const sendLead = time.Second
 
 // noteRTT records d if it is the shortest Reserve round trip yet.
 func (t *Throttle) noteRTT(d time.Duration) {
@@ -718,40 +755,13 @@ func (t *Throttle) noteRTT(d time.Duration) {
 // call the store is taken to have computed its answer.
 func (t *Throttle) halfRTT() time.Duration { return time.Duration(t.rtt.Load() / 2) }
 
-// queue waits, in the order requests asked, until the request holds a
-// place in the instance's line (see queue), or the budget ends.
-func (r *run) queue() error {
+// queue puts the request in the instance's line (see queue).
+func (r *run) queue() {
+	var mark func()
 	if r.t.queueing != nil {
-		r.t.queueing(r.ctx)
+		mark = func() { r.t.queueing(r.ctx) }
 	}
-	p := r.t.line.enter()
-	select {
-	case <-p.granted:
-		r.place.Store(p)
-		return nil
-	default:
-	}
-	budget := r.deadline.Sub(r.t.clock.Now())
-	if dl, ok := r.ctx.Deadline(); ok {
-		budget = min(budget, dl.Sub(r.t.clock.Now()))
-	}
-	c, stop := r.t.clock.After(budget)
-	defer stop()
-	select {
-	case <-p.granted:
-		r.place.Store(p)
-		return nil
-	case <-c:
-		r.t.line.leave(p)
-		err := fmt.Errorf("outbound: %s: %w: %d requests of this instance queued ahead of it for the whole maximum wait of %v",
-			r.method, ErrWaitTooLong, r.t.places, r.t.maxWait)
-		r.event(Event{Kind: Refused, Err: err})
-		return err
-	case <-r.ctx.Done():
-		r.t.line.leave(p)
-		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
-		return r.ctx.Err()
-	}
+	r.place.Store(r.t.line.enter(mark))
 }
 
 // turn waits until the holder before this request in the line has asked
