@@ -42,9 +42,12 @@
 // earliest instant every lane admits it, recorded at once) and waits for
 // it locally. One instance's requests ask in the order they asked the
 // throttle; across instances, slots go in the order requests reach the
-// store. At most the global rate (30) of an instance's requests hold a slot
-// ahead; the others wait in the instance, in order, before a connection is
-// made, so a goroutine per recipient is fine. It waits at most WithMaxWait (and its context's deadline) in
+// store. Every request books its slot as it asks, however far ahead it
+// lies, and a form or JSON request reaches the transport (and a
+// connection) only a second before it, so a goroutine per recipient is
+// fine: a Reserve reads a long lane at its two ends only, and costs the
+// same for the ten-thousandth send as for the first. A request waits at
+// most WithMaxWait (and its context's deadline) in
 // total; a slot beyond that fails at once with an error wrapping
 // ErrWaitTooLong, unsent. A 429 pauses the request's chat lane for
 // retry_after through the store, then the request is sent again, up to

@@ -123,7 +123,7 @@ func (c *FakeClock) Timers() int {
 
 // SetTurnWait sets how long a request of th waits for the one before it
 // in its instance's line to ask the store (default one second).
-func SetTurnWait(th *Throttle, d time.Duration) { th.turnWait = d }
+func SetTurnWait(th *Throttle, d time.Duration) { th.line.wait = d }
 
 // OnQueue makes th call fn with each throttled request's context as the
 // request joins its instance's line.

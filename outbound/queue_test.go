@@ -1,6 +1,9 @@
 package outbound
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func isClosed(c <-chan struct{}) bool {
 	select {
@@ -11,31 +14,51 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// TestQueue: each request's turn follows the request before it until that
-// one has asked; a request that leaves (asked or gave up) lets the next
-// ask; an empty line asks at once.
+// TestQueue: a request may ask once the one before it has asked or left;
+// one that leaves before its turn passes the turn on when it gets it, so
+// the next still asks after the ones before; an empty line asks at once.
 func TestQueue(t *testing.T) {
-	var q queue
+	q := newQueue(time.Hour) // only order, never the bound, may let a request ask
 	a, b, c := q.enter(nil), q.enter(nil), q.enter(nil)
-	if a.turn != nil || b.turn != (<-chan struct{})(a.asked) || c.turn != (<-chan struct{})(b.asked) {
-		t.Fatal("a must ask first, b after a, c after b")
+	if !isClosed(a.allowed) || isClosed(b.allowed) || isClosed(c.allowed) {
+		t.Fatal("a must ask first, then b, then c")
 	}
-	q.leave(b) // gave up before asking
-	if !isClosed(b.asked) || isClosed(a.asked) {
-		t.Fatal("b's leaving must let c ask, and only c")
+	q.leave(a) // a asked
+	if !isClosed(b.allowed) || isClosed(c.allowed) {
+		t.Fatal("a asked: b may ask, c not yet")
 	}
-	a.done() // a asked
+	q.leave(c) // c gives up (or takes no turn) before its turn
 	d := q.enter(nil)
-	if d.turn != (<-chan struct{})(c.asked) {
-		t.Fatal("d must ask after c, the last that has not asked")
+	if isClosed(c.allowed) || isClosed(d.allowed) {
+		t.Fatal("b has not asked: neither c nor d may")
 	}
-	c.unordered() // a streamed upload: takes no turn, holds nobody up
-	if !isClosed(d.turn) {
-		t.Fatal("c took no turn: d may ask")
+	q.leave(b) // b asked: c's turn, which it passes on to d
+	if !isClosed(c.allowed) || !isClosed(d.allowed) {
+		t.Fatal("b asked and c left: d may ask")
 	}
 	q.leave(d)
 	q.leave(d) // idempotent
-	if e := q.enter(nil); e.turn != nil {
+	if e := q.enter(nil); !isClosed(e.allowed) {
 		t.Fatal("with everyone asked, e must ask at once")
+	}
+}
+
+// TestQueueBound: a request allowed to ask that does not (a stalled dial)
+// holds up the one after it for the bound, counted from when it was
+// allowed; a request joining after that asks at once behind it.
+func TestQueueBound(t *testing.T) {
+	q := newQueue(20 * time.Millisecond)
+	stalled, next := q.enter(nil), q.enter(nil)
+	if !isClosed(stalled.allowed) || isClosed(next.allowed) {
+		t.Fatal("the first asks at once, the second waits")
+	}
+	select {
+	case <-next.allowed:
+	case <-time.After(10 * time.Second): // generous: only a broken bound waits this long
+		t.Fatal("the request after a stalled one was never allowed")
+	}
+	q.leave(next)
+	if late := q.enter(nil); !isClosed(late.allowed) {
+		t.Fatal("behind a stalled request already passed over, a newcomer must ask at once")
 	}
 }

@@ -137,7 +137,9 @@ func scaleRun(t *testing.T, n int) {
 	// call went, rtt[i] its round trip; books[i] counts its asks.
 	slotAt, reached := make([]time.Time, n), make([]time.Time, n)
 	rtt, books := make([]time.Duration, n), make([]int, n)
-	type booking struct{ slot, store time.Time } // every slot given, and the store's time then
+	// every slot given, the store's time then, and the send's slot before
+	// (a new slot after a late release: its chat's lane still holds the old)
+	type booking struct{ slot, store, prev time.Time }
 	var bookMu sync.Mutex
 	var bookings []booking
 	var lateAsks atomic.Int64 // new slots asked for after a late release (outbound.Late)
@@ -182,7 +184,7 @@ func scaleRun(t *testing.T, n int) {
 			}
 			mid := at.Add(replied.Sub(at) / 2)
 			bookMu.Lock()
-			bookings = append(bookings, booking{mid.Add(res.RetryAfter), mid})
+			bookings = append(bookings, booking{mid.Add(res.RetryAfter), mid, slotAt[k]})
 			bookMu.Unlock()
 			if books[k]++; books[k] == 1 {
 				reached[k], rtt[k] = at, replied.Sub(at)
@@ -299,6 +301,9 @@ func scaleRun(t *testing.T, n int) {
 	var offRule []time.Duration // each slot given minus the rule's, in the store's order (new slots after late releases included)
 	for r, b := range bookings {
 		want := b.store
+		if !b.prev.IsZero() {
+			want = later(want, b.prev.Add(outbound.DefaultLimits.Private.Period+margin))
+		}
 		if r >= global.Rate {
 			want = later(want, bookings[r-global.Rate].slot.Add(kept))
 		}

@@ -91,8 +91,6 @@ type Throttle struct {
 	// line makes this instance's requests ask the store in the order they
 	// asked (see queue).
 	line *queue
-	// turnWait is the longest a request waits for its turn (see queue).
-	turnWait time.Duration
 	// queueing, when set (by tests), is called with a request's context as
 	// it joins the line, in line.
 	queueing func(context.Context)
@@ -344,7 +342,7 @@ func New(st core.Store, opts ...Option) (*Throttle, error) {
 	}
 	t := &Throttle{store: st, prefix: c.prefix, observer: c.observer, limits: c.limits, maxWait: c.maxWait,
 		retries: c.retries, logger: c.logger, events: c.events, clock: realClock{},
-		line: &queue{}, turnWait: turnWait, late: max(c.margin, minLate)}
+		line: newQueue(turnWait), late: max(c.margin, minLate)}
 	if c.botID > 0 {
 		t.botID = strconv.FormatInt(c.botID, 10)
 	}
@@ -469,7 +467,7 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 	if throttled && body == nil && stream != nil {
 		// A streamed body may take long to reach its end: it takes its rank
 		// then, holding up nobody before.
-		r.place.Load().unordered()
+		r.t.line.leave(r.place.Load()) // takes no turn: it passes the turn on when it gets it
 	}
 
 	for attempt := 0; ; attempt++ {
@@ -655,7 +653,7 @@ func (r *run) book(lanes []core.Lane, closed <-chan struct{}) (slot, error) {
 		res, err := r.t.reserve(r.ctx, lanes, max(within, -1))
 		replied := time.Now()
 		if p := r.place.Load(); p != nil {
-			p.done()
+			r.t.line.leave(p)
 		}
 		if r.t.booked != nil && err == nil {
 			r.t.booked(r.ctx, res, asked, replied)
@@ -764,19 +762,15 @@ func (r *run) queue() {
 	r.place.Store(r.t.line.enter(mark))
 }
 
-// turn waits until the holder before this request in the line has asked
-// the store, at most turnWait (real time: it bounds a stalled dial or
-// upload, not a lane), so that the holders ask in the order they asked.
+// turn waits until the request may ask the store (see queue), so that an
+// instance's requests ask in the order they asked.
 func (r *run) turn(closed <-chan struct{}) error {
 	p := r.place.Load()
-	if p == nil || p.turn == nil {
+	if p == nil {
 		return nil
 	}
-	tm := time.NewTimer(r.t.turnWait)
-	defer tm.Stop()
 	select {
-	case <-p.turn:
-	case <-tm.C:
+	case <-p.allowed:
 	case <-r.ctx.Done():
 		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
 		return r.ctx.Err()

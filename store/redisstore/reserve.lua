@@ -12,7 +12,8 @@
 -- for the binding lane i (the one that set the slot last, else the first).
 -- Recording inserts n copies of the slot in order on every lane and drops
 -- the events that left the window; the TTL covers the newest event's stay
--- in the window. Nothing is written otherwise.
+-- in the window. Otherwise only the expired events of a lane that keeps
+-- live ones are dropped.
 -- Cost: a lane with more than 2·span live events (span = 2·Rate + n) is
 -- read at its two ends only, span events each (decide.Span), so a call
 -- costs the same however many slots are reserved ahead; the expired
@@ -184,6 +185,15 @@ end
 local last = math.max(at, newest(b) or at)
 local res = {0, math.max(b.rate - inWindow, 0), at - now, last + b.p - now, bind}
 if at - now > within then
+  -- nothing recorded; the expired events at a lane's old end are dropped
+  -- all the same (no decision reads them), so that a run of refusals
+  -- does not read them again and again
+  for i = 1, #KEYS do
+    local ln = lanes[i]
+    if not ln.bad and ln.gone > 0 and newest(ln) ~= nil then
+      redis.call("LTRIM", KEYS[i], 0, -(ln.gone + 1))
+    end
+  end
   return res
 end
 res[1] = 1
