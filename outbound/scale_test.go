@@ -240,17 +240,22 @@ func scaleRun(t *testing.T, n int) {
 			}
 		}
 	}
-	inversions := 0 // sends that joined their line after another of their instance and got an earlier slot
+	// Sends that joined their line after another of their instance and got
+	// an earlier slot, beyond what the slots' estimates allow (half of each
+	// call's round trip).
+	inversions := 0
 	for inst := range instances {
-		var prev time.Time
+		prev := -1
 		for _, i := range qorder {
 			if i%instances != inst {
 				continue
 			}
-			if !prev.IsZero() && slotAt[i].Before(prev.Add(-time.Millisecond)) {
+			if prev >= 0 && slotAt[i].Before(slotAt[prev].Add(-(rtt[i]+rtt[prev])/2-time.Millisecond)) {
 				inversions++
 			}
-			prev = later(prev, slotAt[i])
+			if prev < 0 || slotAt[i].After(slotAt[prev]) {
+				prev = i
+			}
 		}
 	}
 	var lateness, toStore, rtts []time.Duration

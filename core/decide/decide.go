@@ -299,8 +299,11 @@ func (v view) earliest(t int64) int64 {
 // earliest returns the earliest instant from t on at which n more events
 // fit l, given the lane's live log (oldest first). Inserting at t fails
 // exactly when some k = Rate−n+1 consecutive events times[i..i+k−1] fit
-// with t in one window: times[i+k−1]−Period < t < times[i]+Period. Both
-// bounds grow with i, so one pass finds the first gap.
+// with t in one window: they span less than Period, and
+// times[i+k−1]−Period < t < times[i]+Period. Both bounds grow with i, so
+// one pass finds the first gap. (A group spanning a Period or more fits in
+// no window, whatever t: a slot between a full window and a slot reserved
+// a window ahead is free.)
 func earliest(l core.Limit, times []int64, t int64, n int) int64 {
 	p, k := l.Period.Microseconds(), l.Rate-n+1
 	for i := 0; i+k-1 < len(times); i++ {
@@ -308,7 +311,7 @@ func earliest(l core.Limit, times []int64, t int64, n int) int64 {
 		if lo >= t {
 			break
 		}
-		if t < hi {
+		if t < hi && times[i+k-1]-times[i] < p {
 			t = hi
 		}
 	}

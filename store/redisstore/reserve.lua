@@ -115,7 +115,7 @@ local function earliest(rate, p, times, t)
     if lo >= t then
       break
     end
-    if t < hi then
+    if t < hi and times[i + k - 1] - times[i] < p then
       t = hi
     end
   end

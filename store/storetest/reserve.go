@@ -72,6 +72,24 @@ var reserveCases = []suiteCase{
 		},
 	},
 	{
+		name: "ReserveBetweenFullAndAhead",
+		why: "a slot reserved a window ahead (a send released late asks again) must not close the room left " +
+			"between it and the current window: events spanning more than a period never share a window",
+		run: func(t *testing.T, s *suiteRun) {
+			lane := core.Lane{Key: s.laneKey("global"), Limit: core.Window(3, time.Second)}
+			expectSlot(t, "first", s.reserve(t, 1, 0, time.Minute, lane), true, 0)
+			s.clock.Advance(100 * time.Millisecond)
+			expectSlot(t, "second, at 0.1s", s.reserve(t, 1, 0, time.Minute, lane), true, 0)
+			expectSlot(t, "one from 1.05s", s.reserve(t, 1, 950*time.Millisecond, time.Minute, lane), true, 950*time.Millisecond)
+			s.clock.Advance(400 * time.Millisecond)
+			// At 0.5s the window (−0.5s, 0.5s] holds two, (0.05s, 1.05s] two:
+			// room for one now.
+			expectSlot(t, "at 0.5s, between them", s.reserve(t, 1, 0, time.Minute, lane), true, 0)
+			// Next: 1.1s, a period after 0.1s (at 1.0s, (0.05s, 1.05s] would hold four).
+			expectSlot(t, "then 1.1s", s.reserve(t, 1, 0, time.Minute, lane), true, 600*time.Millisecond)
+		},
+	},
+	{
 		name: "ReserveLongQueue",
 		why: "a goroutine per recipient reserves thousands of slots ahead: each call must read a bounded part of " +
 			"the lane (its two ends), still queue every send behind the last and never exceed a window, and " +
