@@ -86,7 +86,9 @@ local function read(key, rate, p)
   end
   local live = len - ln.gone
   local ok = true
-  if live <= 2 * span then
+  if live == 0 then
+    ln.times, ln.strs = {}, {}
+  elseif live <= 2 * span then
     ln.times, ln.strs = segment(redis.call("LRANGE", key, 0, live - 1))
     ok = ln.times ~= nil
   else

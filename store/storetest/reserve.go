@@ -108,6 +108,8 @@ var reserveCases = []suiteCase{
 			// more than a Span of expired events, and dropped.
 			s.clock.Advance(19*time.Second + 500*time.Millisecond)
 			expectSlot(t, "29.5s later", s.reserve(t, 1, 0, time.Minute, global, chat("later")), true, 0)
+			expectSlot(t, "and one more", s.reserve(t, 1, 0, time.Minute, global, chat("more")), true, 0)
+			expectSlot(t, "then a full window", s.reserve(t, 1, 0, time.Minute, global, chat("full")), true, time.Second)
 		},
 	},
 	{
