@@ -137,11 +137,20 @@ func ValidTimes(times []int64, now int64) bool {
 // keep their time (slots reserved ahead are sends already promised), so a
 // block never shortens an earlier one. An instant holding Rate events is a
 // barrier to Reserve: no slot is placed before it. The whole window is
-// free again when the block ends, unless later events hold it. The key's
-// time to live must be at least the returned ttl.
+// free again when the block ends, unless later events hold it. When an
+// instant from now+d−Period on already holds Rate events (a longer block,
+// or Rate slots at one instant), the log is returned unchanged: so a log
+// holds at most one block's mark. The key's time to live must be at least
+// the returned ttl.
 func BlockWindow(l core.Limit, times []int64, now int64, d time.Duration) (log []int64, ttl time.Duration) {
 	p := l.Period.Microseconds()
 	floor := now + d.Microseconds() - p
+	if k := len(times); k > 0 && barrier(l, times) >= floor {
+		// An instant from floor on already holds Rate events: it bars
+		// every slot before floor+Period. Nothing changes, so a log holds
+		// at most one mark, at its old end, where Reserve reads it.
+		return times, micros(max(times[k-1]+p-now, 0))
+	}
 	log = make([]int64, l.Rate, l.Rate+len(times))
 	for i := range log {
 		log[i] = floor

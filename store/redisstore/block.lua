@@ -64,6 +64,16 @@ for j = 1, #log do
   log[j] = t
 end
 local floor = now + d - p
+-- decide's barrier: an instant from floor on already holding Rate events
+-- bars every slot before floor + p; nothing changes (one mark at most)
+for j = 1, #log - rate + 1 do
+  if log[j] == log[j + rate - 1] then
+    if log[j] >= floor then
+      return 1
+    end
+    break
+  end
+end
 local newest = floor
 redis.call("DEL", key)
 local slots = {}

@@ -90,6 +90,24 @@ var reserveCases = []suiteCase{
 		},
 	},
 	{
+		name: "ReserveNestedBlocks",
+		why: "a shorter pause recorded after a longer one must not hide it: Reserve reads a long lane's mark at " +
+			"its old end, so the longer block's mark must stay the only one there",
+		run: func(t *testing.T, s *suiteRun) {
+			lane := core.Lane{Key: s.laneKey("global"), Limit: core.Window(3, time.Second)}
+			s.block(t, lane.Key, lane.Limit, 100*time.Second)
+			for i := range 20 { // a long lane: slots booked after the block
+				from := 100*time.Second + time.Duration(i)*400*time.Millisecond
+				expectSlot(t, fmt.Sprintf("slot %d", i), s.reserve(t, 1, from, time.Hour, lane), true, from)
+			}
+			s.block(t, lane.Key, lane.Limit, 50*time.Second)
+			s.block(t, lane.Key, lane.Limit, 10*time.Second)
+			if r := s.reserve(t, 1, 0, time.Hour, lane); !r.Allowed || r.RetryAfter < 100*time.Second {
+				t.Fatalf("after shorter blocks: %+v, want a slot after the 100s block", r)
+			}
+		},
+	},
+	{
 		name: "ReserveLongQueue",
 		why: "a goroutine per recipient reserves thousands of slots ahead: each call must read a bounded part of " +
 			"the lane (its two ends), still queue every send behind the last and never exceed a window, and " +
