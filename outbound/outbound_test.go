@@ -530,12 +530,14 @@ func (d decided) Decision(core.DecisionEvent) { d.n <- struct{}{} }
 func (d decided) Fault(core.FaultEvent)       {}
 func (d decided) Breaker(core.BreakerEvent)   {}
 
-// TestWaitsWithoutConnection: a form or JSON request books its slot as it
-// asks and reaches the transport (which makes a connection) only shortly
-// before it (sendLead, 1 s), so a goroutine per recipient does not hold a
-// connection per recipient open for minutes. At one send per second, of
-// four requests the first two reach the transport at once, the third when
-// the clock reaches 1 s, the fourth at 2 s; each is sent at its slot.
+// TestWaitsWithoutConnection: once an instance's sends queue (its latest
+// slot lies a second or more ahead), a form or JSON request books its slot
+// as it asks and reaches the transport (which makes a connection) only
+// shortly before it (sendLead, 1 s), so a goroutine per recipient does not
+// hold a connection per recipient open for minutes. At one send per
+// second, of four requests the first two reach the transport at once (the
+// instance does not queue yet: they book at their body's end), the third
+// when the clock reaches 1 s, the fourth at 2 s; each is sent at its slot.
 func TestWaitsWithoutConnection(t *testing.T) {
 	t.Parallel()
 	clk := outbound.NewFakeClock(time.Unix(1_700_000_000, 0))
@@ -838,5 +840,103 @@ func TestLateRuleSparesTheFallback(t *testing.T) {
 	}
 	if n := slow.reserves.Load(); n != 1 || ev.count(outbound.Late) != 0 {
 		t.Errorf("%d calls to the store, %d Late events; want 1 and 0", n, ev.count(outbound.Late))
+	}
+}
+
+// slowStore answers every Reserve 300 ms late: a far or failing store.
+type slowStore struct{ core.Store }
+
+func (s slowStore) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
+	time.Sleep(300 * time.Millisecond) // the store's latency, not a wait for a result
+	return s.Store.Reserve(ctx, lanes, n, from, within)
+}
+
+// TestLineKeepsTheBudget: an instance's line moves one store round trip
+// per request, so with a slow store 40 requests would take 12 s to all
+// ask; none may spend much more than its maximum wait (1 s) in the
+// throttle: those still in line then fail with ErrWaitTooLong.
+func TestLineKeepsTheBudget(t *testing.T) {
+	t.Parallel()
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	th, err := outbound.New(slowStore{st}, outbound.WithLogger(discard()), outbound.WithMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var worst time.Duration
+	refused := 0
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			err := th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+				ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + strconv.Itoa(100+i))},
+				func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+					_, err := io.ReadAll(body)
+					return outbound.Reply{}, err
+				})
+			mu.Lock()
+			defer mu.Unlock()
+			worst = max(worst, time.Since(start))
+			switch {
+			case errors.Is(err, outbound.ErrWaitTooLong):
+				refused++
+			case err != nil:
+				t.Errorf("send %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if refused == 0 {
+		t.Error("no request was refused: the line should not let 40 slow asks through within 1 s")
+	}
+	if worst > 6*time.Second { // generous: the line alone would take 12 s
+		t.Errorf("a request spent %v in the throttle with a maximum wait of 1 s", worst)
+	}
+}
+
+// TestColdDialKeepsTheLane: an idle instance's request books its slot at
+// its body's end, after its connection is made, so a slow dial does not
+// make it leave long after its slot, in the company of the next slot's
+// send. On a lane of one per second, a request whose transport takes
+// 300 ms and one that asks 50 ms later on a warm connection must reach
+// the wire a second apart.
+func TestColdDialKeepsTheLane(t *testing.T) {
+	t.Parallel()
+	st := memorystore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(time.Minute),
+		outbound.WithLimits(outbound.Limits{Global: core.Window(1, time.Second)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(chat string, dial time.Duration, left *time.Time) error {
+		return th.Do(context.Background(), outbound.Call{URL: "https://api.telegram.org/bot" + token + "/sendMessage",
+			ContentType: "application/x-www-form-urlencoded", Body: []byte("text=hi&chat_id=" + chat)},
+			func(_ context.Context, body io.Reader) (outbound.Reply, error) {
+				time.Sleep(dial) // the dial: the adversary, not a wait for a result
+				_, err := io.ReadAll(body)
+				*left = time.Now()
+				return outbound.Reply{}, err
+			})
+	}
+	var a, b time.Time
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := send("5", 300*time.Millisecond, &a); err != nil {
+			t.Error(err)
+		}
+	})
+	time.Sleep(50 * time.Millisecond) // the second asks later: the adversary's order
+	wg.Go(func() {
+		if err := send("6", 0, &b); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	if d := b.Sub(a).Abs(); d < time.Second {
+		t.Errorf("two sends %v apart on a lane of one per second", d)
 	}
 }

@@ -104,6 +104,9 @@ type Throttle struct {
 	// rtt is the shortest Reserve round trip seen, in ns (0: none yet):
 	// the store's answer is taken to be computed rtt/2 after the call.
 	rtt atomic.Int64
+	// tail is the latest slot this instance was given, in Unix ns on its
+	// clock: whether its sends queue (see sendLead).
+	tail atomic.Int64
 }
 
 // minLate is the least lateness admit tolerates before it takes a new
@@ -499,11 +502,12 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 					bd = boundary
 				}
 				var booked *slot
-				if kind != bodyMultipart {
-					// The lanes are known now: book the slot as the request
-					// asks, and hand the request to the transport shortly
-					// before it (sendLead), not a connection per waiting
-					// recipient.
+				if kind != bodyMultipart && t.ahead() >= sendLead {
+					// The instance's sends queue (its latest slot lies a
+					// lead or more ahead), and the lanes are known now: book
+					// the slot as the request asks, and hand the request to
+					// the transport shortly before it (sendLead), not a
+					// connection per waiting recipient.
 					b, err := r.book(r.lanes(p), nil)
 					if err != nil {
 						return err
@@ -666,7 +670,9 @@ func (r *run) book(lanes []core.Lane, closed <-chan struct{}) (slot, error) {
 			if res.Source == core.SourceStore {
 				r.t.noteRTT(replied.Sub(asked))
 			}
-			return slot{res: res, due: r.t.clock.Now().Add(res.RetryAfter), rtt: replied.Sub(asked), replied: replied}, nil
+			due := r.t.clock.Now().Add(res.RetryAfter)
+			r.t.noteTail(due)
+			return slot{res: res, due: due, rtt: replied.Sub(asked), replied: replied}, nil
 		}
 		if res.Source == core.SourcePolicy {
 			err := fmt.Errorf("outbound: %s to chat %q: %w: the store is out and its failure policy refuses sends",
@@ -713,10 +719,7 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}, booked *slot) err
 		// Only the store's slots: a fallback or policy decision came
 		// after the store's timeout, and is timed from then. Only on
 		// the real clock: a test's clock, and its store's, jump.
-		late := s.rtt - r.t.halfRTT()
-		if s.res.RetryAfter > 0 {
-			late += time.Since(s.replied) - s.res.RetryAfter
-		}
+		late := s.rtt - r.t.halfRTT() + time.Since(s.replied) - s.res.RetryAfter
 		if _, real := r.t.clock.(realClock); real && s.res.Source == core.SourceStore && late > r.t.late &&
 			lateRetries < maxLateRetries {
 			r.event(Event{Kind: Late, Wait: late})
@@ -731,9 +734,12 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}, booked *slot) err
 
 // sendLead is how long before its slot a request whose lanes are known
 // before its body is written (a form or JSON body) is handed to the
-// transport: time to make a connection, so that the last byte leaves at
-// the slot. Until then it waits without a connection, however far ahead
-// its slot lies.
+// transport when its instance's sends queue: time to make a connection,
+// so that the last byte leaves at the slot. Until then it waits without a
+// connection, however far ahead its slot lies. When they do not queue
+// (the instance's latest slot lies less than sendLead ahead), a request
+// books at its body's end, after its connection is made: an idle bot's
+// reply would otherwise be booked before a cold dial and leave late.
 const sendLead = time.Second
 
 // noteRTT records d if it is the shortest Reserve round trip yet.
@@ -747,6 +753,22 @@ func (t *Throttle) noteRTT(d time.Duration) {
 			return
 		}
 	}
+}
+
+// noteTail records due if it is the latest slot this instance was given.
+func (t *Throttle) noteTail(due time.Time) {
+	for {
+		old := t.tail.Load()
+		if old >= due.UnixNano() || t.tail.CompareAndSwap(old, due.UnixNano()) {
+			return
+		}
+	}
+}
+
+// ahead is how far ahead of now the latest slot this instance was given
+// lies (negative when it has passed).
+func (t *Throttle) ahead() time.Duration {
+	return time.Duration(t.tail.Load() - t.clock.Now().UnixNano())
 }
 
 // halfRTT is half the shortest Reserve round trip seen: how long after a
@@ -763,7 +785,10 @@ func (r *run) queue() {
 }
 
 // turn waits until the request may ask the store (see queue), so that an
-// instance's requests ask in the order they asked.
+// instance's requests ask in the order they asked, or until its budget
+// ends (ErrWaitTooLong): the line moves at the store's pace, one round
+// trip per request, which a slow or failing store makes long. The budget
+// is timed in real time, like the line.
 func (r *run) turn(closed <-chan struct{}) error {
 	p := r.place.Load()
 	if p == nil {
@@ -771,6 +796,23 @@ func (r *run) turn(closed <-chan struct{}) error {
 	}
 	select {
 	case <-p.allowed:
+		return nil
+	default:
+	}
+	now := r.t.clock.Now()
+	budget := r.deadline.Sub(now)
+	if dl, ok := r.ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(now))
+	}
+	tm := time.NewTimer(max(budget, 0))
+	defer tm.Stop()
+	select {
+	case <-p.allowed:
+	case <-tm.C:
+		err := fmt.Errorf("outbound: %s to chat %q: %w: the requests this instance received before it were still asking the store when its maximum wait of %v ran out",
+			r.method, r.chat, ErrWaitTooLong, r.t.maxWait)
+		r.event(Event{Kind: Refused, Err: err})
+		return err
 	case <-r.ctx.Done():
 		r.event(Event{Kind: Refused, Err: r.ctx.Err()})
 		return r.ctx.Err()
