@@ -502,12 +502,18 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 					bd = boundary
 				}
 				var booked *slot
+				if kind != bodyMultipart {
+					// The lanes are known now. In its turn (when the requests
+					// before it have booked), if the instance's sends queue
+					// (its latest slot lies a lead or more ahead), book the
+					// slot and hand the request to the transport shortly
+					// before it (sendLead), not a connection per waiting
+					// recipient; else book at the body's end.
+					if err := r.turn(nil); err != nil {
+						return err
+					}
+				}
 				if kind != bodyMultipart && t.ahead() >= sendLead {
-					// The instance's sends queue (its latest slot lies a
-					// lead or more ahead), and the lanes are known now: book
-					// the slot as the request asks, and hand the request to
-					// the transport shortly before it (sendLead), not a
-					// connection per waiting recipient.
 					b, err := r.book(r.lanes(p), nil)
 					if err != nil {
 						return err
