@@ -843,23 +843,23 @@ func TestLateRuleSparesTheFallback(t *testing.T) {
 	}
 }
 
-// slowStore answers every Reserve 300 ms late: a far or failing store.
+// slowStore answers every Reserve 100 ms late: a far or failing store.
 type slowStore struct{ core.Store }
 
 func (s slowStore) Reserve(ctx context.Context, lanes []core.Lane, n int, from, within time.Duration) (core.Result, error) {
-	time.Sleep(300 * time.Millisecond) // the store's latency, not a wait for a result
+	time.Sleep(100 * time.Millisecond) // the store's latency, not a wait for a result
 	return s.Store.Reserve(ctx, lanes, n, from, within)
 }
 
 // TestLineKeepsTheBudget: an instance's line moves one store round trip
-// per request, so with a slow store 40 requests would take 12 s to all
-// ask; none may spend much more than its maximum wait (1 s) in the
+// per request, so with a slow store 40 requests would take 4 s to all
+// ask; none may spend much more than its maximum wait (300 ms) in the
 // throttle: those still in line then fail with ErrWaitTooLong.
 func TestLineKeepsTheBudget(t *testing.T) {
 	t.Parallel()
 	st := memorystore.New()
 	t.Cleanup(func() { _ = st.Close() })
-	th, err := outbound.New(slowStore{st}, outbound.WithLogger(discard()), outbound.WithMaxWait(time.Second))
+	th, err := outbound.New(slowStore{st}, outbound.WithLogger(discard()), outbound.WithMaxWait(300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -890,25 +890,25 @@ func TestLineKeepsTheBudget(t *testing.T) {
 	}
 	wg.Wait()
 	if refused == 0 {
-		t.Error("no request was refused: the line should not let 40 slow asks through within 1 s")
+		t.Error("no request was refused: the line should not let 40 slow asks through within 300 ms")
 	}
-	if worst > 6*time.Second { // generous: the line alone would take 12 s
-		t.Errorf("a request spent %v in the throttle with a maximum wait of 1 s", worst)
+	if worst > 2*time.Second { // generous: the line alone would take 4 s
+		t.Errorf("a request spent %v in the throttle with a maximum wait of 300 ms", worst)
 	}
 }
 
 // TestColdDialKeepsTheLane: an idle instance's request books its slot at
 // its body's end, after its connection is made, so a slow dial does not
 // make it leave long after its slot, in the company of the next slot's
-// send. On a lane of one per second, a request whose transport takes
-// 300 ms and one that asks 50 ms later on a warm connection must reach
-// the wire a second apart.
+// send. On a lane of one per 200 ms, a request whose transport takes
+// 150 ms and one that asks 20 ms later on a warm connection must reach
+// the wire 200 ms apart.
 func TestColdDialKeepsTheLane(t *testing.T) {
 	t.Parallel()
 	st := memorystore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	th, err := outbound.New(st, outbound.WithLogger(discard()), outbound.WithMaxWait(time.Minute),
-		outbound.WithLimits(outbound.Limits{Global: core.Window(1, time.Second)}))
+		outbound.WithLimits(outbound.Limits{Global: core.Window(1, 200*time.Millisecond)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -925,18 +925,18 @@ func TestColdDialKeepsTheLane(t *testing.T) {
 	var a, b time.Time
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := send("5", 300*time.Millisecond, &a); err != nil {
+		if err := send("5", 150*time.Millisecond, &a); err != nil {
 			t.Error(err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // the second asks later: the adversary's order
+	time.Sleep(20 * time.Millisecond) // the second asks later: the adversary's order
 	wg.Go(func() {
 		if err := send("6", 0, &b); err != nil {
 			t.Error(err)
 		}
 	})
 	wg.Wait()
-	if d := b.Sub(a).Abs(); d < time.Second {
-		t.Errorf("two sends %v apart on a lane of one per second", d)
+	if d := b.Sub(a).Abs(); d < 200*time.Millisecond {
+		t.Errorf("two sends %v apart on a lane of one per 200 ms", d)
 	}
 }
