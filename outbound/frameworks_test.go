@@ -177,7 +177,7 @@ func minimum(limits outbound.Limits, total int, private, group map[int64]int) ti
 var broadcasters = []string{"telebot", "telego-fasthttp"}
 
 // TestBroadcast: three instances of a bot, each with its own Throttle over
-// one Redis, broadcast 108 messages to 36 chats (29 private, 7 groups;
+// one Redis, broadcast 72 messages to 24 chats (19 private, 5 groups;
 // each instance sends one message to every chat) against a fake Bot API
 // that enforces Telegram's limits, in real time. Every message must arrive
 // exactly once, with no 429, within 1.15× the minimum the lanes allow.
@@ -187,11 +187,11 @@ var broadcasters = []string{"telebot", "telego-fasthttp"}
 // chats in order, each instance starting a third of the list further on.
 func TestBroadcast(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 3 s per framework")
+		t.Skip("takes about 2 s per framework")
 	}
 	warmUp(t)
 	t.Parallel()
-	const instances, perInstance, privates, workers = 3, 36, 29, 3
+	const instances, perInstance, privates, workers = 3, 24, 19, 3
 	chats := make([]int64, 0, perInstance)
 	private, group := map[int64]int{}, map[int64]int{}
 	for i := range perInstance {
