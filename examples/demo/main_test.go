@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/floodgate-go/floodgate/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -27,7 +26,7 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 // error. It fails the test if run takes more than 30 s.
 func runDemo(t *testing.T, ctx context.Context, env map[string]string) (out, logs string, err error) {
 	t.Helper()
-	var o, l syncBuffer
+	var o, l testutil.SyncBuffer
 	began := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, lookupIn(env), &o, &l) }()
@@ -226,22 +225,4 @@ func TestEnvironment(t *testing.T) {
 	out, logs, err := runDemo(t, context.Background(), map[string]string{
 		"METRICS_ADDR": "not an address", "REDIS_KEY_PREFIX": "mybot"})
 	checkSuccess(t, out, logs, err, "floodgate demo: store backend=memory prefix=mybot limit=3/m", want3)
-}
-
-// syncBuffer is a bytes.Buffer safe for the demo's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +32,7 @@ const testToken = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *startertest.LogBuffer
 }
 
 // start runs run(ctx, env, logger) in the background. Its stop function
@@ -44,7 +41,7 @@ type instance struct {
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &startertest.LogBuffer{}}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	go func() { in.done <- run(ctx, lookup, slog.New(slog.NewTextHandler(in.logs, nil))) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -165,7 +162,7 @@ func scrapeMetrics(t *testing.T, addr string) string {
 func TestMetricsAddr(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := startertest.FreeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
 	api.Push(telegramtest.Message(40, 40, "", "one"))
@@ -184,28 +181,4 @@ func TestMetricsAddr(t *testing.T) {
 	if _, err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
 	}
-}
-
-// logBuffer collects the bot's log, written from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

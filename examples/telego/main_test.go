@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,13 +30,13 @@ func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *startertest.LogBuffer
 }
 
 func start(t *testing.T, e env) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &startertest.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, e.lookup, log) }()
 	t.Cleanup(func() { in.stop(t) })
@@ -157,7 +154,7 @@ func TestGracefulStop(t *testing.T) {
 func TestMetricsAddr(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := startertest.FreeAddr(t)
 	bot := start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(), "FLOODGATE_LIMIT": "5/m", "METRICS_ADDR": addr})
 	waitFor(t, api, "getUpdates", 1)
 	api.Push(telegramtest.Message(40, 40, "", "one"))
@@ -178,28 +175,4 @@ func TestMetricsAddr(t *testing.T) {
 		}
 	}
 	bot.stop(t)
-}
-
-// logBuffer collects the bot's log, written from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

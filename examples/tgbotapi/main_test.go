@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,13 +35,13 @@ func lookupIn(env map[string]string) func(string) (string, bool) {
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *startertest.LogBuffer
 }
 
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &startertest.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(in.logs, nil))
 	go func() { in.done <- run(ctx, lookupIn(env), log) }()
 	t.Cleanup(func() { _ = in.stop(t) })
@@ -177,7 +175,7 @@ func TestRunPolling(t *testing.T) {
 func TestWebhookSecret(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := startertest.FreeAddr(t)
 	hook := "http://" + addr + "/hook"
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": hook, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret"})
@@ -224,7 +222,7 @@ func TestWebhookSecret(t *testing.T) {
 func TestMetricsAddr(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := startertest.FreeAddr(t)
 	bot := start(t, map[string]string{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"FLOODGATE_LIMIT": "2/m", "METRICS_ADDR": addr})
 	for i := range 4 {
@@ -264,28 +262,4 @@ func TestMetricsAddr(t *testing.T) {
 	if err := bot.stop(t); err != nil {
 		t.Fatalf("run() = %v", err)
 	}
-}
-
-// logBuffer collects the bot's log, written from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

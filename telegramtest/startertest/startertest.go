@@ -67,31 +67,36 @@ type env map[string]string
 
 func (e env) lookup(name string) (string, bool) { v, ok := e[name]; return v, ok }
 
-// logBuffer collects the bot's log, written from several goroutines.
-type logBuffer struct {
+// LogBuffer collects a bot's log, written from several goroutines: pass
+// it to slog.NewTextHandler and read it with String. The zero value is
+// ready to use.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+// Write appends p; it never fails.
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 // instance is one run() in a goroutine.
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *LogBuffer
 }
 
 // start runs the bot with e as its environment until the test ends.
 func (s Starter) start(t *testing.T, e env) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &logBuffer{}}
+	in := &instance{cancel: cancel, done: make(chan error, 1), logs: &LogBuffer{}}
 	go func() { in.done <- s.Run(ctx, e.lookup, slog.New(slog.NewTextHandler(in.logs, nil))) }()
 	t.Cleanup(func() { in.stop(t) })
 	return in
@@ -127,8 +132,10 @@ func waitFor(t *testing.T, api *telegramtest.Server, method string, n int) []tel
 	return calls
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// FreeAddr returns a loopback address ("127.0.0.1:port") that was free a
+// moment ago, for a starter's LISTEN_ADDR or METRICS_ADDR; another process
+// may take it before the bot binds it.
+func FreeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,7 +197,7 @@ func (s Starter) configErrors(t *testing.T) {
 // unreachableAPI: a start-up failure is an error without the token.
 func (s Starter) unreachableAPI(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t) // nothing listens there
+	addr := FreeAddr(t) // nothing listens there
 	err := s.Run(context.Background(), env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": "http://" + addr}.lookup,
 		slog.New(slog.DiscardHandler))
 	if err == nil || strings.Contains(err.Error(), testToken[10:]) || !strings.Contains(err.Error(), "getMe") {
@@ -265,7 +272,7 @@ func (s Starter) polling(t *testing.T) {
 func (s Starter) webhook(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	hook := "http://" + addr + "/telegram"
 	bot := s.start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": hook, "LISTEN_ADDR": addr, "WEBHOOK_SECRET": "s3cret", "FLOODGATE_LIMIT": "3/m"})
@@ -306,7 +313,7 @@ func (s Starter) webhook(t *testing.T) {
 func (s Starter) webhookHardening(t *testing.T) {
 	t.Parallel()
 	api := telegramtest.Start(t)
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	url := "http://" + addr + "/hook"
 	bot := s.start(t, env{"TELEGRAM_BOT_TOKEN": testToken, "TELEGRAM_API_URL": api.URL(),
 		"WEBHOOK_URL": url, "LISTEN_ADDR": addr, "WEBHOOK_INSECURE": "true"})
