@@ -502,28 +502,11 @@ func (t *Throttle) do(ctx context.Context, u *url.URL, c Call, send func(context
 					bd = boundary
 				}
 				var booked *slot
-				if kind != bodyMultipart {
-					// The lanes are known now. In its turn (when the requests
-					// before it have booked), if the instance's sends queue
-					// (its latest slot lies a lead or more ahead), book the
-					// slot and hand the request to the transport shortly
-					// before it (sendLead), not a connection per waiting
-					// recipient; else book at the body's end.
-					if err := r.turn(nil); err != nil {
+				if kind != bodyMultipart { // the lanes are known before the body
+					var err error
+					if booked, err = r.bookEarly(p); err != nil {
 						return err
 					}
-				}
-				if kind != bodyMultipart && t.ahead() >= sendLead {
-					b, err := r.book(r.lanes(p), nil)
-					if err != nil {
-						return err
-					}
-					if d := b.due.Sub(t.clock.Now()) - sendLead; d > 0 {
-						if err := r.wait(d, nil); err != nil {
-							return err
-						}
-					}
-					booked = &b
 				}
 				g = newGate(rd, bd, func(found params, closed <-chan struct{}) ([]core.Lane, error) {
 					q := p
@@ -736,6 +719,30 @@ func (r *run) admit(lanes []core.Lane, closed <-chan struct{}, booked *slot) err
 		}
 		return nil
 	}
+}
+
+// bookEarly, in the request's turn (once the requests before it have
+// booked), books a request whose lanes p already gives if its instance's
+// sends queue (its latest slot lies sendLead or more ahead), and waits
+// until sendLead before the slot, without a connection; it returns nil
+// when the request is to book at its body's end instead.
+func (r *run) bookEarly(p params) (*slot, error) {
+	if err := r.turn(nil); err != nil {
+		return nil, err
+	}
+	if r.t.ahead() < sendLead {
+		return nil, nil
+	}
+	b, err := r.book(r.lanes(p), nil)
+	if err != nil {
+		return nil, err
+	}
+	if d := b.due.Sub(r.t.clock.Now()) - sendLead; d > 0 {
+		if err := r.wait(d, nil); err != nil {
+			return nil, err
+		}
+	}
+	return &b, nil
 }
 
 // sendLead is how long before its slot a request whose lanes are known
